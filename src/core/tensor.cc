@@ -1,0 +1,267 @@
+#include "attend/core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "attend/core/rng.h"
+#include "attend/core/strided.h"
+
+namespace attend {
+
+size_t dtype_size(DType t) { return t == DType::f64 ? 8 : 4; }
+const char* dtype_name(DType t) { return t == DType::f64 ? "f64" : "f32"; }
+
+Storage::Storage(size_t bytes) : bytes_(bytes) {
+  const size_t rounded = ((bytes + 63) / 64) * 64;
+  data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!data_) throw std::bad_alloc();
+}
+
+Storage::~Storage() { std::free(data_); }
+
+TensorImpl& Tensor::impl() const {
+  if (!impl_) throw Error("Tensor", "use of an undefined tensor");
+  return *impl_;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::memset(t.impl().storage->data(), 0, static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  return t;
+}
+
+Tensor Tensor::ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+
+Tensor Tensor::full(const Shape& shape, double value, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  fill(t, value);
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype) { return full(Shape{}, value, dtype); }
+
+Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
+  ATTEND_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "Tensor::from_vector",
+               values.size(), " values for shape ", shape.str());
+  Tensor t = empty(shape, DType::f32);
+  if (!values.empty()) std::memcpy(t.data<float>(), values.data(), values.size() * sizeof(float));
+  return t;
+}
+
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape) {
+  return from_vector(values, shape, DType::f64);
+}
+
+Tensor Tensor::from_vector(const std::vector<double>& values, const Shape& shape, DType dtype) {
+  ATTEND_CHECK(static_cast<int64_t>(values.size()) == shape.numel(), "Tensor::from_vector",
+               values.size(), " values for shape ", shape.str());
+  Tensor t = empty(shape, dtype);
+  dispatch_dtype(dtype, [&]<typename T>() {
+    T* p = t.data<T>();
+    for (size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  return t;
+}
+
+Tensor Tensor::arange(int64_t n, DType dtype) {
+  Tensor t = empty(Shape{n}, dtype);
+  dispatch_dtype(dtype, [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(i);
+  });
+  return t;
+}
+
+Tensor Tensor::randn(const Shape& shape, Rng& rng, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  const int64_t n = shape.numel();
+  const uint64_t base = rng.advance(static_cast<uint64_t>(n));
+  dispatch_dtype(dtype, [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(rng.normal_at(base, static_cast<uint64_t>(i)));
+  });
+  return t;
+}
+
+Tensor Tensor::uniform(const Shape& shape, Rng& rng, double lo, double hi, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  const int64_t n = shape.numel();
+  const uint64_t base = rng.advance(static_cast<uint64_t>(n));
+  dispatch_dtype(dtype, [&]<typename T>() {
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(lo + (hi - lo) * rng.uniform_at(base, static_cast<uint64_t>(i)));
+  });
+  return t;
+}
+
+Tensor Tensor::bernoulli(const Shape& shape, Rng& rng, double p, DType dtype) {
+  ATTEND_CHECK(p >= 0.0 && p <= 1.0, "Tensor::bernoulli", "probability ", p, " outside [0, 1]");
+  Tensor t = empty(shape, dtype);
+  const int64_t n = shape.numel();
+  const uint64_t base = rng.advance(static_cast<uint64_t>(n));
+  dispatch_dtype(dtype, [&]<typename T>() {
+    T* q = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) q[i] = rng.uniform_at(base, static_cast<uint64_t>(i)) < p ? T(1) : T(0);
+  });
+  return t;
+}
+
+bool Tensor::is_contiguous() const {
+  const Shape& s = shape();
+  const Shape& st = strides();
+  int64_t acc = 1;
+  for (int i = s.rank() - 1; i >= 0; --i) {
+    if (s[i] == 1) continue;
+    if (st[i] != acc) return false;
+    acc *= s[i];
+  }
+  return true;
+}
+
+std::string Tensor::str() const {
+  if (!defined()) return "undefined";
+  return std::string(dtype_name(dtype())) + shape().str();
+}
+
+template <typename T>
+T* Tensor::data() const {
+  const TensorImpl& i = impl();
+  ATTEND_CHECK(i.dtype == dtype_of<T>(), "Tensor::data", "tensor is ", dtype_name(i.dtype), ", asked for ",
+               dtype_name(dtype_of<T>()));
+  return static_cast<T*>(i.storage->data()) + i.offset;
+}
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+
+double Tensor::at(std::initializer_list<int64_t> index) const {
+  ATTEND_CHECK(static_cast<int>(index.size()) == dim(), "Tensor::at", index.size(), " indices for ", str());
+  int64_t off = 0;
+  int d = 0;
+  for (int64_t i : index) {
+    ATTEND_CHECK(i >= 0 && i < shape()[d], "Tensor::at", "index ", i, " out of range in dim ", d, " of ", str());
+    off += i * strides()[d++];
+  }
+  return dispatch_dtype(dtype(), [&]<typename T>() { return static_cast<double>(data<T>()[off]); });
+}
+
+double Tensor::item() const {
+  ATTEND_CHECK(numel() == 1, "Tensor::item", "tensor ", str(), " has ", numel(), " elements, not 1");
+  return dispatch_dtype(dtype(), [&]<typename T>() { return static_cast<double>(*data<T>()); });
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  std::vector<T> out;
+  out.reserve(static_cast<size_t>(numel()));
+  dispatch_dtype(dtype(), [&]<typename S>() {
+    const S* p = data<S>();
+    for_each_offset<1>(shape(), {strides()}, [&](int64_t o) { out.push_back(static_cast<T>(p[o])); });
+  });
+  return out;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+
+Tensor Tensor::as_strided(const Shape& shape, const Shape& strides, int64_t offset) const {
+  ATTEND_CHECK(shape.rank() == strides.rank(), "Tensor::as_strided", "shape ", shape.str(), " and strides ",
+               strides.str(), " differ in rank");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = this->impl().storage;
+  impl->offset = offset;
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->dtype = dtype();
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype());
+  copy_into(out, *this);
+  return out;
+}
+
+Tensor Tensor::contiguous() const {
+  if (is_contiguous()) return *this;
+  return clone();
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return *this;
+  Tensor out = empty(shape(), target);
+  dispatch_dtype(target, [&]<typename D>() {
+    D* q = out.data<D>();
+    dispatch_dtype(dtype(), [&]<typename S>() {
+      const S* p = data<S>();
+      int64_t k = 0;
+      for_each_offset<1>(shape(), {strides()}, [&](int64_t o) { q[k++] = static_cast<D>(p[o]); });
+    });
+  });
+  return out;
+}
+
+Tensor Tensor::detach() const {
+  const TensorImpl& i = impl();
+  return as_strided(i.shape, i.strides, i.offset);
+}
+
+Tensor& Tensor::set_requires_grad(bool on) {
+  ATTEND_CHECK(is_leaf() || on, "Tensor::set_requires_grad", "only leaves can stop requiring grad");
+  impl().requires_grad = on;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(impl().grad); }
+
+void Tensor::zero_grad() { impl().grad.reset(); }
+
+void add_inplace(Tensor& dst, const Tensor& src) {
+  ATTEND_CHECK(dst.shape() == src.shape(), "add_inplace", "shapes ", dst.shape().str(), " vs ", src.shape().str());
+  ATTEND_CHECK(dst.dtype() == src.dtype(), "add_inplace", "dtypes ", dtype_name(dst.dtype()), " vs ",
+               dtype_name(src.dtype()));
+  dispatch_dtype(dst.dtype(), [&]<typename T>() {
+    T* d = dst.data<T>();
+    const T* s = src.data<T>();
+    if (dst.is_contiguous() && src.is_contiguous()) {
+      const int64_t n = dst.numel();
+      for (int64_t i = 0; i < n; ++i) d[i] += s[i];
+      return;
+    }
+    for_each_offset<2>(dst.shape(), {dst.strides(), src.strides()}, [&](int64_t a, int64_t b) { d[a] += s[b]; });
+  });
+}
+
+void copy_into(Tensor& dst, const Tensor& src) {
+  ATTEND_CHECK(dst.shape() == src.shape(), "copy_into", "shapes ", dst.shape().str(), " vs ", src.shape().str());
+  ATTEND_CHECK(dst.dtype() == src.dtype(), "copy_into", "dtypes ", dtype_name(dst.dtype()), " vs ",
+               dtype_name(src.dtype()));
+  dispatch_dtype(dst.dtype(), [&]<typename T>() {
+    T* d = dst.data<T>();
+    const T* s = src.data<T>();
+    if (dst.is_contiguous() && src.is_contiguous()) {
+      if (dst.numel() > 0) std::memcpy(d, s, static_cast<size_t>(dst.numel()) * sizeof(T));
+      return;
+    }
+    for_each_offset<2>(dst.shape(), {dst.strides(), src.strides()}, [&](int64_t a, int64_t b) { d[a] = s[b]; });
+  });
+}
+
+void fill(Tensor& dst, double value) {
+  dispatch_dtype(dst.dtype(), [&]<typename T>() {
+    T* d = dst.data<T>();
+    const T v = static_cast<T>(value);
+    for_each_offset<1>(dst.shape(), {dst.strides()}, [&](int64_t a) { d[a] = v; });
+  });
+}
+
+}  // namespace attend

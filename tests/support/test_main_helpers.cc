@@ -1,0 +1,1 @@
+// Shared pieces of the test support library live in support/*.cc and reference/*.cc.
