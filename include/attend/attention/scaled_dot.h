@@ -1,0 +1,36 @@
+// Scaled dot-product attention (Vaswani et al. 2017, "Attention Is All You Need"):
+//   scores = (Q K^T) * scale (+ additive masks), masked, weights = softmax(scores),
+//   context = dropout(weights) V.
+// Shapes: q [B, H, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv] with Hkv dividing H (grouped-
+// query; Hkv = 1 is multi-query): head h reads key/value head h / (H / Hkv).
+// Returns context [B, H, Tq, Dv]; on request the weights [B, H, Tq, Tk] (before dropout) and the
+// per-row log-sum-exp [B, H, Tq] of the masked, scaled scores (-inf for a fully masked row).
+#pragma once
+
+#include <cstdint>
+
+#include "attend/attention/mask.h"
+#include "attend/core/rng.h"
+#include "attend/core/tensor.h"
+
+namespace attend::attention {
+
+struct AttentionResult {
+  Tensor context;
+  Tensor weights;  // undefined unless requested
+  Tensor lse;      // undefined unless requested
+};
+
+struct SdpaOptions {
+  double scale = 0.0;  // 0 = 1/sqrt(D)
+  double dropout_p = 0.0;
+  bool training = false;  // dropout applies only when training
+  Rng* rng = nullptr;     // dropout's random stream (required when dropout applies)
+  bool need_weights = false;
+  bool need_lse = false;
+};
+
+AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask = {},
+                                             const SdpaOptions& opt = {});
+
+}  // namespace attend::attention
