@@ -1,0 +1,114 @@
+// Losses: cross_entropy (PyTorch's, with ignore_index and label smoothing) and mse_loss.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "attend/autograd/autograd.h"
+#include "attend/ops/elementwise.h"
+#include "attend/ops/nn_ops.h"
+#include "attend/ops/reduce.h"
+
+namespace attend {
+
+// Per row i with target t = t_i, eps = label_smoothing, lse = log sum_c exp(x_ic), and
+// -log p_c = lse - x_ic:
+//   loss_i = (1 - eps) * (lse - x_it) + eps/C * sum_c (lse - x_ic)
+//          = lse - (1 - eps) * x_it - eps/C * sum_c x_ic
+// Rows with t_i == ignore_index have loss 0 and are not counted. Reductions: none -> [N],
+// sum -> sum_i loss_i, mean -> sum_i loss_i / (number of counted rows).
+// All rows ignored with mean gives 0 with zero gradient (PyTorch gives NaN, 0/0).
+// Backward: d loss_i / d x_ic = softmax(x_i)_c - (1 - eps) [c == t] - eps/C, times the upstream
+// gradient of loss_i (g_i for none, g for sum, g / count for mean).
+Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntropyOptions& opt) {
+  ATTEND_CHECK(logits.dim() == 2, "cross_entropy", "logits must be [N, C], got ", logits.shape().str());
+  const int64_t N = logits.shape()[0], C = logits.shape()[1];
+  ATTEND_CHECK(targets.shape.rank() == 1 && targets.numel() == N, "cross_entropy", "targets shape ",
+               targets.shape.str(), " must be [N] = [", N, "] for logits ", logits.shape().str());
+  ATTEND_CHECK(opt.label_smoothing >= 0.0 && opt.label_smoothing <= 1.0, "cross_entropy", "label_smoothing ",
+               opt.label_smoothing, " must be in [0, 1]");
+  ATTEND_CHECK(C > 0, "cross_entropy", "logits ", logits.shape().str(), " have no classes");
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t t = targets.data[static_cast<size_t>(i)];
+    ATTEND_CHECK(t == opt.ignore_index || (t >= 0 && t < C), "cross_entropy", "target ", t, " at row ", i,
+                 " out of range [0, ", C, ") for logits ", logits.shape().str(), " (ignore_index ",
+                 opt.ignore_index, ")");
+  }
+  const double eps = opt.label_smoothing;
+  const DType dt = logits.dtype();
+  const Tensor x = logits.detach().contiguous();  // [N, C]
+  Tensor prob = Tensor::empty(Shape{N, C}, DType::f64);  // softmax rows, saved for backward
+  std::vector<double> loss(static_cast<size_t>(N), 0.0);
+  std::vector<bool> counted(static_cast<size_t>(N), false);
+  int64_t count = 0;
+  dispatch_dtype(dt, [&]<typename T>() {
+    const T* px = x.data<T>();
+    double* pp = prob.data<double>();
+    for (int64_t i = 0; i < N; ++i) {
+      const T* xr = px + i * C;
+      double m = -std::numeric_limits<double>::infinity();
+      for (int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c]));
+      double s = 0.0, sum_x = 0.0;
+      for (int64_t c = 0; c < C; ++c) {
+        pp[i * C + c] = std::exp(static_cast<double>(xr[c]) - m);
+        s += pp[i * C + c];
+        sum_x += static_cast<double>(xr[c]);
+      }
+      for (int64_t c = 0; c < C; ++c) pp[i * C + c] /= s;
+      const int64_t t = targets.data[static_cast<size_t>(i)];
+      if (t == opt.ignore_index) continue;
+      const double lse = m + std::log(s);
+      double li = lse - (1.0 - eps) * static_cast<double>(xr[t]);
+      if (eps != 0.0) li -= eps / static_cast<double>(C) * sum_x;
+      loss[static_cast<size_t>(i)] = li;
+      counted[static_cast<size_t>(i)] = true;
+      ++count;
+    }
+  });
+
+  Tensor out;
+  if (opt.reduction == Reduction::none) {
+    out = Tensor::from_vector(loss, Shape{N}, dt);  // [N]
+  } else {
+    double total = 0.0;
+    for (double l : loss) total += l;
+    if (opt.reduction == Reduction::mean) total = count == 0 ? 0.0 : total / static_cast<double>(count);
+    out = Tensor::scalar(total, dt);  // []
+  }
+  const Reduction red = opt.reduction;
+  autograd::record("cross_entropy", {logits}, out,
+                   [prob, targets, counted, count, eps, red, N, C, dt](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+                     const std::vector<double> go = g[0].to_vector<double>();
+                     std::vector<double> dx(static_cast<size_t>(N * C), 0.0);
+                     const double* pp = prob.data<double>();
+                     for (int64_t i = 0; i < N; ++i) {
+                       if (!counted[static_cast<size_t>(i)]) continue;
+                       double gi = red == Reduction::none ? go[static_cast<size_t>(i)] : go[0];
+                       if (red == Reduction::mean) gi /= static_cast<double>(count);
+                       const int64_t t = targets.data[static_cast<size_t>(i)];
+                       for (int64_t c = 0; c < C; ++c) {
+                         double d = pp[i * C + c] - eps / static_cast<double>(C);
+                         if (c == t) d -= 1.0 - eps;
+                         dx[static_cast<size_t>(i * C + c)] = gi * d;
+                       }
+                     }
+                     return {Tensor::from_vector(dx, Shape{N, C}, dt)};
+                   });
+  return out;
+}
+
+// (a - b)^2 reduced; composed from sub, square, mean/sum, so the gradient follows from theirs:
+// d/da = 2 (a - b) * g (/ numel for mean), d/db = -d/da.
+Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction) {
+  ATTEND_CHECK(a.shape() == b.shape(), "mse_loss", "shapes differ: a ", a.shape().str(), " vs b ",
+               b.shape().str());
+  const Tensor sq = square(sub(a, b));  // a's shape
+  switch (reduction) {
+    case Reduction::none: return sq;
+    case Reduction::sum: return sum(sq);
+    case Reduction::mean: break;
+  }
+  return mean(sq);
+}
+
+}  // namespace attend
