@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages attend builds with, when any is missing. Safe to re-run.
+# Sourced by the README's commands; needs root or sudo only when something is missing.
+set -euo pipefail
+
+ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
+                 libbenchmark-dev libpng-dev)
+
+missing=()
+for p in "${ATTEND_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "attend: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "attend: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

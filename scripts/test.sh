@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds and runs every test: a Release build, then the unit tests once more under
+# AddressSanitizer + UndefinedBehaviorSanitizer (separate build directory). Safe to re-run.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+jobs="$(nproc)"
+"$root/scripts/deps.sh"
+
+echo "== Release build and tests"
+"$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DATTEND_WERROR=ON
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+"$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DATTEND_SANITIZE=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ATTEND_TEST_QUICK=1 \
+  ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -LE slow
