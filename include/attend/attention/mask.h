@@ -33,4 +33,32 @@ struct Mask {
   bool empty() const;
 };
 
+// A Mask made concrete for scores [B, H, Tq, Tk] (3-D scores [B, Tq, Tk] use H = 1). Hm is H when
+// a boolean attn_mask varies over heads, else 1 (it broadcasts over H).
+struct MaskTensors {
+  Tensor allowed;   // [B, Hm, Tq, Tk] of 0/1, 1 = may attend (every boolean part ANDed); undefined if
+                    // the Mask has no boolean part
+  Tensor additive;  // attn_mask itself when it is additive (broadcastable to [B, H, Tq, Tk]), else
+                    // undefined; kept as given so that gradients reach it
+};
+
+// Validates `mask` against scores of shape `scores_shape` ([B, H, Tq, Tk] or [B, Tq, Tk]) and
+// builds its boolean and additive parts. Errors are "[op] ..." and name the shapes. Not
+// differentiable (masks carry no gradient here; see apply_mask for the additive part).
+MaskTensors materialize(const Mask& mask, const Shape& scores_shape, DType dtype, const char* op = "mask");
+
+// The whole mask as one additive tensor [B, Hm, Tq, Tk]: 0 where allowed, -inf where blocked,
+// plus the additive attn_mask (Hm = H if any part varies over heads, else 1). What a fused kernel
+// consumes. Undefined when mask.empty().
+Tensor additive_mask(const Mask& mask, const Shape& scores_shape, DType dtype, const char* op = "mask");
+
+// scores [B, H, Tq, Tk] or [B, Tq, Tk] -> same shape: scores + additive attn_mask, then -inf where
+// any boolean part forbids the key. Differentiable in scores and in an additive attn_mask; the
+// -inf positions get no gradient. A row left all -inf is a fully masked row: the normalizers turn
+// it into zero weights with zero gradients.
+Tensor apply_mask(const Tensor& scores, const Mask& mask, const char* op = "apply_mask");
+// The same with a mask already materialized (and `allowed` possibly refined by the caller, e.g.
+// a local-attention window); `allowed` and `additive` broadcast to scores' shape.
+Tensor apply_mask(const Tensor& scores, const MaskTensors& parts);
+
 }  // namespace attend::attention

@@ -30,7 +30,19 @@ struct SdpaOptions {
   bool need_lse = false;
 };
 
+// The entry point: picks the fastest path able to compute the request (today the composition below).
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask = {},
                                              const SdpaOptions& opt = {});
+
+// The reference composition of ops, the ground truth any fused path must agree with:
+// scaled_dot_scores -> apply_mask -> softmax -> dropout -> weighted_sum (the skeleton of
+// attention.h). Same contract as scaled_dot_product_attention.
+AttentionResult scaled_dot_product_attention_composed(const Tensor& q, const Tensor& k, const Tensor& v,
+                                                      const Mask& mask = {}, const SdpaOptions& opt = {});
+
+// The score function alone: q [B, H, Tq, D], k [B, Hkv, Tk, D] -> (Q K^T) * scale [B, H, Tq, Tk],
+// grouped heads without copying k. scale 0 = 1/sqrt(D).
+Tensor scaled_dot_scores(const Tensor& q, const Tensor& k, double scale = 0.0,
+                         const char* op = "scaled_dot_scores");
 
 }  // namespace attend::attention

@@ -1,0 +1,230 @@
+// Normalizers (the third step of the skeleton): softmax, sparsemax (Martins & Astudillo 2016),
+// 1.5-entmax (Peters, Niculae & Martins 2019) and the per-row log-sum-exp. Each works row by row
+// over the last axis of a contiguous copy; -inf entries (masked keys) get weight 0, and a row of
+// all -inf gives zeros and zero gradient.
+#include "attend/attention/normalizers.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "attend/ops/ops.h"
+
+namespace attend::attention {
+
+const char* normalizer_name(Normalizer n) {
+  switch (n) {
+    case Normalizer::softmax: return "softmax";
+    case Normalizer::sparsemax: return "sparsemax";
+    case Normalizer::entmax15: return "entmax15";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+void check_rows(const Tensor& x, const char* op) {
+  ATTEND_CHECK(x.defined() && x.dim() >= 1, op, "scores must have at least one axis, got ",
+               x.defined() ? x.shape().str() : std::string("an undefined tensor"));
+}
+
+// Applies `row_fn(in, out, n)` to every row of the last axis; returns a contiguous result.
+template <typename T, typename F>
+Tensor map_rows(const Tensor& x, F&& row_fn) {
+  const Tensor xc = x.contiguous();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  const int64_t n = x.shape().at(-1);
+  const int64_t rows = n == 0 ? 0 : x.numel() / n;
+  const T* in = xc.data<T>();
+  T* o = out.data<T>();
+  for (int64_t r = 0; r < rows; ++r) row_fn(in + r * n, o + r * n, n);
+  return out;
+}
+
+// Sorted (descending) finite entries of a row, max-shifted by the caller's choice.
+template <typename T>
+std::vector<T> sorted_finite(const T* z, int64_t n, T scale) {
+  std::vector<T> s;
+  s.reserve(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    if (z[i] != static_cast<T>(kNegInf)) s.push_back(z[i] * scale);
+  std::sort(s.begin(), s.end(), std::greater<T>());
+  return s;
+}
+
+// sparsemax threshold: with z sorted descending, k(z) = max{k : 1 + k z_k > sum_{j<=k} z_j},
+// tau = (sum_{j<=k} z_j - 1) / k.
+template <typename T>
+void sparsemax_row(const T* z, T* p, int64_t n) {
+  const std::vector<T> s = sorted_finite(z, n, T(1));
+  if (s.empty()) {
+    std::fill(p, p + n, T(0));
+    return;
+  }
+  const T m = s.front();  // shift for accuracy: sparsemax(z) = sparsemax(z - m)
+  T cum = 0, tau = 0;
+  for (size_t k = 0; k < s.size(); ++k) {
+    cum += s[k] - m;
+    const T kk = static_cast<T>(k + 1);
+    if (T(1) + kk * (s[k] - m) > cum) tau = (cum - T(1)) / kk;
+  }
+  for (int64_t i = 0; i < n; ++i) p[i] = z[i] == static_cast<T>(kNegInf) ? T(0) : std::max(z[i] - m - tau, T(0));
+}
+
+// 1.5-entmax threshold (Peters et al. 2019, Algorithm 2): on x = (z - max z) / 2 sorted
+// descending, for each support size k: mean_k, ss_k = mean of squares,
+// tau_k = mean_k - sqrt(max(0, (1 - k (ss_k - mean_k^2)) / k)); the support is the largest k with
+// tau_k <= x_k, and p = max(x - tau, 0)^2.
+template <typename T>
+void entmax15_row(const T* z, T* p, int64_t n) {
+  std::vector<T> s = sorted_finite(z, n, T(1));
+  if (s.empty()) {
+    std::fill(p, p + n, T(0));
+    return;
+  }
+  const T m = s.front();
+  for (T& v : s) v = (v - m) / T(2);
+  T cum = 0, cum2 = 0, tau = 0;
+  for (size_t k = 0; k < s.size(); ++k) {
+    cum += s[k];
+    cum2 += s[k] * s[k];
+    const T kk = static_cast<T>(k + 1);
+    const T mean = cum / kk, ss = cum2 / kk;
+    const T delta = (T(1) - kk * (ss - mean * mean)) / kk;
+    const T tau_k = mean - std::sqrt(std::max(delta, T(0)));
+    if (tau_k <= s[k]) tau = tau_k;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (z[i] == static_cast<T>(kNegInf)) {
+      p[i] = T(0);
+    } else {
+      const T t = std::max((z[i] - m) / T(2) - tau, T(0));
+      p[i] = t * t;
+    }
+  }
+}
+
+}  // namespace
+
+Tensor masked_softmax(const Tensor& scores) {
+  check_rows(scores, "softmax");
+  // attend::softmax already gives zeros and a zero gradient on rows of all -inf.
+  return softmax(scores, -1);
+}
+
+Tensor sparsemax(const Tensor& scores) {
+  check_rows(scores, "sparsemax");
+  Tensor out = dispatch_dtype(scores.dtype(), [&]<typename T>() { return map_rows<T>(scores, sparsemax_row<T>); });
+  // Backward: p = z - tau on the support S (p > 0), tau = (sum_S z - 1)/|S|, so
+  // dp_i/dz_j = [i, j in S] (delta_ij - 1/|S|): dz_i = [p_i > 0] (g_i - mean_{j in S} g_j).
+  const Tensor p = out.detach();
+  autograd::record("sparsemax", {scores}, out, [p](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    return {dispatch_dtype(p.dtype(), [&]<typename T>() {
+      const Tensor gc = g[0].contiguous();
+      Tensor dz = Tensor::empty(p.shape(), p.dtype());
+      const int64_t n = p.shape().at(-1);
+      const int64_t rows = n == 0 ? 0 : p.numel() / n;
+      const T* pp = p.data<T>();
+      const T* gg = gc.data<T>();
+      T* d = dz.data<T>();
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* pr = pp + r * n;
+        const T* gr = gg + r * n;
+        T* dr = d + r * n;
+        T sum = 0;
+        int64_t support = 0;
+        for (int64_t i = 0; i < n; ++i)
+          if (pr[i] > T(0)) sum += gr[i], ++support;
+        const T mean = support > 0 ? sum / static_cast<T>(support) : T(0);
+        for (int64_t i = 0; i < n; ++i) dr[i] = pr[i] > T(0) ? gr[i] - mean : T(0);
+      }
+      return dz;
+    })};
+  });
+  return out;
+}
+
+Tensor entmax15(const Tensor& scores) {
+  check_rows(scores, "entmax15");
+  Tensor out = dispatch_dtype(scores.dtype(), [&]<typename T>() { return map_rows<T>(scores, entmax15_row<T>); });
+  // Backward: on the support p_i = (z_i/2 - tau)^2 with sum_S p = 1. Let s_i = sqrt(p_i):
+  // dp_i = s_i (dz_i - 2 dtau) and sum_S s_i (dz_i - 2 dtau) = 0 gives 2 dtau = sum s dz / sum s.
+  // Hence dz_i = s_i g_i - s_i (sum_j s_j g_j) / (sum_j s_j); zero off the support.
+  const Tensor p = out.detach();
+  autograd::record("entmax15", {scores}, out, [p](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    return {dispatch_dtype(p.dtype(), [&]<typename T>() {
+      const Tensor gc = g[0].contiguous();
+      Tensor dz = Tensor::empty(p.shape(), p.dtype());
+      const int64_t n = p.shape().at(-1);
+      const int64_t rows = n == 0 ? 0 : p.numel() / n;
+      const T* pp = p.data<T>();
+      const T* gg = gc.data<T>();
+      T* d = dz.data<T>();
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* pr = pp + r * n;
+        const T* gr = gg + r * n;
+        T* dr = d + r * n;
+        T sg = 0, ss = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const T s = std::sqrt(pr[i]);
+          sg += s * gr[i];
+          ss += s;
+        }
+        const T q = ss > T(0) ? sg / ss : T(0);
+        for (int64_t i = 0; i < n; ++i) {
+          const T s = std::sqrt(pr[i]);
+          dr[i] = s * gr[i] - s * q;
+        }
+      }
+      return dz;
+    })};
+  });
+  return out;
+}
+
+Tensor logsumexp(const Tensor& scores) {
+  check_rows(scores, "logsumexp");
+  Shape out_shape = scores.shape();
+  out_shape.erase(out_shape.rank() - 1);
+  const Tensor xc = scores.contiguous();
+  Tensor out = Tensor::empty(out_shape, scores.dtype());
+  dispatch_dtype(scores.dtype(), [&]<typename T>() {
+    const int64_t n = scores.shape().at(-1);
+    const int64_t rows = out.numel();
+    const T* x = xc.data<T>();
+    T* o = out.data<T>();
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* xr = x + r * n;
+      T m = static_cast<T>(kNegInf);
+      for (int64_t i = 0; i < n; ++i) m = std::max(m, xr[i]);
+      if (m == static_cast<T>(kNegInf)) {  // fully masked (or empty) row
+        o[r] = m;
+        continue;
+      }
+      T s = 0;
+      for (int64_t i = 0; i < n; ++i) s += std::exp(xr[i] - m);
+      o[r] = m + std::log(s);
+    }
+  });
+  // Backward: d lse / d x_i = exp(x_i - lse) = softmax(x)_i, zero on a fully masked row.
+  const Tensor x_saved = scores.detach();
+  autograd::record("logsumexp", {scores}, out, [x_saved](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    return {mul(softmax(x_saved, -1), unsqueeze(g[0], -1))};
+  });
+  return out;
+}
+
+Tensor normalize(const Tensor& scores, Normalizer normalizer) {
+  switch (normalizer) {
+    case Normalizer::softmax: return masked_softmax(scores);
+    case Normalizer::sparsemax: return sparsemax(scores);
+    case Normalizer::entmax15: return entmax15(scores);
+  }
+  throw Error("normalize", "unknown normalizer");
+}
+
+}  // namespace attend::attention
