@@ -1,0 +1,10 @@
+// The subcommands of the `attend` binary; each registers itself on the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace attend::cli {
+
+void add_tour_command(CLI::App& app);
+
+}  // namespace attend::cli
