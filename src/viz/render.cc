@@ -1,0 +1,332 @@
+#include "attend/viz/render.h"
+
+#include <fcntl.h>
+#include <png.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <sstream>
+
+#include "attend/core/error.h"
+#include "attend/viz/font.h"
+
+namespace attend::viz {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+class Canvas {
+ public:
+  explicit Canvas(Image& im) : im_(im) {}
+  void put(int x, int y, Rgb c) {
+    if (x < 0 || y < 0 || x >= im_.width || y >= im_.height) return;
+    const size_t i = (static_cast<size_t>(y) * static_cast<size_t>(im_.width) + static_cast<size_t>(x)) * 3;
+    im_.rgb[i] = c.r;
+    im_.rgb[i + 1] = c.g;
+    im_.rgb[i + 2] = c.b;
+  }
+  void fill(int x, int y, int w, int h, Rgb c) {
+    const int x0 = std::max(x, 0), y0 = std::max(y, 0);
+    const int x1 = std::min(x + w, im_.width), y1 = std::min(y + h, im_.height);
+    for (int yy = y0; yy < y1; ++yy)
+      for (int xx = x0; xx < x1; ++xx) put(xx, yy, c);
+  }
+
+ private:
+  Image& im_;
+};
+
+int align_offset(TextAlign a, int w) {
+  switch (a) {
+    case TextAlign::start: return 0;
+    case TextAlign::middle: return -w / 2;
+    case TextAlign::end: return -w;
+  }
+  return 0;
+}
+
+void draw_text(Canvas& cv, const TextItem& t) {
+  const std::u32string cps = decode_utf8(t.text);
+  const int w = static_cast<int>(cps.size()) * kGlyphWidth;
+  const int u0 = align_offset(t.align, w);
+  auto plot = [&](int u, int v) {
+    if (t.direction == TextDirection::horizontal)
+      cv.put(t.x + u, t.y + v, t.color);
+    else
+      cv.put(t.x + v, t.y - u - 1, t.color);
+  };
+  for (size_t k = 0; k < cps.size(); ++k) {
+    const int base = u0 + static_cast<int>(k) * kGlyphWidth;
+    if (const uint8_t* rows = glyph_rows(cps[k])) {
+      for (int v = 0; v < kGlyphHeight; ++v)
+        for (int c = 0; c < kGlyphWidth; ++c)
+          if (rows[v] & (0x80 >> c)) plot(base + c, v);
+    } else {  // placeholder box from the cap line (row 2) to the baseline row (10), 5 wide
+      for (int c = 0; c < 5; ++c) plot(base + c, 2), plot(base + c, 10);
+      for (int v = 2; v <= 10; ++v) plot(base, v), plot(base + 4, v);
+    }
+  }
+}
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+const char* anchor(TextAlign a) {
+  switch (a) {
+    case TextAlign::start: return "start";
+    case TextAlign::middle: return "middle";
+    case TextAlign::end: return "end";
+  }
+  return "start";
+}
+
+std::string token_at(const std::vector<std::string>& tokens, int64_t i) {
+  if (i >= 0 && static_cast<size_t>(i) < tokens.size()) return tokens[static_cast<size_t>(i)];
+  return std::to_string(i);
+}
+
+std::string lower_ext(const std::filesystem::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return e;
+}
+
+}  // namespace
+
+Rgb Image::pixel(int x, int y) const {
+  ATTEND_CHECK(x >= 0 && y >= 0 && x < width && y < height, "image", "pixel (", x, ", ", y,
+               ") outside a ", width, "x", height, " image");
+  const size_t i = (static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)) * 3;
+  return {rgb[i], rgb[i + 1], rgb[i + 2]};
+}
+
+Image rasterize(const Scene& scene) {
+  ATTEND_CHECK(scene.width > 0 && scene.height > 0, "png", "scene of size ", scene.width, "x",
+               scene.height, " has no pixels");
+  Image im{.width = scene.width, .height = scene.height,
+           .rgb = std::vector<uint8_t>(static_cast<size_t>(scene.width) * static_cast<size_t>(scene.height) * 3)};
+  Canvas cv(im);
+  cv.fill(0, 0, im.width, im.height, scene.background);
+  for (const SceneItem& item : scene.items) {
+    std::visit(Overloaded{
+                   [&](const RectItem& r) { cv.fill(r.x, r.y, r.w, r.h, r.fill); },
+                   [&](const FrameItem& f) {
+                     cv.fill(f.x, f.y, f.w, 1, f.stroke);
+                     cv.fill(f.x, f.y + f.h - 1, f.w, 1, f.stroke);
+                     cv.fill(f.x, f.y, 1, f.h, f.stroke);
+                     cv.fill(f.x + f.w - 1, f.y, 1, f.h, f.stroke);
+                   },
+                   [&](const TextItem& t) { draw_text(cv, t); },
+                   [&](const ColorBarItem& b) {
+                     for (int r = 0; r < b.h; ++r) {
+                       const double t = b.h == 1 ? 1.0 : 1.0 - static_cast<double>(r) / (b.h - 1);
+                       cv.fill(b.x, b.y + r, b.w, 1, map_color(b.colormap, t));
+                     }
+                   },
+               },
+               item);
+  }
+  return im;
+}
+
+void write_png(const Image& image, const std::filesystem::path& path) {
+  ATTEND_CHECK(image.width > 0 && image.height > 0 &&
+                   image.rgb.size() == static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * 3,
+               "png", "image of ", image.width, "x", image.height, " with ", image.rgb.size(),
+               " bytes is not a ", image.width, "x", image.height, "x3 raster");
+  png_image png;
+  std::memset(&png, 0, sizeof png);
+  png.version = PNG_IMAGE_VERSION;
+  png.width = static_cast<png_uint_32>(image.width);
+  png.height = static_cast<png_uint_32>(image.height);
+  png.format = PNG_FORMAT_RGB;
+  const png_int_32 stride = image.width * 3;
+  png_alloc_size_t size = 0;
+  // First call measures, second one writes.
+  if (!png_image_write_to_memory(&png, nullptr, &size, 0, image.rgb.data(), stride, nullptr)) {
+    const std::string why = png.message;
+    png_image_free(&png);
+    throw Error("png", "cannot encode " + path.string() + ": " + why);
+  }
+  std::string bytes(size, '\0');
+  if (!png_image_write_to_memory(&png, bytes.data(), &size, 0, image.rgb.data(), stride, nullptr)) {
+    const std::string why = png.message;
+    png_image_free(&png);
+    throw Error("png", "cannot encode " + path.string() + ": " + why);
+  }
+  bytes.resize(size);
+  write_file_atomic(path, bytes, "png");
+}
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char32_t c : decode_utf8(text)) {
+    switch (c) {
+      case U'&': out += "&amp;"; break;
+      case U'<': out += "&lt;"; break;
+      case U'>': out += "&gt;"; break;
+      case U'"': out += "&quot;"; break;
+      case U'\'': out += "&apos;"; break;
+      default:
+        if ((c < 0x20 && c != U'\t' && c != U'\n' && c != U'\r') || c == 0xFFFE || c == 0xFFFF)
+          c = U'\uFFFD';
+        append_utf8(out, c);
+    }
+  }
+  return out;
+}
+
+std::string to_svg(const Scene& scene) {
+  std::ostringstream os;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << scene.width << "\" height=\"" << scene.height
+     << "\" viewBox=\"0 0 " << scene.width << ' ' << scene.height
+     << "\" font-family=\"DejaVu Sans Mono, Menlo, Consolas, monospace\" font-size=\"10\">\n";
+  os << "<title>" << xml_escape(scene.title) << "</title>\n";
+  os << "<rect width=\"" << scene.width << "\" height=\"" << scene.height << "\" fill=\"" << hex(scene.background)
+     << "\"/>\n";
+  int gradient = 0;
+  for (const SceneItem& item : scene.items) {
+    std::visit(
+        Overloaded{
+            [&](const RectItem& r) {
+              os << "<rect x=\"" << r.x << "\" y=\"" << r.y << "\" width=\"" << r.w << "\" height=\"" << r.h
+                 << "\" fill=\"" << hex(r.fill) << "\" shape-rendering=\"crispEdges\"";
+              if (r.cell) {
+                const CellInfo& c = *r.cell;
+                if (c.head >= 0) os << " data-h=\"" << c.head << '"';
+                os << " data-qi=\"" << c.query << "\" data-ki=\"" << c.key << "\" data-q=\""
+                   << xml_escape(token_at(scene.query_tokens, c.query)) << "\" data-k=\""
+                   << xml_escape(token_at(scene.key_tokens, c.key)) << "\" data-v=\"" << num(c.value) << '"';
+              }
+              os << "/>\n";
+            },
+            [&](const FrameItem& f) {
+              os << "<rect x=\"" << f.x + 0.5 << "\" y=\"" << f.y + 0.5 << "\" width=\"" << f.w - 1
+                 << "\" height=\"" << f.h - 1 << "\" fill=\"none\" stroke=\"" << hex(f.stroke)
+                 << "\" stroke-width=\"1\"/>\n";
+            },
+            [&](const TextItem& t) {
+              os << "<text";
+              if (t.direction == TextDirection::horizontal)
+                os << " x=\"" << t.x << "\" y=\"" << t.y + kGlyphAscent << '"';
+              else
+                os << " transform=\"translate(" << t.x << ' ' << t.y << ") rotate(-90)\" x=\"0\" y=\"" << kGlyphAscent
+                   << '"';
+              os << " text-anchor=\"" << anchor(t.align) << "\" fill=\"" << hex(t.color) << "\">" << xml_escape(t.text)
+                 << "</text>\n";
+            },
+            [&](const ColorBarItem& b) {
+              const std::string id = "colorbar" + std::to_string(gradient++);
+              os << "<defs><linearGradient id=\"" << id << "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
+              constexpr int kStops = 32;
+              for (int s = 0; s <= kStops; ++s) {
+                const double t = static_cast<double>(s) / kStops;
+                os << "<stop offset=\"" << num(t) << "\" stop-color=\"" << hex(map_color(b.colormap, t)) << "\"/>";
+              }
+              os << "</linearGradient></defs>\n";
+              os << "<rect x=\"" << b.x << "\" y=\"" << b.y << "\" width=\"" << b.w << "\" height=\"" << b.h
+                 << "\" fill=\"url(#" << id << ")\"/>\n";
+            },
+        },
+        item);
+  }
+  os << "</svg>\n";
+  return os.str();
+}
+
+std::string to_html(const Scene& scene) {
+  std::ostringstream os;
+  os << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
+     << xml_escape(scene.title.empty() ? std::string("attention") : scene.title) << "</title>\n"
+     << "<style>\n"
+        "body { margin: 16px; background: #fff; font-family: sans-serif; }\n"
+        "#tip { position: fixed; display: none; pointer-events: none; padding: 4px 6px; background: #222; "
+        "color: #fff; font: 12px monospace; border-radius: 3px; white-space: pre; }\n"
+        "rect[data-v]:hover { stroke: #e4002b; stroke-width: 2; }\n"
+        "</style>\n</head>\n<body>\n";
+  os << to_svg(scene);
+  os << "<div id=\"tip\"></div>\n<script>\n"
+        "(function () {\n"
+        "  const tip = document.getElementById('tip');\n"
+        "  document.querySelector('svg').addEventListener('mousemove', function (e) {\n"
+        "    const d = e.target.dataset;\n"
+        "    if (!d || d.v === undefined) { tip.style.display = 'none'; return; }\n"
+        "    tip.textContent = (d.h !== undefined ? 'head ' + d.h + '\\n' : '') +\n"
+        "      'query ' + d.qi + ': ' + d.q + '\\nkey   ' + d.ki + ': ' + d.k + '\\nvalue ' + d.v;\n"
+        "    tip.style.left = (e.clientX + 14) + 'px';\n"
+        "    tip.style.top = (e.clientY + 14) + 'px';\n"
+        "    tip.style.display = 'block';\n"
+        "  });\n"
+        "  document.querySelector('svg').addEventListener('mouseleave', function () { tip.style.display = 'none'; });\n"
+        "})();\n</script>\n</body>\n</html>\n";
+  return os.str();
+}
+
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents, const char* op) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  std::string name = path.filename().string();
+  name.insert(name.begin(), '.');  // hidden while it is being written
+  name += ".tmp.XXXXXX";
+  std::string tmp = (dir / name).string();
+  const int fd = ::mkstemp(tmp.data());
+  ATTEND_CHECK(fd >= 0, op, "cannot create a temporary file in ", dir, " for ", path, ": ", std::strerror(errno));
+  auto fail = [&](const char* what) {
+    const std::string why = std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw Error(op, std::string(what) + " " + tmp + " (for " + path.string() + "): " + why);
+  };
+  size_t done = 0;
+  while (done < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail("cannot write");
+    done += static_cast<size_t>(n);
+  }
+  if (::fchmod(fd, 0644) != 0) fail("cannot set permissions of");
+  if (::fsync(fd) != 0) fail("cannot fsync");
+  if (::close(fd) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error(op, "cannot close " + tmp + ": " + why);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    throw Error(op, "cannot rename " + tmp + " to " + path.string() + ": " + why);
+  }
+  // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+void save(const Scene& scene, const std::filesystem::path& path) {
+  const std::string ext = lower_ext(path);
+  if (ext == ".png") {
+    write_png(rasterize(scene), path);
+  } else if (ext == ".svg") {
+    write_file_atomic(path, to_svg(scene), "svg");
+  } else if (ext == ".html" || ext == ".htm") {
+    write_file_atomic(path, to_html(scene), "html");
+  } else {
+    throw Error("save", "cannot tell the format of " + path.string() + " (want .png, .svg, .html or .htm)");
+  }
+}
+
+}  // namespace attend::viz
