@@ -79,9 +79,12 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
                "(pass retain_graph = true to keep it)");
 
   // Dependency counts: how many edges point at each node from nodes reachable from the root.
+  // `alive` owns every reachable node until the walk ends: releasing a node's edges below may
+  // drop the last other reference to a child that is still queued.
   std::unordered_map<Node*, int> deps;
   std::vector<Node*> stack{root};
   std::unordered_set<Node*> seen{root};
+  std::vector<std::shared_ptr<Node>> alive{grad_fn()};
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
@@ -93,7 +96,10 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
                    "part of the graph (", child->name, ") was already freed by an earlier backward "
                    "(pass retain_graph = true to keep it)");
       ++deps[child];
-      if (seen.insert(child).second) stack.push_back(child);
+      if (seen.insert(child).second) {
+        stack.push_back(child);
+        alive.push_back(in.grad_fn());
+      }
     }
   }
 
