@@ -1,0 +1,162 @@
+// Fused scaled-dot-product attention on the CPU (FlashAttention-2, Dao 2023), forward and
+// backward, on raw float pointers. The attention layer wraps it for Tensors; this header is the
+// whole contract.
+//
+//   S = scale * Q K^T + M_add            (masked entries: S = -inf)       // [B, H, Tq, Tk]
+//   P = softmax_rows(S)                                                   // [B, H, Tq, Tk]
+//   O = dropout(P) V                                                      // [B, H, Tq, D]
+//   LSE[b, h, i] = log(sum_j exp(S[b, h, i, j]))   (natural log)          // [B, H, Tq]
+//
+// Q K^T is never materialized: the kernel walks tiles of Br queries x Bc keys and keeps an online
+// softmax (running max m, running sum l, rescaled output) per query row, so the extra memory is
+// O(threads * tile) for the forward and O(threads * tile + B * H * Tq) for the backward.
+// docs/flash_attention.md derives the recurrences and the backward.
+//
+// Shapes (outermost first) and layouts:
+//   q, o, dout, dq : [B, H, Tq, D]      k, v, dk, dv : [B, Hkv, Tk, D]      lse : [B, H, Tq]
+//   Every 4-d operand is described by element strides for (batch, head, token); the stride along D
+//   is 1. So both contiguous [B, H, T, D] tensors and [B, T, H, D] views from a projection
+//   (strides {T*H*D, D, H*D}) work without a copy.
+//   Grouped-query / multi-query attention: Hkv divides H; query head h reads kv head h / (H / Hkv).
+//
+// Masks (DESIGN.md section 3; all combinable, an entry is kept only if every mask keeps it):
+//   - kv_len[b]: key j is valid iff j < kv_len[b] (key padding; nullptr = all Tk keys).
+//   - causal: query i sees keys j <= p(i), with p(i) = i + Tk - Tq (CausalAlign::BottomRight, the
+//     default: what incremental decoding with a cache needs) or p(i) = i (TopLeft).
+//   - sliding window (left, right), -1 = unbounded: query i sees keys p(i) - left <= j <= p(i) +
+//     right, with p(i) aligned as for causal (window.align).
+//   - bool_mask: true = may attend; float additive_mask: added to the scaled scores (finite or
+//     -inf). Both are broadcastable to [B, H, Tq, Tk] by element strides (stride 0 = broadcast).
+//   A query row whose keys are all masked gets O = 0, LSE = -inf, and zero, finite gradients.
+//
+// Dropout on the weights (p, seed, offset): element (b, h, i, j) of P is kept iff
+//     attend::philox_uniform(seed, offset, ((b * H + h) * Tq + i) * Tk + j) >= p
+// and kept weights are scaled by 1 / (1 - p). The backward regenerates the same mask from the same
+// (seed, offset), so a composed (unfused) path that uses this counter formula draws the identical
+// mask. LSE always describes P before dropout.
+//
+// Numerics: f32 inputs, f32 accumulation; the exponentials are exp2 of pre-scaled scores through a
+// degree-6 polynomial (about 1-2 ulp). Results are deterministic: bit-identical for any thread
+// count and across runs, for a given instruction set (ATTEND_ISA=generic|avx2|avx512 forces one;
+// different instruction sets differ in rounding, all within the FlashAttention tolerance of twice
+// the error of a naive f32 composition).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attend::kernels {
+
+// A 4-d operand [B, heads, T, D] with unit stride along D.
+template <typename T>
+struct FlashTensor {
+  T* data = nullptr;
+  int64_t stride_b = 0;  // elements between batches
+  int64_t stride_h = 0;  // elements between heads
+  int64_t stride_t = 0;  // elements between tokens
+};
+
+// Strides of a contiguous [B, heads, T, D] tensor.
+template <typename T>
+FlashTensor<T> flash_contiguous(T* data, int64_t heads, int64_t tokens, int64_t head_dim) {
+  return {.data = data, .stride_b = heads * tokens * head_dim, .stride_h = tokens * head_dim, .stride_t = head_dim};
+}
+
+// A mask operand broadcastable to [B, H, Tq, Tk]: element (b, h, i, j) lives at
+// data[b * stride_b + h * stride_h + i * stride_q + j * stride_k]; a broadcast dim has stride 0.
+template <typename T>
+struct FlashMaskTensor {
+  const T* data = nullptr;  // nullptr = no such mask
+  int64_t stride_b = 0;
+  int64_t stride_h = 0;
+  int64_t stride_q = 0;
+  int64_t stride_k = 0;
+};
+
+enum class CausalMode { None, BottomRight, TopLeft };
+
+struct FlashMask {
+  CausalMode causal = CausalMode::None;
+  // Sliding window; -1 = unbounded on that side. Aligned like causal (bottom-right unless
+  // window_align is TopLeft).
+  int64_t window_left = -1;
+  int64_t window_right = -1;
+  CausalMode window_align = CausalMode::BottomRight;  // BottomRight or TopLeft
+  const int64_t* kv_len = nullptr;                    // [B] valid keys per batch, nullptr = Tk
+  FlashMaskTensor<bool> bool_mask;                    // true = may attend
+  FlashMaskTensor<float> additive_mask;               // added to the scaled scores
+};
+
+struct FlashDropout {
+  float p = 0.0f;  // drop probability in [0, 1)
+  uint64_t seed = 0;
+  uint64_t offset = 0;
+};
+
+// Reported by a call when FlashParams::stats is set (the benchmark reads it).
+struct FlashStats {
+  int64_t workspace_bytes = 0;  // peak bytes the call allocated beyond its inputs and outputs
+  const char* isa = "";         // instruction set that ran
+};
+
+struct FlashParams {
+  int64_t B = 0, H = 0, Hkv = 0, Tq = 0, Tk = 0, D = 0;
+  FlashTensor<const float> q;  // [B, H, Tq, D]
+  FlashTensor<const float> k;  // [B, Hkv, Tk, D]
+  FlashTensor<const float> v;  // [B, Hkv, Tk, D]
+  FlashTensor<float> o;        // [B, H, Tq, D]   forward output (backward input)
+  float* lse = nullptr;        // [B, H, Tq]      forward output (backward input)
+  int64_t lse_stride_b = 0;    // 0 = contiguous (H * Tq)
+  int64_t lse_stride_h = 0;    // 0 = contiguous (Tq); the stride along Tq is 1
+  std::optional<float> scale;  // default 1 / sqrt(D)
+  FlashMask mask;
+  FlashDropout dropout;
+  FlashStats* stats = nullptr;  // optional report
+};
+
+// The backward reads q, k, v, o, lse, mask, dropout from `fwd` (o and lse as written by the
+// forward) and writes dq, dk, dv (overwritten, not accumulated).
+struct FlashBackwardParams {
+  FlashParams fwd;
+  FlashTensor<const float> dout;  // [B, H, Tq, D]
+  FlashTensor<float> dq;          // [B, H, Tq, D]
+  FlashTensor<float> dk;          // [B, Hkv, Tk, D]
+  FlashTensor<float> dv;          // [B, Hkv, Tk, D]
+};
+
+// Which weights flash_attention_weights recomputes: heads [head_begin, head_end) and query rows
+// [row_begin, row_end) of every batch; -1 ends mean H / Tq.
+struct FlashWeightsRequest {
+  int64_t head_begin = 0, head_end = -1;
+  int64_t row_begin = 0, row_end = -1;
+  // Output [B, nh, nr, Tk] with nh = head_end - head_begin, nr = row_end - row_begin; element
+  // (b, h', i', j) at out[b * stride_b + h' * stride_h + i' * stride_q + j] (0 = contiguous).
+  float* out = nullptr;
+  int64_t stride_b = 0, stride_h = 0, stride_q = 0;
+};
+
+// Forward: writes o [B, H, Tq, D] and lse [B, H, Tq].
+void flash_attention_forward(const FlashParams& p);
+
+// Backward (recomputes P tile by tile from lse): with dS = P * (dP - delta), dP = dO V^T (through
+// the dropout mask), delta = rowsum(dO * O):
+//   dV = dropout(P)^T dO,  dQ = scale * dS K,  dK = scale * dS^T Q.
+// K/V heads shared by a group of query heads sum the group's gradients.
+void flash_attention_backward(const FlashBackwardParams& p);
+
+// Exact attention weights P (after masking, before dropout) for the requested heads and rows,
+// recomputed from q, k, the masks and the lse of a previous forward. Fully masked rows give 0.
+void flash_attention_weights(const FlashParams& p, const FlashWeightsRequest& req);
+
+// The instruction set the dispatcher uses ("generic", "avx2", "avx512"), and why.
+const char* flash_isa_name();
+std::string flash_isa_reason();
+// Every instruction set this machine can run, generic first (tests iterate over them).
+std::vector<std::string> supported_isas();
+// Forces an instruction set for subsequent calls ("" = automatic / ATTEND_ISA); throws if the
+// machine lacks it. Tests use it to run every variant in one process.
+void set_flash_isa(const std::string& isa);
+
+}  // namespace attend::kernels

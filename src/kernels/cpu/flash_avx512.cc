@@ -1,0 +1,64 @@
+// AVX-512 (F, BW, DQ, VL) instance of the fused-attention kernel: 16 f32 lanes, 32 registers,
+// 6 x 4 register blocks (24 accumulators), exp2 through vscalefps.
+#include <immintrin.h>
+
+#include <limits>
+
+// GCC 12 reports its own _mm512_undefined_ps() placeholders inside the masked intrinsics as
+// "may be used uninitialized" (a false positive of the intrinsics headers).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#define ATTEND_FLASH_NS cpu_avx512
+
+namespace attend::kernels::cpu_avx512 {
+
+struct Isa {
+  using V = __m512;
+  static constexpr int W = 16;
+  static constexpr int kAcc = 24;
+  static constexpr int kMaxNV = 4;
+
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float f) { return _mm512_set1_ps(f); }
+  static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static __mmask16 first(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+  static V load_part(const float* p, int n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static void store_part(float* p, V v, int n) { _mm512_mask_storeu_ps(p, first(n), v); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V max(V a, V b) { return _mm512_max_ps(a, b); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  // One lane of fma(), rounded exactly as the vector version.
+  static float fma1(float a, float b, float c) { return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c))); }
+  static V iota() { return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
+  static V select_in(V x, V j, V lo, V hi, V fill) {
+    const __mmask16 k = _mm512_cmp_ps_mask(j, lo, _CMP_GE_OQ) & _mm512_cmp_ps_mask(j, hi, _CMP_LE_OQ);
+    return _mm512_mask_blend_ps(k, fill, x);
+  }
+  static V eq_neg_inf(V m, V fill) {
+    const __mmask16 k = _mm512_cmp_ps_mask(m, set1(-std::numeric_limits<float>::infinity()), _CMP_EQ_OQ);
+    return _mm512_mask_blend_ps(k, m, fill);
+  }
+  // 2^x = 2^n * 2^f, n = round(x), f in [-1/2, 1/2]; 2^f by the Cephes exp2f polynomial (about
+  // 1 ulp). Lanes with x < -126 (including -inf and NaN) give exactly 0.
+  static V exp2(V x) {
+    const __mmask16 k = _mm512_cmp_ps_mask(x, set1(-126.0f), _CMP_GE_OQ);
+    x = _mm512_min_ps(x, set1(128.0f));
+    const V n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const V f = _mm512_sub_ps(x, n);
+    V p = set1(1.535336188319500e-4f);
+    p = fma(p, f, set1(1.339887440266574e-3f));
+    p = fma(p, f, set1(9.618437357674640e-3f));
+    p = fma(p, f, set1(5.550332471162809e-2f));
+    p = fma(p, f, set1(2.402264791363012e-1f));
+    p = fma(p, f, set1(6.931472028550421e-1f));
+    p = fma(p, f, set1(1.0f));
+    return _mm512_maskz_scalef_ps(k, p, n);
+  }
+};
+
+}  // namespace attend::kernels::cpu_avx512
+
+#include "flash_impl.h"

@@ -1,0 +1,72 @@
+// Portable instance of the fused-attention kernel, the ground truth: plain C++ on 4-float
+// "vectors" (the compiler maps them to SSE2), multiply and add rounded separately (no FMA).
+#include <bit>
+#include <cstdint>
+#include <limits>
+
+#define ATTEND_FLASH_NS cpu_generic
+
+namespace attend::kernels::cpu_generic {
+
+struct Isa {
+  static constexpr int W = 4;
+  static constexpr int kAcc = 12;
+  static constexpr int kMaxNV = 4;
+  struct V {
+    float x[W];
+  };
+
+  template <typename F>
+  static V map(F f) {
+    V r;
+    for (int i = 0; i < W; ++i) r.x[i] = f(i);
+    return r;
+  }
+  static V zero() { return set1(0.0f); }
+  static V set1(float f) { return map([&](int) { return f; }); }
+  static V loadu(const float* p) { return map([&](int i) { return p[i]; }); }
+  static void storeu(float* p, V v) {
+    for (int i = 0; i < W; ++i) p[i] = v.x[i];
+  }
+  static V load_part(const float* p, int n) { return map([&](int i) { return i < n ? p[i] : 0.0f; }); }
+  static void store_part(float* p, V v, int n) {
+    for (int i = 0; i < n; ++i) p[i] = v.x[i];
+  }
+  static V add(V a, V b) { return map([&](int i) { return a.x[i] + b.x[i]; }); }
+  static V sub(V a, V b) { return map([&](int i) { return a.x[i] - b.x[i]; }); }
+  static V mul(V a, V b) { return map([&](int i) { return a.x[i] * b.x[i]; }); }
+  static V max(V a, V b) { return map([&](int i) { return a.x[i] > b.x[i] ? a.x[i] : b.x[i]; }); }
+  static V fma(V a, V b, V c) { return map([&](int i) { return a.x[i] * b.x[i] + c.x[i]; }); }
+  // One lane of fma(), rounded exactly as the vector version.
+  static float fma1(float a, float b, float c) { return a * b + c; }
+  static V iota() { return map([](int i) { return static_cast<float>(i); }); }
+  static V select_in(V x, V j, V lo, V hi, V fill) {
+    return map([&](int i) { return (j.x[i] >= lo.x[i] && j.x[i] <= hi.x[i]) ? x.x[i] : fill.x[i]; });
+  }
+  static V eq_neg_inf(V m, V fill) {
+    return map([&](int i) { return m.x[i] == -std::numeric_limits<float>::infinity() ? fill.x[i] : m.x[i]; });
+  }
+  // 2^x = 2^n * 2^f, n = round-to-nearest-even(x) (by the 1.5 * 2^23 trick), f in [-1/2, 1/2], the
+  // same Cephes polynomial as the SIMD instances. x < -126 (including -inf and NaN) gives 0.
+  static float exp2_1(float x) {
+    if (!(x >= -126.0f)) return 0.0f;
+    x = x < 127.0f ? x : 127.0f;
+    const float big = 12582912.0f;  // without -ffast-math (x + big) - big rounds x to an integer
+    const float n = (x + big) - big;
+    const float f = x - n;
+    float p = 1.535336188319500e-4f;
+    p = p * f + 1.339887440266574e-3f;
+    p = p * f + 9.618437357674640e-3f;
+    p = p * f + 5.550332471162809e-2f;
+    p = p * f + 2.402264791363012e-1f;
+    p = p * f + 6.931472028550421e-1f;
+    p = p * f + 1.0f;
+    const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+    return p * std::bit_cast<float>(bits);
+  }
+  static V exp2(V x) { return map([&](int i) { return exp2_1(x.x[i]); }); }
+};
+
+}  // namespace attend::kernels::cpu_generic
+
+#include "flash_impl.h"
