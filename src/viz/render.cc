@@ -256,6 +256,7 @@ std::string to_html(const Scene& scene) {
         "#tip { position: fixed; display: none; pointer-events: none; padding: 4px 6px; background: #222; "
         "color: #fff; font: 12px monospace; border-radius: 3px; white-space: pre; }\n"
         "rect[data-v]:hover { stroke: #e4002b; stroke-width: 2; }\n"
+        "svg text { pointer-events: none; }\n"
         "</style>\n</head>\n<body>\n";
   os << to_svg(scene);
   os << "<div id=\"tip\"></div>\n<script>\n"
