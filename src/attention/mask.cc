@@ -10,7 +10,8 @@
 namespace attend::attention {
 
 bool Mask::empty() const {
-  return key_lengths.empty() && !key_padding.defined() && !causal && window_left < 0 && window_right < 0 &&
+  // An out-of-range window (< -1) is not empty: materialize() must see it to reject it.
+  return key_lengths.empty() && !key_padding.defined() && !causal && window_left == -1 && window_right == -1 &&
          !attn_mask.defined();
 }
 

@@ -91,6 +91,11 @@ Tensor ConcatScore::scores_projected(const Tensor& query, const Tensor& projecte
 }
 
 Tensor ConcatScore::scores(const Tensor& query, const Tensor& keys) const {
+  check_seq(query, "query", "concat_score");
+  check_seq(keys, "keys", "concat_score");
+  ATTEND_CHECK(W_a.dim() == 2 && query.size(2) + keys.size(2) == W_a.size(1), "concat_score", "query ",
+               query.shape().str(), " and keys ", keys.shape().str(), " do not fit W_a [A, Dq + Dk] = ",
+               W_a.shape().str());
   return scores_projected(query, project_keys(keys));
 }
 
