@@ -51,7 +51,8 @@ namespace attend::kernels::ATTEND_FLASH_NS {
 using V = Isa::V;
 constexpr int W = Isa::W;
 constexpr int64_t kBr = 64;  // queries per tile
-constexpr int64_t kBc = 64;  // keys per tile
+constexpr int64_t kBcF = 128;  // keys per tile, forward and weights (fewer passes over the O^T tile)
+constexpr int64_t kBc = 64;    // keys per tile, backward (less wasted work on causal diagonals)
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kPosInf = std::numeric_limits<float>::infinity();
@@ -276,9 +277,9 @@ struct RowIntervals {
 struct KvRange {
   int64_t first_tile, end_tile;
 };
-inline KvRange kv_tiles(const RowIntervals& R, int64_t Tk) {
+inline KvRange kv_tiles(const RowIntervals& R, int64_t Tk) {  // in forward tiles of kBcF keys
   if (!R.any()) return {0, 0};
-  return {R.min_lo / kBc, std::min((R.max_hi / kBc) + 1, (Tk + kBc - 1) / kBc)};
+  return {R.min_lo / kBcF, std::min((R.max_hi / kBcF) + 1, (Tk + kBcF - 1) / kBcF)};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +336,7 @@ void forward(const FlashParams& fp) {
   int64_t ws_bytes = 0;
 #pragma omp parallel num_threads(nthreads) reduction(max : ws_bytes)
   {
-    Buf QT(P.D * kBr), OT(P.D * kBr), ST(kBc * kBr);
+    Buf QT(P.D * kBr), OT(P.D * kBr), ST(kBcF * kBr);
     ws_bytes = QT.bytes() + OT.bytes() + ST.bytes();
     RowIntervals R;
     alignas(64) float m[kBr], l[kBr], alpha[kBr];
@@ -353,7 +354,7 @@ void forward(const FlashParams& fp) {
       fill(m, m + kBr, kNegInf);
       fill(l, l + kBr, 0.0f);
       for (int64_t t = kr.first_tile; t < kr.end_tile; ++t) {
-        const int64_t j0 = t * kBc, bc = std::min(kBc, P.Tk - j0);
+        const int64_t j0 = t * kBcF, bc = std::min(kBcF, P.Tk - j0);
         const TileKind kind = R.classify(j0, bc);
         if (kind == TileKind::Skip) continue;
         float* S = ST.data();
@@ -410,10 +411,10 @@ void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
   const int64_t nh = rq.head_end - rq.head_begin, nr = rq.row_end - rq.row_begin;
   const int64_t n_qt = (nr + kBr - 1) / kBr;
   const int64_t units = P.B * nh * n_qt;
-  const int64_t n_kt = (P.Tk + kBc - 1) / kBc;
+  const int64_t n_kt = (P.Tk + kBcF - 1) / kBcF;
 #pragma omp parallel num_threads(num_threads())
   {
-    Buf QT(P.D * kBr), ST(kBc * kBr);
+    Buf QT(P.D * kBr), ST(kBcF * kBr);
     RowIntervals R;
     alignas(64) float lse[kBr];
 #pragma omp for schedule(dynamic, 1)
@@ -430,7 +431,7 @@ void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
       }
       float* out = rq.out + b * rq.stride_b + hh * rq.stride_h + (qt * kBr) * rq.stride_q;
       for (int64_t t = 0; t < n_kt; ++t) {
-        const int64_t j0 = t * kBc, bc = std::min(kBc, P.Tk - j0);
+        const int64_t j0 = t * kBcF, bc = std::min(kBcF, P.Tk - j0);
         const TileKind kind = R.classify(j0, bc);
         if (kind == TileKind::Skip) {
           for (int64_t r = 0; r < br; ++r) fill(out + r * rq.stride_q + j0, out + r * rq.stride_q + j0 + bc, 0.0f);
