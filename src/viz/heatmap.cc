@@ -19,6 +19,7 @@ constexpr int kBarWidth = 14;
 constexpr int kTickLength = 3;
 constexpr int kMinBarHeight = 100;
 constexpr int kTicks = 5;
+constexpr int64_t kMaxSide = 1 << 16;
 const Rgb kInk{25, 25, 25};
 const Rgb kFrameColor{110, 110, 110};
 const Rgb kWhite{255, 255, 255};
@@ -118,6 +119,9 @@ Scene layout(const Weights& m, const Shape& shape, const TokenLabels& labels, co
   for (const auto& t : s.key_tokens) kshow.push_back(truncate_label(t, o.max_label_chars));
 
   const int cell = o.cell_size != 0 ? o.cell_size : multi ? 14 : 28;
+  // Keeps every pixel coordinate well inside int (and the picture inside what viewers open).
+  ATTEND_CHECK(m.heads <= 1024 && m.tq * m.heads * cell <= kMaxSide && m.tk * m.heads * cell <= kMaxSide, op,
+               "weights ", shape, " at ", cell, " px per cell exceed ", kMaxSide, " px; use a smaller cell_size");
   const bool vertical_keys = o.key_labels == KeyLabelDirection::vertical ||
                              (o.key_labels == KeyLabelDirection::automatic && widest(kshow) > cell - 2);
   // With cells smaller than a line of text, label every stride-th row/column only.

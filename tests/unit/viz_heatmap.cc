@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -364,6 +365,23 @@ TEST(VizHeatmap, BadInputLabelCountsNameTheShapes) {
   EXPECT_THROW(multihead_heatmap(Tensor::ones(Shape{2, 7, 9}), {.query = kEnglish, .key = {"x"}}), Error);
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(VizHeatmap, SmallCellsLabelEveryFewRowsOnly) {
+  // 6 px cells: a 13 px line of text covers three rows, so every third row/column is labelled.
+  const Scene s = heatmap(Tensor::ones(Shape{7, 9}), {}, {.cell_size = 6});
+  int labels = 0;
+  for (const TextItem& t : texts(s)) labels += t.text.find('.') == std::string::npos;
+  EXPECT_EQ(labels, 3 + 3);  // rows 0, 3, 6 and columns 0, 3, 6
+}
+
 TEST(VizHeatmap, BadInputRankValuesAndOptions) {
   try {
     heatmap(Tensor::ones(Shape{2, 3, 4}), {});
@@ -384,6 +402,8 @@ TEST(VizHeatmap, BadInputRankValuesAndOptions) {
   EXPECT_THROW(heatmap(Tensor::ones(Shape{2, 2}), {}, {.vmin = 1.0, .vmax = 0.5}), Error);
   EXPECT_THROW(multihead_heatmap(Tensor::ones(Shape{2, 2, 2}), {}, {.columns = -1}), Error);
   EXPECT_THROW(save(heatmap(Tensor::ones(Shape{2, 2}), {}), "picture.jpg"), Error);
+  EXPECT_NE(error_of([] { heatmap(Tensor::ones(Shape{4000, 3}), {}); }).find("[heatmap] weights [4000, 3] at 28 px"),
+            std::string::npos);
 }
 
 // Renders the documentation pictures when ATTEND_VIZ_DOCS_DIR names a directory (see
