@@ -27,6 +27,9 @@ TEST_P(FlashDropout, MatchesReferenceWithTheSameMask) {
   check_case({.name = "p=0.2", .B = 2, .H = 2, .Hkv = 1, .Tq = 70, .Tk = 90, .D = 32, .dropout = 0.2f, .seed = 210});
   check_case({.name = "p=0.5 causal kv_len", .B = 2, .H = 2, .Hkv = 2, .Tq = 65, .Tk = 130, .D = 64,
               .causal = CausalMode::BottomRight, .kv_len = {100, 130}, .dropout = 0.5f, .seed = 211});
+  // Counters that cross a 2^32 boundary (the SIMD generators carry into the high word).
+  check_case({.name = "offset near 2^32", .B = 1, .H = 2, .Hkv = 2, .Tq = 20, .Tk = 45, .D = 16, .dropout = 0.3f,
+              .seed = 212, .dropout_offset = (uint64_t{1} << 32) - 900});
 }
 
 TEST_P(FlashDropout, SeedAndOffsetSelectTheMask) {

@@ -40,6 +40,7 @@ struct Case {
   bool bthd = false;  // q/k/v/o/dout/dq/dk/dv stored as [B, T, H, D]
   std::optional<float> scale;
   uint64_t seed = 1;
+  std::optional<uint64_t> dropout_offset;  // default 1000 + seed
 };
 
 inline std::vector<float> normals(uint64_t seed, int64_t n, float mul = 1.0f) {
@@ -133,7 +134,7 @@ struct Problem {
     p.mask.kv_len = c.kv_len.empty() ? nullptr : c.kv_len.data();
     if (bmask) p.mask.bool_mask = {bmask.get(), bmask_sb, bmask_sh, bmask_sq, bmask_sk};
     if (!amask.empty()) p.mask.additive_mask = {amask.data(), amask_sb, amask_sh, amask_sq, amask_sk};
-    p.dropout = {.p = c.dropout, .seed = c.seed * 7919 + 5, .offset = 1000 + c.seed};
+    p.dropout = {.p = c.dropout, .seed = c.seed * 7919 + 5, .offset = c.dropout_offset.value_or(1000 + c.seed)};
     return p;
   }
   FlashBackwardParams backward_params() {

@@ -2,6 +2,7 @@
 // blocks (12 accumulators), exp2 by building 2^n in the exponent bits.
 #include <immintrin.h>
 
+#include <cstdint>
 #include <limits>
 
 #define ATTEND_FLASH_NS cpu_avx2
@@ -38,6 +39,48 @@ struct Isa {
   static V eq_neg_inf(V m, V fill) {
     const V k = _mm256_cmp_ps(m, set1(-std::numeric_limits<float>::infinity()), _CMP_EQ_OQ);
     return _mm256_blendv_ps(m, fill, k);
+  }
+  // Dropout uniforms: out[e] = attend::philox_uniform(seed, 0, first + e) for e < n, bit for bit
+  // (Philox4x32-10, word 0), 8 counters at a time.
+  static void mul_hi_lo(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
+    const __m256i even = _mm256_mul_epu32(a, m);
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+    hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+    lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  }
+  static void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+    const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+    const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+    for (int64_t e = 0; e < n; e += 8) {
+      const uint64_t base = first + static_cast<uint64_t>(e);
+      const __m256i lo_base = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(base)));
+      __m256i c0 = _mm256_add_epi32(lo_base, lane);
+      // unsigned c0 < lo_base (a carry into the high word), via signed compare of biased values
+      const __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(lo_base, sign), _mm256_xor_si256(c0, sign));
+      __m256i c1 = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(base >> 32))), carry);
+      __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+      uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+      for (int r = 0; r < 10; ++r) {
+        __m256i hi0, lo0, hi1, lo1;
+        mul_hi_lo(c0, m0, hi0, lo0);
+        mul_hi_lo(c2, m1, hi1, lo1);
+        const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
+        const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+      }
+      const V u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(c0, 8)), set1(1.0f / 16777216.0f));
+      if (n - e >= 8)
+        storeu(out + e, u);
+      else
+        store_part(out + e, u, static_cast<int>(n - e));
+    }
   }
   // 2^x = 2^n * 2^f as in the AVX-512 instance; 2^n is assembled in the exponent field
   // (n clamped to [-126, 127]). Lanes with x < -126 (including -inf and NaN) give exactly 0.

@@ -2,6 +2,7 @@
 // 6 x 4 register blocks (24 accumulators), exp2 through vscalefps.
 #include <immintrin.h>
 
+#include <cstdint>
 #include <limits>
 
 // GCC 12 reports its own _mm512_undefined_ps() placeholders inside the masked intrinsics as
@@ -40,6 +41,48 @@ struct Isa {
   static V eq_neg_inf(V m, V fill) {
     const __mmask16 k = _mm512_cmp_ps_mask(m, set1(-std::numeric_limits<float>::infinity()), _CMP_EQ_OQ);
     return _mm512_mask_blend_ps(k, m, fill);
+  }
+  // Dropout uniforms: out[e] = attend::philox_uniform(seed, 0, first + e) for e < n, bit for bit
+  // (Philox4x32-10, word 0), 16 counters at a time.
+  static void mul_hi_lo(__m512i a, __m512i m, __m512i& hi, __m512i& lo) {
+    const __m512i even = _mm512_mul_epu32(a, m);
+    const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+    hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+    lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  }
+  static void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i m0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u));
+    const __m512i m1 = _mm512_set1_epi32(static_cast<int>(0xCD9E8D57u));
+    for (int64_t e = 0; e < n; e += 16) {
+      const uint64_t base = first + static_cast<uint64_t>(e);
+      const __m512i lo_base = _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base)));
+      __m512i c0 = _mm512_add_epi32(lo_base, lane);
+      const __mmask16 carry = _mm512_cmplt_epu32_mask(c0, lo_base);
+      __m512i c1 = _mm512_mask_add_epi32(_mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base >> 32))),
+                                         carry, _mm512_set1_epi32(static_cast<int>(static_cast<uint32_t>(base >> 32))),
+                                         _mm512_set1_epi32(1));
+      __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
+      uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+      for (int r = 0; r < 10; ++r) {
+        __m512i hi0, lo0, hi1, lo1;
+        mul_hi_lo(c0, m0, hi0, lo0);
+        mul_hi_lo(c2, m1, hi1, lo1);
+        const __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32(static_cast<int>(k0)));
+        const __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32(static_cast<int>(k1)));
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+      }
+      const V u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(c0, 8)), set1(1.0f / 16777216.0f));
+      if (n - e >= 16)
+        storeu(out + e, u);
+      else
+        store_part(out + e, u, static_cast<int>(n - e));
+    }
   }
   // 2^x = 2^n * 2^f, n = round(x), f in [-1/2, 1/2]; 2^f by the Cephes exp2f polynomial (about
   // 1 ulp). Lanes with x < -126 (including -inf and NaN) give exactly 0.

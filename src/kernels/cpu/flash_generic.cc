@@ -46,6 +46,8 @@ struct Isa {
   static V eq_neg_inf(V m, V fill) {
     return map([&](int i) { return m.x[i] == -std::numeric_limits<float>::infinity() ? fill.x[i] : m.x[i]; });
   }
+  // Dropout uniforms: out[e] = attend::philox_uniform(seed, 0, first + e), one call each.
+  static void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);
   // 2^x = 2^n * 2^f, n = round-to-nearest-even(x) (by the 1.5 * 2^23 trick), f in [-1/2, 1/2], the
   // same Cephes polynomial as the SIMD instances. x < -126 (including -inf and NaN) gives 0.
   static float exp2_1(float x) {
@@ -70,3 +72,11 @@ struct Isa {
 }  // namespace attend::kernels::cpu_generic
 
 #include "flash_impl.h"
+
+namespace attend::kernels::cpu_generic {
+
+void Isa::uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
+  for (int64_t e = 0; e < n; ++e) out[e] = flash_detail::dropout_uniform(seed, 0, first + static_cast<uint64_t>(e));
+}
+
+}  // namespace attend::kernels::cpu_generic

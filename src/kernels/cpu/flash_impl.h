@@ -9,6 +9,7 @@
 //   V, W (lanes), kAcc (accumulator registers a micro-kernel may use), kMaxNV (vectors per row)
 //   zero(), set1(f), loadu(p), storeu(p, v), load_part(p, n), store_part(p, v, n)
 //   add, sub, mul, max, fma(a, b, c) = a * b + c, fma1 (one lane of fma), exp2(x) (0 for x < -126, -inf and NaN),
+//   uniforms(seed, first, n, out) (the dropout uniforms of counters first .. first + n - 1),
 //   iota() (lanes 0, 1, ..., W-1 as floats), select_in(x, j, lo, hi, fill) (x where
 //   lo <= j <= hi, else fill), eq_neg_inf(m, fill) (fill where m == -inf, else m).
 //
@@ -225,10 +226,12 @@ struct Problem {
     return t;
   }
 
-  // Dropout keep decision for (b, h, i, j): the counter formula of the header.
-  bool keep(int64_t b, int64_t h, int64_t i, int64_t j) const {
-    const uint64_t idx = ((static_cast<uint64_t>(b) * H + h) * Tq + i) * Tk + j;
-    return flash_detail::dropout_uniform(seed, offset, idx) >= drop_p;
+  // Dropout multipliers Z of row i, keys [j0, j0 + n): 1/(1-p) if kept, else 0, with the counter
+  // formula of the header (element (b, h, i, j) uses counter offset + ((b H + h) Tq + i) Tk + j).
+  void dropout_row(int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, float* z) const {
+    const uint64_t first = offset + ((static_cast<uint64_t>(b) * H + h) * Tq + i) * Tk + j0;
+    Isa::uniforms(seed, first, n, z);
+    for (int64_t e = 0; e < n; ++e) z[e] = z[e] >= drop_p ? drop_scale : 0.0f;
   }
 };
 
@@ -339,7 +342,7 @@ void forward(const FlashParams& fp) {
     Buf QT(P.D * kBr), OT(P.D * kBr), ST(kBcF * kBr);
     ws_bytes = QT.bytes() + OT.bytes() + ST.bytes();
     RowIntervals R;
-    alignas(64) float m[kBr], l[kBr], alpha[kBr];
+    alignas(64) float m[kBr], l[kBr], alpha[kBr], z[kBcF];
 #pragma omp for schedule(dynamic, 1)
     for (int64_t u = 0; u < units; ++u) {
       const int64_t qt = u % n_qt, bh = u / n_qt, h = bh % P.H, b = bh / P.H;
@@ -379,9 +382,10 @@ void forward(const FlashParams& fp) {
           Isa::storeu(alpha + v * W, a);
         }
         if (P.drop_p > 0.0f)
-          for (int64_t j = 0; j < bc; ++j)
-            for (int64_t r = 0; r < br; ++r)
-              S[j * kBr + r] = P.keep(b, h, i0 + r, j0 + j) ? S[j * kBr + r] * P.drop_scale : 0.0f;
+          for (int64_t r = 0; r < br; ++r) {
+            P.dropout_row(b, h, i0 + r, j0, bc, z);
+            for (int64_t j = 0; j < bc; ++j) S[j * kBr + r] *= z[j];
+          }
         // O^T = alpha * O^T + V^T P^T                                    // [D][kBr]
         for (int64_t d = 0; d < P.D; ++d)
           for (int64_t v = 0; v < nvq; ++v) {
@@ -603,12 +607,14 @@ void backward(const FlashBackwardParams& bp) {
             const float* Pv = Sp;  // the weights that multiplied V in the forward
             if (P.drop_p > 0.0f) {
               float* pd = Pd.data();
-              for (int64_t r = 0; r < br; ++r)
+              alignas(64) float z[kBc];
+              for (int64_t r = 0; r < br; ++r) {
+                P.dropout_row(b, h, i0 + r, j0, bc, z);
                 for (int64_t j = 0; j < bc; ++j) {
-                  const float z = P.keep(b, h, i0 + r, j0 + j) ? P.drop_scale : 0.0f;
-                  pd[r * kBc + j] = Sp[r * kBc + j] * z;
-                  dPp[r * kBc + j] *= z;
+                  pd[r * kBc + j] = Sp[r * kBc + j] * z[j];
+                  dPp[r * kBc + j] *= z[j];
                 }
+              }
               Pv = pd;
             }
             // dV += (P o Z)^T dO                                        // [bc][Dp]
