@@ -93,17 +93,17 @@ void init_cell(const char* op, int64_t gates, const RNNCellOptions& opt, Rng& rn
 }
 
 // Validates a cell module's input and state before the functional cell runs.
-void check_cell_input(const char* op, const RNNCellOptions& opt, const Tensor& x, const Tensor& h,
+// dt: the parameters' dtype (the options' until Module::to converts them).
+void check_cell_input(const char* op, const RNNCellOptions& opt, DType dt, const Tensor& x, const Tensor& h,
                       const char* state_name) {
   ATTEND_CHECK(x.defined() && x.dim() == 2 && x.size(1) == opt.input_size, op, "input ",
                x.defined() ? x.shape().str() : "undefined", " must be [B, I] with I = input_size ", opt.input_size);
-  ATTEND_CHECK(x.dtype() == opt.dtype, op, "input ", x.str(), " must have the parameters' dtype ",
-               dtype_name(opt.dtype));
+  ATTEND_CHECK(x.dtype() == dt, op, "input ", x.str(), " must have the parameters' dtype ", dtype_name(dt));
   if (h.defined()) {
     ATTEND_CHECK(h.shape() == Shape({x.size(0), opt.hidden_size}), op, state_name, " ", h.shape().str(),
                  " must be [B, H] = ", Shape({x.size(0), opt.hidden_size}).str(), " for input ", x.shape().str());
-    ATTEND_CHECK(h.dtype() == opt.dtype, op, state_name, " ", h.str(), " must have the parameters' dtype ",
-                 dtype_name(opt.dtype));
+    ATTEND_CHECK(h.dtype() == dt, op, state_name, " ", h.str(), " must have the parameters' dtype ",
+                 dtype_name(dt));
   }
 }
 
@@ -118,8 +118,9 @@ GRUCell::GRUCell(const GRUCellOptions& opt, Rng& rng) : opt_(opt) {
 }
 
 Tensor GRUCell::forward(const Tensor& x, const Tensor& h) const {
-  check_cell_input("GRUCell", opt_, x, h, "state h");
-  const Tensor h0 = h.defined() ? h : Tensor::zeros(Shape{x.size(0), opt_.hidden_size}, opt_.dtype);  // [B, H]
+  const DType dt = weight_ih.dtype();
+  check_cell_input("GRUCell", opt_, dt, x, h, "state h");
+  const Tensor h0 = h.defined() ? h : Tensor::zeros(Shape{x.size(0), opt_.hidden_size}, dt);  // [B, H]
   return gru_step(linear(x, weight_ih, bias_ih), h0, weight_hh, bias_hh);                              // [B, H]
 }
 
@@ -132,15 +133,16 @@ LSTMCell::LSTMCell(const LSTMCellOptions& opt, Rng& rng) : opt_(opt) {
 }
 
 LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) const {
-  check_cell_input("LSTMCell", opt_, x, state.h, "state h");
-  check_cell_input("LSTMCell", opt_, x, state.c, "state c");
+  const DType dt = weight_ih.dtype();
+  check_cell_input("LSTMCell", opt_, dt, x, state.h, "state h");
+  check_cell_input("LSTMCell", opt_, dt, x, state.c, "state c");
   ATTEND_CHECK(state.h.defined() == state.c.defined(), "LSTMCell", "state h and c must both be given or both be "
                "undefined (h ", state.h.defined() ? state.h.shape().str() : "undefined", ", c ",
                state.c.defined() ? state.c.shape().str() : "undefined", ")");
   LSTMState s = state;
   if (!s.h.defined()) {
-    s.h = Tensor::zeros(Shape{x.size(0), opt_.hidden_size}, opt_.dtype);  // [B, H]
-    s.c = Tensor::zeros(Shape{x.size(0), opt_.hidden_size}, opt_.dtype);  // [B, H]
+    s.h = Tensor::zeros(Shape{x.size(0), opt_.hidden_size}, dt);  // [B, H]
+    s.c = Tensor::zeros(Shape{x.size(0), opt_.hidden_size}, dt);  // [B, H]
   }
   return lstm_step(linear(x, weight_ih, bias_ih), s, weight_hh, bias_hh);
 }
@@ -190,7 +192,7 @@ void RecurrentLayers::check_inputs(const Tensor& input, const std::vector<int64_
   ATTEND_CHECK(input.defined() && input.dim() == 3 && input.size(2) == opt_.input_size, op_, "input ",
                input.defined() ? input.shape().str() : "undefined", " must be ", layout,
                " with I = input_size ", opt_.input_size);
-  const DType dt = opt_.dtype;
+  const DType dt = params_.front().dtype();  // the parameters' (Module::to may have converted them)
   ATTEND_CHECK(input.dtype() == dt, op_, "input ", input.str(), " must have the parameters' dtype ", dtype_name(dt));
   const int64_t B = input.size(opt_.batch_first ? 0 : 1), T = input.size(opt_.batch_first ? 1 : 0);
   ATTEND_CHECK(B > 0 && T > 0, op_, "input ", input.shape().str(), " (", layout, ") has no steps or no batch");
@@ -214,7 +216,7 @@ LSTMOutput RecurrentLayers::run(const Tensor& input, const std::vector<int64_t>&
                                 const Tensor& c0) {
   check_inputs(input, lengths, h0, c0);
   const bool lstm = gates_ == 4;
-  const DType dt = opt_.dtype;
+  const DType dt = params_.front().dtype();
   const int64_t L = opt_.num_layers, D = num_directions(), H = opt_.hidden_size;
   Tensor x = contiguous(opt_.batch_first ? transpose(input, 0, 1) : input);  // [T, B, I]
   const int64_t T = x.size(0), B = x.size(1);

@@ -63,7 +63,7 @@ struct RNNCellOptions {
   int64_t input_size = 0;   // I
   int64_t hidden_size = 0;  // H
   bool bias = true;
-  DType dtype = DType::f32;
+  DType dtype = DType::f32;  // of the parameters as built; Module::to converts them (inputs follow)
 };
 using GRUCellOptions = RNNCellOptions;
 using LSTMCellOptions = RNNCellOptions;
@@ -127,7 +127,7 @@ struct RNNOptions {
   bool batch_first = false;  // input/output [B, T, .] instead of PyTorch's default [T, B, .]
   double dropout = 0.0;      // on the outputs of every layer but the last, in training mode only
   bool bidirectional = false;
-  DType dtype = DType::f32;
+  DType dtype = DType::f32;  // of the parameters as built; Module::to converts them (inputs follow)
 };
 using GRUOptions = RNNOptions;
 using LSTMOptions = RNNOptions;
