@@ -1,0 +1,100 @@
+// MultiheadAttention (Vaswani et al. 2017, "Attention Is All You Need", section 3.2.2): PyTorch's
+// nn.MultiheadAttention with batch_first=True, plus grouped-query / multi-query heads (Ainslie et
+// al. 2023, Shazeer 2019) and a key/value cache for incremental decoding.
+//
+//   q = query Wq^T + bq                                 // [B, Tq, H*D]   -> [B, H, Tq, D]
+//   k = key   Wk^T + bk                                 // [B, Tk, Hkv*D] -> [B, Hkv, Tk, D]
+//   v = value Wv^T + bv                                 // [B, Tk, Hkv*D] -> [B, Hkv, Tk, D]
+//   context = scaled_dot_product_attention(q, k, v, mask, dropout on the weights)  // [B, H, Tq, D]
+//   output  = concat_heads(context) Wo^T + bo           // [B, Tq, C]
+// with C = embed_dim, H = num_heads, D = C / H, Hkv = num_kv_heads (head h reads key/value head
+// h / (H / Hkv); Hkv = H is ordinary multi-head attention, Hkv = 1 multi-query).
+//
+// Parameters, named as PyTorch's state_dict so golden files and checkpoints map one to one:
+//   kdim == vdim == C: in_proj_weight [(H + 2 Hkv) D, C], rows [Wq; Wk; Wv] ([3C, C] when Hkv = H)
+//   otherwise:         q_proj_weight [C, C], k_proj_weight [Hkv D, kdim], v_proj_weight [Hkv D, vdim]
+//   in_proj_bias [(H + 2 Hkv) D] and out_proj.bias [C] when bias is on; out_proj.weight [C, C].
+// Initialization as PyTorch: the input projections Xavier-uniform, out_proj.weight U(-1/sqrt(C),
+// 1/sqrt(C)), biases zero.
+//
+// Masks use attend's convention (attention/mask.h): boolean true = MAY attend. PyTorch's
+// key_padding_mask and boolean attn_mask mean the opposite (True = ignore); convert them when
+// porting (1 - mask). Sizes in the mask refer to the full key length (cached keys included). A
+// query row whose keys are all masked gets zero weights and a zero context (PyTorch 1.13: NaN).
+//
+// Weights: the softmax output before dropout (PyTorch returns it after dropout; identical when
+// dropout is off), [B, Tq, Tk] averaged over heads or [B, H, Tq, Tk] per head.
+#pragma once
+
+#include <cstdint>
+
+#include "attend/attention/mask.h"
+#include "attend/core/rng.h"
+#include "attend/nn/linear.h"
+#include "attend/nn/module.h"
+
+namespace attend::nn {
+
+struct MultiheadAttentionOptions {
+  int64_t embed_dim = 0;     // C
+  int64_t num_heads = 1;     // H; must divide C
+  int64_t num_kv_heads = 0;  // Hkv; 0 = num_heads; must divide H
+  int64_t kdim = 0;          // width of `key`; 0 = embed_dim
+  int64_t vdim = 0;          // width of `value`; 0 = embed_dim
+  bool bias = true;
+  double dropout = 0.0;  // on the attention weights, in training mode only
+  DType dtype = DType::f32;
+};
+
+// Projected keys and values of the steps seen so far, per layer, for incremental decoding.
+// forward() appends the new step's k/v and attends the new queries against all of them.
+struct KVCache {
+  Tensor k;  // [B, Hkv, T_cached, D], undefined while empty
+  Tensor v;  // [B, Hkv, T_cached, D]
+  int64_t length() const { return k.defined() ? k.size(2) : 0; }
+  void clear() { k = Tensor(), v = Tensor(); }
+};
+
+struct MhaCallOptions {
+  bool need_weights = false;
+  bool average_attn_weights = true;  // [B, Tq, Tk]; false: per head [B, H, Tq, Tk]
+  KVCache* cache = nullptr;          // when set: append this call's k/v, attend over the whole cache
+};
+
+struct MhaOutput {
+  Tensor output;   // [B, Tq, C]
+  Tensor weights;  // undefined unless need_weights
+};
+
+class MultiheadAttention : public Module {
+ public:
+  MultiheadAttention(const MultiheadAttentionOptions& opt, Rng& rng);
+
+  // query [B, Tq, C], key [B, Tk, kdim], value [B, Tk, vdim] (self attention: the same tensor
+  // three times). Errors "[MultiheadAttention] ..." name the offending shapes.
+  MhaOutput forward(const Tensor& query, const Tensor& key, const Tensor& value, const attention::Mask& mask = {},
+                    const MhaCallOptions& opt = {});
+
+  const MultiheadAttentionOptions& options() const { return opt_; }
+  int64_t head_dim() const { return head_dim_; }
+  bool packed_in_proj() const { return in_proj_weight.defined(); }
+  // The stream dropout draws from (seeded from the constructor's rng); reseed to reproduce a run.
+  Rng& dropout_rng() { return dropout_rng_; }
+
+  Tensor in_proj_weight;  // [(H + 2 Hkv) D, C] when kdim == vdim == C
+  Tensor q_proj_weight;   // [C, C]        otherwise
+  Tensor k_proj_weight;   // [Hkv D, kdim] otherwise
+  Tensor v_proj_weight;   // [Hkv D, vdim] otherwise
+  Tensor in_proj_bias;    // [(H + 2 Hkv) D] when bias
+  Linear out_proj;        // weight [C, C], bias [C] when bias
+
+ private:
+  void check_inputs(const Tensor& query, const Tensor& key, const Tensor& value, const attention::Mask& mask,
+                    const KVCache* cache) const;
+
+  MultiheadAttentionOptions opt_;
+  int64_t head_dim_;
+  Rng dropout_rng_;
+};
+
+}  // namespace attend::nn

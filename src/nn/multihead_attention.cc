@@ -1,0 +1,164 @@
+#include "attend/nn/multihead_attention.h"
+
+#include <cmath>
+
+#include "attend/attention/scaled_dot.h"
+#include "attend/ops/ops.h"
+
+namespace attend::nn {
+
+namespace {
+
+constexpr const char* kOp = "MultiheadAttention";
+
+// Validates the options before any member is built from them; fills the defaults (0 = inherit).
+MultiheadAttentionOptions resolved(MultiheadAttentionOptions o) {
+  ATTEND_CHECK(o.embed_dim > 0 && o.num_heads > 0, kOp, "embed_dim ", o.embed_dim, " and num_heads ", o.num_heads,
+               " must be positive");
+  ATTEND_CHECK(o.embed_dim % o.num_heads == 0, kOp, "embed_dim ", o.embed_dim, " is not divisible by num_heads ",
+               o.num_heads);
+  if (o.num_kv_heads == 0) o.num_kv_heads = o.num_heads;
+  ATTEND_CHECK(o.num_kv_heads > 0 && o.num_heads % o.num_kv_heads == 0, kOp, "num_heads ", o.num_heads,
+               " is not divisible by num_kv_heads ", o.num_kv_heads);
+  if (o.kdim == 0) o.kdim = o.embed_dim;
+  if (o.vdim == 0) o.vdim = o.embed_dim;
+  ATTEND_CHECK(o.kdim > 0 && o.vdim > 0, kOp, "kdim ", o.kdim, " and vdim ", o.vdim, " must be positive");
+  ATTEND_CHECK(o.dropout >= 0.0 && o.dropout < 1.0, kOp, "dropout ", o.dropout, " must be in [0, 1)");
+  return o;
+}
+
+// PyTorch's xavier_uniform_ on a [fan_out, fan_in] matrix: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).
+Tensor xavier_uniform(int64_t fan_out, int64_t fan_in, Rng& rng, DType dtype) {
+  const double a = std::sqrt(6.0 / static_cast<double>(fan_in + fan_out));
+  return Tensor::uniform(Shape{fan_out, fan_in}, rng, -a, a, dtype);
+}
+
+// [B, T, heads * D] -> [B, heads, T, D]
+Tensor split_heads(const Tensor& x, int64_t heads, int64_t d) {
+  return transpose(reshape(x, {x.size(0), x.size(1), heads, d}), 1, 2);
+}
+
+// True when `m` broadcasts to `target` (aligned at the right).
+bool broadcasts_to(const Shape& m, const Shape& target) {
+  if (m.rank() > target.rank()) return false;
+  for (int i = 1; i <= m.rank(); ++i) {
+    const int64_t a = m[m.rank() - i], b = target[target.rank() - i];
+    if (a != 1 && a != b) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& opt, Rng& rng)
+    : out_proj(resolved(opt).embed_dim, opt.embed_dim, rng, {.bias = opt.bias, .dtype = opt.dtype}),
+      opt_(resolved(opt)),
+      head_dim_(opt_.embed_dim / opt_.num_heads),
+      dropout_rng_(rng.next_u64()) {
+  const int64_t C = opt_.embed_dim, D = head_dim_, Hkv = opt_.num_kv_heads;
+  const int64_t rows = C + 2 * Hkv * D;  // q, k, v rows of the packed projection
+  if (opt_.kdim == C && opt_.vdim == C) {
+    in_proj_weight = xavier_uniform(rows, C, rng, opt_.dtype);  // [(H + 2 Hkv) D, C]
+  } else {
+    q_proj_weight = xavier_uniform(C, C, rng, opt_.dtype);              // [C, C]
+    k_proj_weight = xavier_uniform(Hkv * D, opt_.kdim, rng, opt_.dtype);  // [Hkv D, kdim]
+    v_proj_weight = xavier_uniform(Hkv * D, opt_.vdim, rng, opt_.dtype);  // [Hkv D, vdim]
+  }
+  if (opt_.bias) {
+    in_proj_bias = Tensor::zeros(Shape{rows}, opt_.dtype);  // [(H + 2 Hkv) D]
+    fill(out_proj.bias, 0.0);
+  }
+  // Registration order = PyTorch's named_parameters() order.
+  register_parameter("in_proj_weight", in_proj_weight);
+  register_parameter("q_proj_weight", q_proj_weight);
+  register_parameter("k_proj_weight", k_proj_weight);
+  register_parameter("v_proj_weight", v_proj_weight);
+  register_parameter("in_proj_bias", in_proj_bias);
+  register_module("out_proj", out_proj);
+}
+
+void MultiheadAttention::check_inputs(const Tensor& query, const Tensor& key, const Tensor& value,
+                                      const attention::Mask& mask, const KVCache* cache) const {
+  const int64_t C = opt_.embed_dim;
+  ATTEND_CHECK(query.defined() && key.defined() && value.defined(), kOp, "query, key and value must be defined");
+  ATTEND_CHECK(query.dim() == 3 && query.size(2) == C, kOp, "query ", query.shape().str(), " must be [B, Tq, ", C,
+               "] (embed_dim ", C, ")");
+  ATTEND_CHECK(key.dim() == 3 && key.size(2) == opt_.kdim, kOp, "key ", key.shape().str(), " must be [B, Tk, ",
+               opt_.kdim, "] (kdim ", opt_.kdim, ")");
+  ATTEND_CHECK(value.dim() == 3 && value.size(2) == opt_.vdim, kOp, "value ", value.shape().str(),
+               " must be [B, Tk, ", opt_.vdim, "] (vdim ", opt_.vdim, ")");
+  ATTEND_CHECK(key.size(0) == query.size(0) && value.size(0) == query.size(0) && key.size(1) == value.size(1), kOp,
+               "query ", query.shape().str(), ", key ", key.shape().str(), " and value ", value.shape().str(),
+               " must share B, and key and value Tk");
+  const DType dt = out_proj.weight.dtype();
+  ATTEND_CHECK(query.dtype() == dt && key.dtype() == dt && value.dtype() == dt, kOp, "query ", query.str(),
+               ", key ", key.str(), ", value ", value.str(), " must have the parameters' dtype ", dtype_name(dt));
+
+  const int64_t B = query.size(0), Tq = query.size(1);
+  int64_t Tk = key.size(1);
+  if (cache != nullptr && cache->length() > 0) {
+    ATTEND_CHECK(cache->k.size(0) == B && cache->k.size(1) == opt_.num_kv_heads && cache->k.size(3) == head_dim_ &&
+                     cache->k.dtype() == dt,
+                 kOp, "cache k ", cache->k.str(), " does not fit batch ", B, ", ", opt_.num_kv_heads,
+                 " kv heads of size ", head_dim_);
+    Tk += cache->length();
+  }
+  if (mask.key_padding.defined())
+    ATTEND_CHECK(mask.key_padding.shape() == Shape({B, Tk}), kOp, "key_padding ", mask.key_padding.shape().str(),
+                 " must be [B, Tk] = ", Shape({B, Tk}).str());
+  if (!mask.key_lengths.empty())
+    ATTEND_CHECK(static_cast<int64_t>(mask.key_lengths.size()) == B, kOp, "key_lengths has ",
+                 mask.key_lengths.size(), " entries for batch ", B);
+  const Shape full{B, opt_.num_heads, Tq, Tk};
+  if (mask.attn_mask.defined())
+    ATTEND_CHECK(broadcasts_to(mask.attn_mask.shape(), full), kOp, "attn_mask ", mask.attn_mask.shape().str(),
+                 " does not broadcast to [B, H, Tq, Tk] = ", full.str());
+}
+
+MhaOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                      const attention::Mask& mask, const MhaCallOptions& opt) {
+  check_inputs(query, key, value, mask, opt.cache);
+  const int64_t C = opt_.embed_dim, D = head_dim_, H = opt_.num_heads, Hkv = opt_.num_kv_heads;
+  const int64_t B = query.size(0), Tq = query.size(1);
+
+  // Projection weights: rows of the packed [Wq; Wk; Wv] (views, so gradients flow back into it).
+  Tensor wq = q_proj_weight, wk = k_proj_weight, wv = v_proj_weight;
+  if (packed_in_proj()) {
+    wq = slice(in_proj_weight, 0, 0, C);                      // [C, C]
+    wk = slice(in_proj_weight, 0, C, C + Hkv * D);            // [Hkv D, C]
+    wv = slice(in_proj_weight, 0, C + Hkv * D, C + 2 * Hkv * D);  // [Hkv D, C]
+  }
+  Tensor bq, bk, bv;
+  if (in_proj_bias.defined()) {
+    bq = slice(in_proj_bias, 0, 0, C);                       // [C]
+    bk = slice(in_proj_bias, 0, C, C + Hkv * D);             // [Hkv D]
+    bv = slice(in_proj_bias, 0, C + Hkv * D, C + 2 * Hkv * D);  // [Hkv D]
+  }
+  Tensor q = split_heads(linear(query, wq, bq), H, D);    // [B, H, Tq, D]
+  Tensor k = split_heads(linear(key, wk, bk), Hkv, D);    // [B, Hkv, Tk_new, D]
+  Tensor v = split_heads(linear(value, wv, bv), Hkv, D);  // [B, Hkv, Tk_new, D]
+  if (opt.cache != nullptr) {
+    if (opt.cache->length() > 0) {
+      k = concat({opt.cache->k, k}, 2);  // [B, Hkv, Tk, D]
+      v = concat({opt.cache->v, v}, 2);  // [B, Hkv, Tk, D]
+    }
+    opt.cache->k = k;
+    opt.cache->v = v;
+  }
+
+  const attention::SdpaOptions sdpa{.dropout_p = opt_.dropout,
+                                    .training = is_training(),
+                                    .rng = &dropout_rng_,
+                                    .need_weights = opt.need_weights};
+  const attention::AttentionResult att = attention::scaled_dot_product_attention(q, k, v, mask, sdpa);
+  // [B, H, Tq, D] -> [B, Tq, H, D] -> [B, Tq, C]
+  const Tensor heads = reshape(contiguous(transpose(att.context, 1, 2)), {B, Tq, C});
+
+  MhaOutput out;
+  out.output = out_proj.forward(heads);  // [B, Tq, C]
+  if (opt.need_weights)
+    out.weights = opt.average_attn_weights ? mean(att.weights, {1}) : att.weights;  // [B, Tq, Tk] | [B, H, Tq, Tk]
+  return out;
+}
+
+}  // namespace attend::nn
