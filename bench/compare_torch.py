@@ -15,7 +15,7 @@ softmax(Q K^T * scale + mask) V with separate kernels, and that composition is w
 Shapes whose score matrices would not fit in memory are skipped for PyTorch (marked "skip").
 
   /usr/bin/python3 bench/compare_torch.py [--quick] [--threads 1,2] [--max-n N] [--max-n-b4 N]
-                                          [--bench PATH] [--no-shipped]
+                                          [--bench PATH] [--no-shipped] [--cpu-time]
 """
 import argparse
 import os
@@ -28,18 +28,22 @@ JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # Score-sized tensors PyTorch keeps alive in forward+backward (scores, weights, their grads).
 SCORE_COPIES = 4
 MEMORY_BUDGET = 12 << 30  # bytes; the machine has 24 GiB
+CPU_TIME = False
+
+
+CLOCK = time.perf_counter
 
 
 def median_seconds(fn):
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     fn()
-    warm = time.perf_counter() - t0
+    warm = CLOCK() - t0
     reps = 1 if warm > 4 else 3 if warm > 1 else 5 if warm > 0.05 else 11
     times = []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(CLOCK() - t0)
     return statistics.median(times)
 
 
@@ -47,6 +51,9 @@ def torch_worker(args):
     """Runs inside the PyTorch subprocess: times every shape, prints CSV rows."""
     import torch
 
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
     torch.set_num_threads(args.threads_one)
     H, D = 8, 64
     for B, N, causal in parse_shapes(args.shapes):
@@ -109,7 +116,7 @@ def torch_env(config, threads):
 def run_torch(config, threads, shapes):
     spec = ";".join(f"{b},{n},{c}" for b, n, c in shapes)
     cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--threads-one", str(threads),
-           "--shapes", spec]
+           "--shapes", spec] + (["--cpu-time"] if CPU_TIME else [])
     res = subprocess.run(cmd, env=torch_env(config, threads), capture_output=True, text=True)
     rows = {}
     for line in res.stdout.splitlines():
@@ -133,6 +140,8 @@ def main():
     ap.add_argument("--batch", default="1,4")
     ap.add_argument("--bench", default=None, help="path of flash_attention_bench")
     ap.add_argument("--no-shipped", action="store_true", help="skip PyTorch as shipped")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time both by process CPU seconds (1 thread on a shared machine)")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads-one", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--shapes", default="", help=argparse.SUPPRESS)
@@ -156,6 +165,10 @@ def main():
            str(args.max_n_b4), "--causal", args.causal, "--batch", args.batch]
     if args.quick:
         cmd.append("--quick")
+    if args.cpu_time:
+        cmd.append("--cpu-time")
+        global CPU_TIME
+        CPU_TIME = True
     print("$ " + " ".join(cmd), flush=True)
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -181,7 +194,7 @@ def main():
             print(f"# PyTorch {config}, {t} thread(s): {len(shapes)} shapes", flush=True)
             torch_rows[(config, t)] = run_torch(config, t, shapes)
 
-    print(f"\nattend ISA {isa}; SGEMM ceiling " +
+    print(f"\nattend ISA {isa}; {'process CPU' if args.cpu_time else 'wall-clock'} time; SGEMM ceiling " +
           ", ".join(f"{t} thr {sgemm[t]:.0f} GFLOP/s" for t in threads) +
           "; ratios = PyTorch time / attend time (> 1: attend faster)")
     hdr = (f"{'B':>2} {'N':>6} {'causal':>6} {'thr':>3} | {'fwd ms':>8} {'GF/s':>6} {'%SG':>4} | "

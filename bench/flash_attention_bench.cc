@@ -8,11 +8,14 @@
 //    kernel allocated (peak over forward and backward).
 //
 //   flash_attention_bench [--quick] [--max-n N] [--max-n-b4 N] [--threads 1,2] [--batch 1,4]
-//                         [--causal 0,1] [--csv]
+//                         [--causal 0,1] [--csv] [--cpu-time]
 // --quick: N <= 2048 and a 2048^3 SGEMM (under a minute). --csv: machine-readable rows (for
-// bench/compare_torch.py) instead of the table.
+// bench/compare_torch.py) instead of the table. --cpu-time: time by process CPU seconds instead of
+// wall seconds (for 1 thread on a machine shared with other jobs: time-slicing then does not
+// count; with n threads it measures total CPU cost, not speed).
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -35,7 +38,7 @@ using attend::kernels::FlashStats;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  bool quick = false, csv = false;
+  bool quick = false, csv = false, cpu_time = false;
   int64_t max_n = 16384, max_n_b4 = 4096;
   std::vector<int> threads{1, 2};
   std::vector<int64_t> batches{1, 4};
@@ -68,6 +71,8 @@ Options parse(int argc, char** argv) {
       o.quick = true;
       o.max_n = std::min<int64_t>(o.max_n, 2048);
       o.max_n_b4 = std::min<int64_t>(o.max_n_b4, 1024);
+    } else if (a == "--cpu-time") {
+      o.cpu_time = true;
     } else if (a == "--csv") {
       o.csv = true;
     } else if (a == "--max-n") {
@@ -164,8 +169,21 @@ bool validate(bool csv) {
   return ok;
 }
 
+bool g_cpu_time = false;
+
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 template <typename F>
 double seconds(F&& f) {
+  if (g_cpu_time) {
+    const double t0 = process_cpu_seconds();
+    f();
+    return process_cpu_seconds() - t0;
+  }
   const auto t0 = Clock::now();
   f();
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -197,9 +215,10 @@ double sgemm_ceiling(int64_t n) {
 
 int main(int argc, char** argv) {
   const Options opt = parse(argc, argv);
+  g_cpu_time = opt.cpu_time;
   if (!opt.csv)
-    std::printf("attend fused attention benchmark, ISA %s (%s)\n", attend::kernels::flash_isa_name(),
-                attend::kernels::flash_isa_reason().c_str());
+    std::printf("attend fused attention benchmark, ISA %s (%s), %s time\n", attend::kernels::flash_isa_name(),
+                attend::kernels::flash_isa_reason().c_str(), opt.cpu_time ? "process CPU" : "wall-clock");
   if (!validate(opt.csv)) {
     std::fprintf(stderr, "fused attention disagrees with the float64 reference: not timing\n");
     return 1;
@@ -215,6 +234,7 @@ int main(int argc, char** argv) {
   }
   if (opt.csv) {
     std::printf("isa,%s\n", attend::kernels::flash_isa_name());
+    std::printf("clock,%s\n", opt.cpu_time ? "cpu" : "wall");
     for (size_t ti = 0; ti < opt.threads.size(); ++ti) std::printf("sgemm,%d,%.2f\n", opt.threads[ti], ceiling[ti]);
     std::printf("row,B,H,N,D,causal,threads,fwd_ms,fwd_gflops,fwd_frac,fwdbwd_ms,fwdbwd_gflops,fwdbwd_frac,extra_mib\n");
   } else {
