@@ -11,6 +11,29 @@ namespace {
 // Row i of x [N, ...] as a view [...].
 Tensor row(const Tensor& x, int64_t i) { return squeeze(slice(x, 0, i, i + 1), 0); }
 
+// x [T, ...] -> T views [...], recorded as one autograd node whose backward writes each row's
+// gradient into one buffer: O(numel) per backward, where T separate slices would each allocate
+// and accumulate a zero-padded gradient of x's full size (O(T * numel), quadratic in T).
+std::vector<Tensor> unbind0(const Tensor& x) {
+  const Tensor c = x.contiguous();  // [T, ...]
+  Shape row_shape = c.shape(), row_strides = c.strides();
+  row_shape.erase(0);
+  row_strides.erase(0);
+  std::vector<Tensor> rows;
+  for (int64_t t = 0; t < c.size(0); ++t)
+    rows.push_back(c.as_strided(row_shape, row_strides, c.offset() + t * c.strides()[0]));  // [...]
+  autograd::record("unbind", {x}, rows, [shape = x.shape()](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    Tensor dx = Tensor::empty(shape, g.front().dtype());  // [T, ...]
+    for (size_t t = 0; t < g.size(); ++t) {
+      Tensor dst = dx.as_strided(g[t].shape(), contiguous_strides(g[t].shape()),
+                                 static_cast<int64_t>(t) * dx.strides()[0]);  // row t of dx
+      copy_into(dst, g[t]);
+    }
+    return {dx};
+  });
+  return rows;
+}
+
 void check_cell_args(const char* op, int64_t gates, const Tensor& x, const Tensor& h, const Tensor& w_ih,
                      const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
   ATTEND_CHECK(x.defined() && h.defined() && w_ih.defined() && w_hh.defined(), op,
@@ -239,7 +262,7 @@ LSTMOutput RecurrentLayers::run(const Tensor& input, const std::vector<int64_t>&
     std::vector<Tensor> dir_out;
     for (int d = 0; d < D; ++d) {
       const int64_t layer = k * D + d;
-      const Tensor gi = linear(x, weight_ih(k, d), bias_ih(k, d));  // [T, B, G*H]
+      const std::vector<Tensor> gi = unbind0(linear(x, weight_ih(k, d), bias_ih(k, d)));  // T x [B, G*H]
       const Tensor& w_hh = weight_hh(k, d);
       const Tensor& b_hh = bias_hh(k, d);
       LSTMState s{h0.defined() ? row(h0, layer) : Tensor::zeros(Shape{B, H}, dt), Tensor()};  // [B, H]
@@ -247,7 +270,7 @@ LSTMOutput RecurrentLayers::run(const Tensor& input, const std::vector<int64_t>&
       std::vector<Tensor> out(static_cast<size_t>(T));
       for (int64_t step = 0; step < T; ++step) {
         const int64_t t = d == 0 ? step : T - 1 - step;
-        const Tensor gi_t = row(gi, t);  // [B, G*H]
+        const Tensor& gi_t = gi[static_cast<size_t>(t)];  // [B, G*H]
         LSTMState next = lstm ? lstm_step(gi_t, s, w_hh, b_hh) : LSTMState{gru_step(gi_t, s.h, w_hh, b_hh), {}};
         const Tensor& m = valid[static_cast<size_t>(t)];
         if (m.defined()) {  // padded steps keep the state and output zeros
