@@ -1,0 +1,163 @@
+// RNNsearch, Bahdanau, Cho & Bengio 2015 (seq2seq.h has the equations). The recurrent part runs
+// step by step (the attention query s_{t-1} and the context c_t feed the next state); the deep
+// output and the vocabulary projection run once over all steps.
+#include <cmath>
+
+#include "attend/attention/additive.h"
+#include "attend/nn/linear.h"
+#include "attend/nn/rnn.h"
+#include "attend/ops/ops.h"
+#include "internal.h"
+#include "models.h"
+
+namespace attend::models {
+
+namespace {
+
+constexpr const char* kOp = "rnnsearch";
+
+// The additive score's parameters as a module: W_q [A, H], W_k [A, 2H], b [A], v [A].
+class AdditiveAttention : public nn::Module {
+ public:
+  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attn_dim, Rng& rng)
+      : score(attention::AdditiveScore::init(query_dim, key_dim, attn_dim, rng)) {
+    register_parameter("W_q", score.W_q);
+    register_parameter("W_k", score.W_k);
+    register_parameter("b", score.b);
+    register_parameter("v", score.v);
+  }
+  attention::AdditiveScore score;
+};
+
+class RnnsearchState : public DecoderState {
+ public:
+  int64_t rows() const override { return s.size(0); }
+  std::unique_ptr<DecoderState> select(const std::vector<int64_t>& rows) const override {
+    auto out = std::make_unique<RnnsearchState>();
+    out->memory = memory.select(rows);
+    out->s = internal::select_rows(s, 0, rows);
+    return out;
+  }
+  internal::MemoryRows memory;
+  Tensor s;  // [N, H]: s_{t-1}
+};
+
+class Rnnsearch : public Seq2SeqModel {
+ public:
+  Rnnsearch(const Seq2SeqConfig& c, Rng& rng)
+      : Seq2SeqModel(c, rng),
+        src_embed_(c.src_vocab, c.embed_dim, c.pad_id, rng),
+        tgt_embed_(c.tgt_vocab, c.embed_dim, c.pad_id, rng),
+        encoder_({.input_size = c.embed_dim, .hidden_size = c.hidden_dim, .batch_first = true, .bidirectional = true},
+                 rng),
+        init_state_(c.hidden_dim, c.hidden_dim, rng),
+        attention_(c.hidden_dim, 2 * c.hidden_dim, c.attention_dim, rng),
+        decoder_({.input_size = c.embed_dim + 2 * c.hidden_dim, .hidden_size = c.hidden_dim}, rng),
+        readout_(c.hidden_dim + c.embed_dim + 2 * c.hidden_dim, c.readout_dim, rng),
+        output_(c.readout_dim, c.tgt_vocab, rng) {
+    register_module("src_embed", src_embed_);
+    register_module("tgt_embed", tgt_embed_);
+    register_module("encoder", encoder_);
+    register_module("init_state", init_state_);
+    register_module("attention", attention_);
+    register_module("decoder", decoder_);
+    register_module("readout", readout_);
+    register_module("output", output_);
+  }
+
+  ForwardResult forward(const Index& src, const std::vector<int64_t>& src_lengths, const Index& tgt_in,
+                        const ForwardOptions& opt) override {
+    internal::check_source(kOp, config_, src, src_lengths);
+    internal::check_target(kOp, config_, src, tgt_in);
+    const bool training = is_training();
+    Tensor s;                                                          // [B, H]
+    const internal::Memory m = encode(src, src_lengths, training, s);
+    const int64_t T = tgt_in.shape[1];
+    const Tensor emb = drop(tgt_embed_.forward(tgt_in), training);     // [B, T, E]
+    std::vector<Tensor> states, contexts, weights;
+    for (int64_t t = 0; t < T; ++t) {
+      const Tensor e_t = squeeze(slice(emb, 1, t, t + 1), 1);          // [B, E]
+      Step r = advance(e_t, s, m, opt.need_attention);
+      s = r.s;
+      states.push_back(r.s);
+      contexts.push_back(r.c);
+      if (opt.need_attention) weights.push_back(r.weights);
+    }
+    ForwardResult out;
+    out.logits = logits_of(stack(states, 1), emb, stack(contexts, 1), training);  // [B, T, V]
+    if (opt.need_attention) out.attention = stack(weights, 1);                   // [B, T, S]
+    return out;
+  }
+
+  std::unique_ptr<DecoderState> start(const Index& src, const std::vector<int64_t>& src_lengths) override {
+    internal::check_source(kOp, config_, src, src_lengths);
+    NoGrad no_grad;
+    internal::EvalGuard eval(*this);
+    auto state = std::make_unique<RnnsearchState>();
+    state->memory = internal::MemoryRows(std::make_shared<internal::Memory>(encode(src, src_lengths, false, state->s)));
+    return state;
+  }
+
+  StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
+    auto& state = dynamic_cast<RnnsearchState&>(base);
+    internal::check_step_tokens(kOp, config_, state.rows(), prev_tokens);
+    NoGrad no_grad;
+    internal::EvalGuard eval(*this);
+    const Tensor e = tgt_embed_.forward(Index(prev_tokens));  // [N, E]
+    Step r = advance(e, state.s, state.memory.get(), true);
+    state.s = r.s;
+    return {internal::step_log_probs(logits_of(r.s, e, r.c, false)), r.weights.to(DType::f32)};
+  }
+
+ private:
+  struct Step {
+    Tensor s;        // [N, H]   s_t
+    Tensor c;        // [N, 2H]  c_t
+    Tensor weights;  // [N, S]   a_t (when asked)
+  };
+
+  Tensor drop(const Tensor& x, bool training) { return dropout(x, config_.dropout, training, dropout_rng_); }
+
+  // Annotations, their projection by W_k, and s_0 = tanh(W_s h_1^backward).
+  internal::Memory encode(const Index& src, const std::vector<int64_t>& lengths, bool training, Tensor& s0) {
+    const Tensor x = drop(src_embed_.forward(src), training);  // [B, S, E]
+    const nn::GRUOutput enc = encoder_.forward(x, lengths);    // output [B, S, 2H], h_n [2, B, H]
+    s0 = tanh(init_state_.forward(squeeze(slice(enc.h_n, 0, 1, 2), 0)));  // [B, H]
+    return {enc.output, attention_.score.project_keys(enc.output), lengths};  // [B, S, 2H], [B, S, A]
+  }
+
+  // a_t from s_{t-1}, c_t, then s_t = GRU([E y_{t-1}; c_t], s_{t-1}).
+  Step advance(const Tensor& e_prev, const Tensor& s_prev, const internal::Memory& m, bool need_weights) {
+    const Tensor scores = attention_.score.scores_projected(unsqueeze(s_prev, 1), m.projected);  // [N, 1, S]
+    const attention::AttentionResult a = attention::attend(
+        scores, m.keys, {.key_lengths = m.lengths}, {.need_weights = need_weights, .op = kOp});  // [N, 1, 2H]
+    Step r;
+    r.c = squeeze(a.context, 1);                                  // [N, 2H]
+    r.s = decoder_.forward(concat({e_prev, r.c}, 1), s_prev);     // [N, H]
+    if (need_weights) r.weights = squeeze(a.weights, 1);          // [N, S]
+    return r;
+  }
+
+  // Deep output: W_o dropout(tanh(U_o [s_t; E y_{t-1}; c_t] + b_o)), over any leading dims.
+  Tensor logits_of(const Tensor& s, const Tensor& e, const Tensor& c, bool training) {
+    const int last = s.dim() - 1;
+    const Tensor t = tanh(readout_.forward(concat({s, e, c}, last)));  // [..., R]
+    return output_.forward(drop(t, training));                         // [..., V]
+  }
+
+  internal::Embedding src_embed_, tgt_embed_;
+  nn::GRU encoder_;
+  nn::Linear init_state_;  // W_s [H, H]
+  AdditiveAttention attention_;
+  nn::GRUCell decoder_;
+  nn::Linear readout_;  // [R, H + E + 2H]
+  nn::Linear output_;   // [V, R]
+};
+
+}  // namespace
+
+std::unique_ptr<Seq2SeqModel> make_rnnsearch(const Seq2SeqConfig& config, Rng& rng) {
+  return std::make_unique<Rnnsearch>(config, rng);
+}
+
+}  // namespace attend::models
