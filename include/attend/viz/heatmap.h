@@ -31,7 +31,7 @@ enum class KeyLabelDirection { automatic, horizontal, vertical };
 enum class CellValues { hidden, printed };
 
 struct HeatmapOptions {
-  std::string title;
+  std::string title{};
   Colormap colormap = Colormap::viridis;
   // Side of a cell in pixels (>= 4); 0 picks 28 for one map and 14 for a multi-head grid.
   int cell_size = 0;
@@ -43,15 +43,15 @@ struct HeatmapOptions {
   // Longer labels are cut to this many code points ending in "..."; the SVG/HTML pointer read-out
   // still shows the whole token.
   int max_label_chars = 24;
-  std::optional<double> vmin, vmax;
+  std::optional<double> vmin{}, vmax{};
   // Multi-head only: maps per row of the grid; 0 picks ceil(sqrt(H)).
   int columns = 0;
 };
 
 // Token labels; an empty list means "use the indices 0, 1, ...".
 struct TokenLabels {
-  std::vector<std::string> query;  // Tq entries: target tokens, one per row
-  std::vector<std::string> key;    // Tk entries: source tokens, one per column
+  std::vector<std::string> query{};  // Tq entries: target tokens, one per row
+  std::vector<std::string> key{};    // Tk entries: source tokens, one per column
 };
 
 // weights: [Tq, Tk], f32 or f64, any layout.

@@ -26,14 +26,14 @@ struct CellInfo {
 // A filled rectangle [x, x + w) x [y, y + h).
 struct RectItem {
   int x = 0, y = 0, w = 0, h = 0;
-  Rgb fill;
-  std::optional<CellInfo> cell;
+  Rgb fill{};
+  std::optional<CellInfo> cell{};
 };
 
 // A one-pixel outline drawn just inside [x, x + w) x [y, y + h).
 struct FrameItem {
   int x = 0, y = 0, w = 0, h = 0;
-  Rgb stroke;
+  Rgb stroke{};
 };
 
 // Where along its own direction a text sits relative to its anchor point.
@@ -49,8 +49,8 @@ enum class TextDirection { horizontal, vertical_up };
 //   vertical_up: (x + v, y - u)     -> (x, y) is the anchor on the left edge of the line box
 struct TextItem {
   int x = 0, y = 0;
-  std::string text;  // UTF-8
-  Rgb color;
+  std::string text{};  // UTF-8
+  Rgb color{};
   TextAlign align = TextAlign::start;
   TextDirection direction = TextDirection::horizontal;
 };
@@ -66,10 +66,10 @@ using SceneItem = std::variant<RectItem, FrameItem, TextItem, ColorBarItem>;
 struct Scene {
   int width = 0, height = 0;
   Rgb background{255, 255, 255};
-  std::string title;  // also the HTML <title>
+  std::string title{};  // also the HTML <title>
   // Full (untruncated) tokens, for the values a pointer reads back in SVG/HTML.
-  std::vector<std::string> query_tokens, key_tokens;
-  std::vector<SceneItem> items;  // painted in order
+  std::vector<std::string> query_tokens{}, key_tokens{};
+  std::vector<SceneItem> items{};  // painted in order
 };
 
 }  // namespace attend::viz
