@@ -46,8 +46,10 @@ struct MultiheadAttentionOptions {
   DType dtype = DType::f32;
 };
 
-// Projected keys and values of the steps seen so far, per layer, for incremental decoding.
-// forward() appends the new step's k/v and attends the new queries against all of them.
+// Projected keys and values of the steps seen so far, per layer, for incremental (self-attention)
+// decoding: forward() appends the new step's k/v and attends the new queries against all of them;
+// with Mask::causal (bottom-right) this equals the full causal computation row by row. The cached
+// tensors keep their autograd history while grad mode is on, so decode under NoGrad.
 struct KVCache {
   Tensor k;  // [B, Hkv, T_cached, D], undefined while empty
   Tensor v;  // [B, Hkv, T_cached, D]
