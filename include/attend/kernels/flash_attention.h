@@ -35,11 +35,14 @@
 // (seed, offset), so a composed (unfused) path that uses this counter formula draws the identical
 // mask. LSE always describes P before dropout.
 //
-// Numerics: f32 inputs, f32 accumulation; the exponentials are exp2 of pre-scaled scores through a
-// degree-6 polynomial (about 1-2 ulp). Results are deterministic: bit-identical for any thread
-// count and across runs, for a given instruction set (ATTEND_ISA=generic|avx2|avx512 forces one;
-// different instruction sets differ in rounding, all within the FlashAttention tolerance of twice
-// the error of a naive f32 composition).
+// Numerics: f32 inputs, f32 accumulation; e^y is computed as 2^(y log2 e) through a degree-6
+// polynomial (about 1-2 ulp); masked weights are exactly 0. The backward recomputes the scores
+// bit-identically to the forward, so P = e^(S - LSE) is exact up to the f32 rounding of LSE.
+// Results are deterministic: bit-identical for any thread count and across runs, for a given
+// instruction set (ATTEND_ISA=generic|avx2|avx512 forces one; instruction sets differ in rounding,
+// all within the FlashAttention tolerance of twice the error of a naive f32 composition).
+// Fast paths: D a multiple of the vector width (16 floats with AVX-512: D = 32, 64, 128, ...);
+// other D pad rows in the backward and work at lower speed.
 #pragma once
 
 #include <cstdint>
