@@ -111,7 +111,9 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
     if (!cur.defined()) {
       cur = g;
     } else {
-      if (cur.same(g) || !cur.is_contiguous()) cur = cur.clone();  // never add into a shared buffer
+      // A gradient may be shared (the caller's grad_output, or one tensor a backward handed to
+      // two inputs): sum into a fresh buffer, never into `cur` itself.
+      cur = cur.clone();
       add_inplace(cur, g);
     }
   };

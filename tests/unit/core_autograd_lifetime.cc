@@ -27,3 +27,22 @@ TEST(AutogradLifetime, TemporariesOnlyHeldByTheGraphSurviveBackward) {
 
 }  // namespace
 }  // namespace attend
+
+namespace attend {
+namespace {
+
+TEST(AutogradLifetime, AccumulationNeverWritesIntoSharedGradients) {
+  Rng rng(6);
+  Tensor x = Tensor::randn({3}, rng, DType::f64).set_requires_grad();
+  Tensor t = tanh(x);
+  Tensor y = t + t * 2.0;  // add's backward hands the same gradient to both of its inputs
+  Tensor w = Tensor::ones({3}, DType::f64);
+  y.backward(w);
+  EXPECT_EQ(w.to_vector<double>(), (std::vector<double>{1, 1, 1}));  // the caller's grad_output is untouched
+  const auto g = x.grad().to_vector<double>();
+  const auto xv = x.to_vector<double>();
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(g[i], 3 * (1 - std::tanh(xv[i]) * std::tanh(xv[i])), 1e-12);
+}
+
+}  // namespace
+}  // namespace attend
