@@ -1,0 +1,145 @@
+// Trainer: the generic teacher-forced training loop over any nn::Module, a data::Batcher (whose
+// position resumes exactly) and a loss callback. It knows no model: the caller's loss_fn runs the
+// forward pass and returns a scalar loss (the mean over the batch's target tokens) and the token
+// count; validate_fn returns named metrics at each epoch end.
+//
+// One step:  zero_grad -> loss_fn(batch) -> (loss finite?) backward -> clip_grad_norm ->
+//            (gradient norm finite?) optimizer.step().
+// A non-finite loss or gradient norm skips the update (weights and optimizer state untouched) and
+// counts; max_consecutive_nonfinite skipped steps in a row stop training with an Error
+// "[Trainer] ..." naming the step, the epoch and the last loss.
+// Each epoch end: validate, feed the metric to ReduceLROnPlateau and early stopping, save the best
+// weights (best_path), print a summary line, checkpoint. Checkpoints also every checkpoint_every
+// steps and when fit() returns.
+//
+// Exact resume: resume(path) restores the weights, the optimizer state, the batch position, the
+// training Rng (seed and offset), the scheduler/early-stopping state, the running sums of the
+// epoch and the non-finite streak, so fit() continues bit for bit as if never interrupted.
+//
+// Progress (on options.log, at most one line per log_interval_s, every log_every steps):
+//   "epoch 2/10 | batch 56/200 | step 1234 | loss 3.4567 | 12.3k tok/s | lr 1.00e-03 | eta 1m23s epoch, 12m05s run"
+// and at each epoch end:
+//   "epoch 2/10 done | 200 batches | loss 3.4567 | 12.3k tok/s | 45.2s | skipped 0 | valid loss 3.2100 | lr 1.00e-03"
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attend/core/rng.h"
+#include "attend/data/batching.h"
+#include "attend/nn/module.h"
+#include "attend/train/checkpoint.h"
+#include "attend/train/optimizer.h"
+#include "attend/train/schedule.h"
+
+namespace attend::train {
+
+struct StepLoss {
+  Tensor loss;         // scalar, mean over the batch's tokens, differentiable
+  int64_t tokens = 0;  // target tokens counted in the loss
+};
+using LossFn = std::function<StepLoss(const data::Batch&)>;
+using Metrics = std::map<std::string, double>;
+using ValidateFn = std::function<Metrics()>;
+// Monotonic seconds; tests inject a fake one.
+using Clock = std::function<double()>;
+
+enum class StopReason { epochs, max_steps, early_stopping };
+const char* stop_reason_name(StopReason r);
+
+struct TrainerOptions {
+  int64_t epochs = 10;
+  int64_t max_steps = 0;              // total steps (global_step) to stop at; 0 = no limit
+  double clip = 0.0;                  // max gradient norm; 0 = no clipping
+  std::string checkpoint_path;        // "" = no checkpoints
+  int64_t checkpoint_every = 0;       // steps; 0 = only at epoch ends and when fit() returns
+  std::string best_path;              // weights-only checkpoint of the best validation; "" = none
+  std::string metric = "loss";        // the validate_fn entry that drives plateau, patience, best
+  MetricMode metric_mode = MetricMode::min;
+  int64_t patience = 0;               // early stopping after this many epochs without improvement; 0 = off
+  std::optional<PlateauOptions> plateau;  // its mode is replaced by metric_mode
+  int64_t log_every = 1;              // steps between progress lines...
+  double log_interval_s = 1.0;        // ...and at most one line per this many seconds
+  int64_t max_consecutive_nonfinite = 5;
+  std::ostream* log = &std::cerr;     // null = silent
+  Clock clock;                        // empty = std::chrono::steady_clock
+  Rng* rng = nullptr;                 // the training Rng (dropout), saved and restored; may be null
+  CheckpointInfo info;                // model_config, vocabs and extra written into every checkpoint
+};
+
+struct FitResult {
+  StopReason reason = StopReason::epochs;
+  TrainerState state;
+  std::vector<double> losses;        // the loss of every step of this call (NaN/Inf when skipped)
+  std::vector<Metrics> validations;  // one per epoch end in this call
+};
+
+// The progress line's numbers and their formatting (pure functions, tested with fixed values).
+struct ProgressSnapshot {
+  int64_t epoch = 0;  // 0-based; printed 1-based
+  int64_t epochs = 0;
+  int64_t batch = 0;  // batches done in this epoch
+  int64_t batches_in_epoch = 0;
+  int64_t step = 0;
+  double mean_loss = 0.0;
+  double tokens_per_second = 0.0;
+  double lr = 0.0;
+  double eta_epoch_s = -1.0;  // < 0: unknown
+  double eta_run_s = -1.0;
+};
+std::string format_progress(const ProgressSnapshot& s);
+// "45s", "1m23s", "2h05m07s"; "?" for a negative or non-finite value.
+std::string format_duration(double seconds);
+// "950", "12.3k", "4.56M"
+std::string format_rate(double per_second);
+
+class Trainer {
+ public:
+  // Error "[Trainer] ..." for epochs < 1, negative max_steps/checkpoint_every/patience, clip < 0,
+  // log_every < 1, max_consecutive_nonfinite < 1, patience/plateau without a validate_fn.
+  Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches, LossFn loss_fn, ValidateFn validate_fn,
+          TrainerOptions options);
+
+  // Restores everything from a checkpoint written by this trainer (see the header comment).
+  CheckpointInfo resume(const std::string& path);
+  // Trains until options.epochs are done, max_steps is reached or early stopping triggers.
+  FitResult fit();
+  // Writes a checkpoint of the current state now (weights, optimizer, trainer state).
+  void save(const std::string& path);
+
+  const TrainerState& state() const { return state_; }
+
+ private:
+  double now() const;
+  void train_step(FitResult& result);
+  bool end_epoch(int64_t epoch, FitResult& result);  // true = stop early
+  void maybe_log(bool force);
+  void sync_state();
+
+  nn::Module& model_;
+  Optimizer& optimizer_;
+  data::Batcher& batches_;
+  LossFn loss_fn_;
+  ValidateFn validate_fn_;
+  TrainerOptions options_;
+  std::optional<ReduceLROnPlateau> plateau_;
+  EarlyStopping early_;
+  TrainerState state_;
+  int64_t last_saved_step_ = -1;
+  // Timing of this session (not saved: rates and ETAs restart after a resume).
+  double epoch_start_time_ = 0.0;
+  double last_log_time_ = -1e300;
+  int64_t session_epoch_steps_ = 0;
+  int64_t session_epoch_tokens_ = 0;
+  int64_t current_epoch_batches_ = 0;
+  double session_start_time_ = 0.0;
+  int64_t session_steps_ = 0;
+};
+
+}  // namespace attend::train
