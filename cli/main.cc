@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"attend: the attention mechanism of deep learning, its models and tools"};
   app.require_subcommand(1);
   attend::cli::add_tour_command(app);
+  attend::cli::add_gen_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
