@@ -14,7 +14,7 @@ Shape::Shape(const std::vector<int64_t>& dims) {
   for (int64_t v : dims) push_back(v);
 }
 
-int64_t Shape::at(int i) const { return d_[static_cast<size_t>(normalize_axis(i, rank_, "Shape::at"))]; }
+int64_t Shape::at(int i) const { return d_[static_cast<size_t>(normalize_axis(i, *this, "Shape::at"))]; }
 
 int64_t Shape::numel() const {
   int64_t n = 1;
@@ -69,9 +69,11 @@ Shape contiguous_strides(const Shape& shape) {
   return st;
 }
 
-int normalize_axis(int axis, int rank, const char* op) {
+int normalize_axis(int axis, const Shape& shape, const char* op, int extra) {
+  const int rank = shape.rank() + extra;
   const int a = axis < 0 ? axis + rank : axis;
-  ATTEND_CHECK(a >= 0 && a < rank, op, "axis ", axis, " out of range for a tensor of rank ", rank);
+  ATTEND_CHECK(a >= 0 && a < rank, op, "axis ", axis, " out of range for shape ", shape.str(), " of rank ",
+               shape.rank(), extra ? " (plus one new axis)" : "");
   return a;
 }
 

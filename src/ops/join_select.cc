@@ -33,7 +33,7 @@ std::string shapes_str(const std::vector<Tensor>& xs) {
 Tensor concat(const std::vector<Tensor>& xs, int axis) {
   ATTEND_CHECK(!xs.empty(), "concat", "needs at least one tensor");
   const Tensor& x0 = xs.front();
-  const int a = normalize_axis(axis, x0.dim(), "concat");
+  const int a = normalize_axis(axis, x0.shape(), "concat");
   Shape out_shape = x0.shape();  // [..., sum_i n_i, ...]
   std::vector<int64_t> offsets{0};
   for (size_t i = 1; i < xs.size(); ++i) {
@@ -67,7 +67,7 @@ Tensor concat(const std::vector<Tensor>& xs, int axis) {
 // stack(xs, axis) = concat(unsqueeze(xi, axis) for each i, axis); the gradient follows from the two.
 Tensor stack(const std::vector<Tensor>& xs, int axis) {
   ATTEND_CHECK(!xs.empty(), "stack", "needs at least one tensor");
-  const int a = normalize_axis(axis, xs.front().dim() + 1, "stack");
+  const int a = normalize_axis(axis, xs.front().shape(), "stack", 1);
   std::vector<Tensor> parts;
   for (const Tensor& x : xs) {
     ATTEND_CHECK(x.shape() == xs.front().shape(), "stack", "all shapes must match: ", shapes_str(xs));
@@ -79,7 +79,7 @@ Tensor stack(const std::vector<Tensor>& xs, int axis) {
 // out[..., j, ...] = x[..., index[j], ...] along `axis`.
 // Backward: dx[..., index[j], ...] += g[..., j, ...] (repeated indices accumulate).
 Tensor index_select(const Tensor& x, int axis, const Index& index) {
-  const int a = normalize_axis(axis, x.dim(), "index_select");
+  const int a = normalize_axis(axis, x.shape(), "index_select");
   ATTEND_CHECK(index.shape.rank() == 1, "index_select", "index must be 1-D, got shape ", index.shape.str(),
                " for x ", x.shape().str());
   const int64_t n = x.shape()[a];
@@ -134,7 +134,7 @@ void for_each_gather(const Index& index, const Shape& strides, int axis, F&& f) 
 // PyTorch's gather: out[p] = x[p with p[axis] replaced by index[p]]; out has index's shape.
 // Backward (scatter-add): dx[p with p[axis] = index[p]] += g[p].
 Tensor gather(const Tensor& x, int axis, const Index& index) {
-  const int a = normalize_axis(axis, x.dim(), "gather");
+  const int a = normalize_axis(axis, x.shape(), "gather");
   ATTEND_CHECK(index.shape.rank() == x.dim(), "gather", "index shape ", index.shape.str(),
                " must have the rank of x ", x.shape().str());
   for (int d = 0; d < x.dim(); ++d)

@@ -20,7 +20,7 @@ namespace {
 std::vector<bool> reduced_axes(const Tensor& x, const std::vector<int>& axes, const char* op) {
   std::vector<bool> r(static_cast<size_t>(x.dim()), axes.empty());
   for (int a : axes) {
-    const int n = normalize_axis(a, x.dim(), op);
+    const int n = normalize_axis(a, x.shape(), op);
     ATTEND_CHECK(!r[static_cast<size_t>(n)] || axes.empty(), op, "axis ", a, " given twice for ", x.str());
     r[static_cast<size_t>(n)] = true;
   }
@@ -91,7 +91,7 @@ Tensor mean(const Tensor& x, const std::vector<int>& axes, bool keepdim) {
 }
 
 Tensor max(const Tensor& x, int axis, bool keepdim) {
-  const int ax = normalize_axis(axis, x.dim(), "max");
+  const int ax = normalize_axis(axis, x.shape(), "max");
   ATTEND_CHECK(x.shape()[ax] > 0, "max", "max over an empty axis ", axis, " of ", x.str());
   const Tensor xc = x.contiguous();
   const AxisView v = axis_view(xc.shape(), ax);
@@ -137,7 +137,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
 }
 
 Index argmax(const Tensor& x, int axis) {
-  const int ax = normalize_axis(axis, x.dim(), "argmax");
+  const int ax = normalize_axis(axis, x.shape(), "argmax");
   ATTEND_CHECK(x.shape()[ax] > 0, "argmax", "argmax over an empty axis ", axis, " of ", x.str());
   const Tensor xc = x.contiguous();
   const AxisView v = axis_view(xc.shape(), ax);

@@ -49,7 +49,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
   std::vector<bool> seen(perm.size(), false);
   Shape s, st;
   for (size_t i = 0; i < perm.size(); ++i) {
-    const int a = normalize_axis(perm[i], x.dim(), "permute");
+    const int a = normalize_axis(perm[i], x.shape(), "permute");
     ATTEND_CHECK(!seen[static_cast<size_t>(a)], "permute", "axis ", perm[i], " repeated in the permutation for ",
                  x.str());
     seen[static_cast<size_t>(a)] = true;
@@ -64,7 +64,7 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
 }
 
 Tensor transpose(const Tensor& x, int a, int b) {
-  const int na = normalize_axis(a, x.dim(), "transpose"), nb = normalize_axis(b, x.dim(), "transpose");
+  const int na = normalize_axis(a, x.shape(), "transpose"), nb = normalize_axis(b, x.shape(), "transpose");
   std::vector<int> perm(static_cast<size_t>(x.dim()));
   for (int i = 0; i < x.dim(); ++i) perm[static_cast<size_t>(i)] = i;
   std::swap(perm[static_cast<size_t>(na)], perm[static_cast<size_t>(nb)]);
@@ -72,7 +72,7 @@ Tensor transpose(const Tensor& x, int a, int b) {
 }
 
 Tensor slice(const Tensor& x, int axis, int64_t start, int64_t end, int64_t step) {
-  const int ax = normalize_axis(axis, x.dim(), "slice");
+  const int ax = normalize_axis(axis, x.shape(), "slice");
   ATTEND_CHECK(step >= 1, "slice", "step must be >= 1, got ", step, " for ", x.str());
   const int64_t n = x.shape()[ax];
   auto clamp = [n](int64_t v) { return std::clamp(v < 0 ? v + n : v, int64_t{0}, n); };
@@ -115,7 +115,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 }
 
 Tensor squeeze(const Tensor& x, int axis) {
-  const int ax = normalize_axis(axis, x.dim(), "squeeze");
+  const int ax = normalize_axis(axis, x.shape(), "squeeze");
   ATTEND_CHECK(x.shape()[ax] == 1, "squeeze", "axis ", axis, " of ", x.str(), " has extent ", x.shape()[ax],
                ", not 1");
   Shape s = x.shape(), st = x.strides();
@@ -127,7 +127,7 @@ Tensor squeeze(const Tensor& x, int axis) {
 }
 
 Tensor unsqueeze(const Tensor& x, int axis) {
-  const int ax = normalize_axis(axis, x.dim() + 1, "unsqueeze");
+  const int ax = normalize_axis(axis, x.shape(), "unsqueeze", 1);
   Shape s = x.shape(), st = x.strides();
   const int64_t inner = ax < x.dim() ? x.strides()[ax] * x.shape()[ax] : 1;
   s.insert(ax, 1);

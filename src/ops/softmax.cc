@@ -96,7 +96,7 @@ Tensor softmax_backward(const Tensor& y, const Tensor& g, int axis, Kind kind) {
 }
 
 Tensor softmax_op(const Tensor& x, int axis, Kind kind, const char* name) {
-  const int ax = normalize_axis(axis, x.dim(), name);
+  const int ax = normalize_axis(axis, x.shape(), name);
   Tensor y = softmax_forward(x, ax, kind);
   record(name, {x}, y, [y0 = y.detach(), ax, kind](const Grads& g) -> Grads {
     return {softmax_backward(y0, g[0], ax, kind)};

@@ -43,8 +43,9 @@ class Shape {
 
 // Row-major (C-contiguous) strides of `shape`.
 Shape contiguous_strides(const Shape& shape);
-// Normalizes a possibly negative axis against `rank`; throws Error(op) when out of range.
-int normalize_axis(int axis, int rank, const char* op);
+// Normalizes a possibly negative axis of a tensor of `shape` (whose rank is shape.rank() + extra:
+// stack and unsqueeze address one axis more); throws Error(op) naming the axis and the shape.
+int normalize_axis(int axis, const Shape& shape, const char* op, int extra = 0);
 // The NumPy/PyTorch broadcast of two shapes (aligned at the right); throws Error(op) if they
 // cannot broadcast.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
