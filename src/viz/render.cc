@@ -1,9 +1,6 @@
 #include "attend/viz/render.h"
 
-#include <fcntl.h>
 #include <png.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -12,6 +9,7 @@
 #include <sstream>
 
 #include "attend/core/error.h"
+#include "attend/io/atomic_file.h"
 #include "attend/viz/font.h"
 
 namespace attend::viz {
@@ -167,7 +165,7 @@ void write_png(const Image& image, const std::filesystem::path& path) {
     throw Error("png", "cannot encode " + path.string() + ": " + why);
   }
   bytes.resize(size);
-  write_file_atomic(path, bytes, "png");
+  io::write_file_atomic(path.string(), bytes);
 }
 
 std::string xml_escape(std::string_view text) {
@@ -276,55 +274,14 @@ std::string to_html(const Scene& scene) {
   return os.str();
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view contents, const char* op) {
-  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  std::string name = path.filename().string();
-  name.insert(name.begin(), '.');  // hidden while it is being written
-  name += ".tmp.XXXXXX";
-  std::string tmp = (dir / name).string();
-  const int fd = ::mkstemp(tmp.data());
-  ATTEND_CHECK(fd >= 0, op, "cannot create a temporary file in ", dir, " for ", path, ": ", std::strerror(errno));
-  auto fail = [&](const char* what) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw Error(op, std::string(what) + " " + tmp + " (for " + path.string() + "): " + why);
-  };
-  size_t done = 0;
-  while (done < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) fail("cannot write");
-    done += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0) fail("cannot set permissions of");
-  if (::fsync(fd) != 0) fail("cannot fsync");
-  if (::close(fd) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error(op, "cannot close " + tmp + ": " + why);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw Error(op, "cannot rename " + tmp + " to " + path.string() + ": " + why);
-  }
-  // Make the rename itself durable; a failure here leaves a complete file, so it is not an error.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
 void save(const Scene& scene, const std::filesystem::path& path) {
   const std::string ext = lower_ext(path);
   if (ext == ".png") {
     write_png(rasterize(scene), path);
   } else if (ext == ".svg") {
-    write_file_atomic(path, to_svg(scene), "svg");
+    io::write_file_atomic(path.string(), to_svg(scene));
   } else if (ext == ".html" || ext == ".htm") {
-    write_file_atomic(path, to_html(scene), "html");
+    io::write_file_atomic(path.string(), to_html(scene));
   } else {
     throw Error("save", "cannot tell the format of " + path.string() + " (want .png, .svg, .html or .htm)");
   }

@@ -189,7 +189,7 @@ TEST(VizHeatmap, WriteToMissingDirectoryNamesPath) {
     save(heatmap(example_weights(), {}), "/nonexistent_attend_dir/x.png");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("[png]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("[write_file_atomic]"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("/nonexistent_attend_dir"), std::string::npos) << e.what();
   }
 }

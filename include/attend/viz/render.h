@@ -3,9 +3,8 @@
 // pointer, the value and the query and key tokens of the cell it points at; no external
 // resources).
 //
-// Files are written atomically: a temporary file in the destination's directory, fsync, then
-// rename over the destination, so a reader never sees half a picture. Errors ("[png] ...",
-// "[svg] ...") name the path and the system's reason.
+// Files are written atomically through io::write_file_atomic (temporary file, fsync, rename), so a
+// reader never sees half a picture; its errors name the path and the system's reason.
 #pragma once
 
 #include <cstdint>
@@ -44,8 +43,6 @@ std::string to_html(const Scene& scene);
 // UTF-8 replaced by U+FFFD: safe in XML/HTML text and in quoted attributes.
 std::string xml_escape(std::string_view text);
 
-// Writes `contents` to `path` atomically (see above); `op` prefixes errors.
-void write_file_atomic(const std::filesystem::path& path, std::string_view contents, const char* op);
 
 // Renders by extension: .png, .svg, .html or .htm; anything else is an error.
 void save(const Scene& scene, const std::filesystem::path& path);
