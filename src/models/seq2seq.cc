@@ -68,7 +68,9 @@ class Seq2Seq : public Seq2SeqModel {
   }
 
   StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto& state = dynamic_cast<Seq2SeqState&>(base);
+    auto* typed = dynamic_cast<Seq2SeqState*>(&base);
+    ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
+    auto& state = *typed;
     internal::check_step_tokens(kOp, config_, state.rows(), prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);

@@ -91,6 +91,10 @@ TEST(BadInputModels, SourceAndTargetShapeMismatchesNameTheShapes) {
     auto state = model->start(src, {3, 2});
     expect_error([&] { model->step(*state, {2}); }, {op.c_str(), "1 tokens for a state of 2 rows"});
     expect_error([&] { state->select({0, 2}); }, {"[DecoderState::select]", "row 2"});
+    Seq2SeqConfig other = c;
+    other.architecture = a == Architecture::seq2seq ? Architecture::rnnsearch : Architecture::seq2seq;
+    auto foreign = models::make_model(other, rng)->start(src, {3, 2});
+    expect_error([&] { model->step(*foreign, {2, 2}); }, {op.c_str(), "did not make"});
   }
 }
 
