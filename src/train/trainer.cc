@@ -300,16 +300,17 @@ FitResult Trainer::fit() {
       break;
     }
     train_step(result);
-    maybe_log(false);
-    if (batches_.position().epoch != epoch) {
+    if (batches_.position().epoch != epoch) {  // the epoch's last batch: its summary line instead
       if (end_epoch(epoch, result)) {
         result.reason = StopReason::early_stopping;
         break;
       }
-    } else if (options_.checkpoint_every > 0 && state_.global_step % options_.checkpoint_every == 0 &&
-               !options_.checkpoint_path.empty()) {
-      save(options_.checkpoint_path);
+      continue;
     }
+    maybe_log(false);
+    if (options_.checkpoint_every > 0 && state_.global_step % options_.checkpoint_every == 0 &&
+        !options_.checkpoint_path.empty())
+      save(options_.checkpoint_path);
   }
   if (!options_.checkpoint_path.empty() && last_saved_step_ != state_.global_step) save(options_.checkpoint_path);
   sync_state();

@@ -284,9 +284,16 @@ TEST_F(TrainTrainer, ProgressLinesWithInjectedClock) {
   // Then at most one line per second of the fake clock (every 4 steps), and a summary per epoch.
   int64_t progress = 0, summaries = 0;
   const std::regex summary(R"(^epoch \d/2 done \| \d+ batches \| loss \d+\.\d{4} \| .* tok/s \| .* \| skipped 0 \| valid loss \d+\.\d{4} \| lr .*)");
+  const std::regex progress_line(R"(^epoch (\d)/2 \| batch (\d+)/(\d+) \| step \d+ \| loss .*)");
   for (const auto& l : lines) {
-    if (std::regex_match(l, summary)) ++summaries;
-    else if (l.rfind("epoch ", 0) == 0) ++progress;
+    std::smatch m;
+    if (std::regex_match(l, summary)) {
+      ++summaries;
+    } else if (std::regex_match(l, m, progress_line)) {
+      ++progress;
+      // An epoch's last batch gets the summary line, not a progress line.
+      EXPECT_LT(std::stoll(m[2].str()), std::stoll(m[3].str())) << l;
+    }
   }
   EXPECT_EQ(summaries, 2);
   const int64_t steps = static_cast<int64_t>(r.losses.size());
