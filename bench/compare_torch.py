@@ -14,8 +14,16 @@ softmax(Q K^T * scale + mask) V with separate kernels, and that composition is w
   shipped : PyTorch as the environment gives it, only the thread count set.
 Shapes whose score matrices would not fit in memory are skipped for PyTorch (marked "skip").
 
+PyTorch's GEMMs go through the system libblas.so.3. Where that is Debian's reference (netlib)
+BLAS, PyTorch runs at a few GFLOP/s and no comparison is fair; --blas-dir points the peer at an
+optimized BLAS without touching the system, e.g. OpenBLAS unpacked from its Debian package:
+  apt-get download libopenblas0-pthread && dpkg -x libopenblas0-pthread_*.deb /tmp/openblas
+  --blas-dir /tmp/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread
+Each worker reports the SGEMM rate PyTorch reaches (1024^3), printed above the table.
+
   /usr/bin/python3 bench/compare_torch.py [--quick] [--threads 1,2] [--max-n N] [--max-n-b4 N]
                                           [--bench PATH] [--no-shipped] [--cpu-time]
+                                          [--blas-dir DIR]
 """
 import argparse
 import os
@@ -55,6 +63,9 @@ def torch_worker(args):
     if args.cpu_time:
         CLOCK = time.process_time
     torch.set_num_threads(args.threads_one)
+    a = torch.randn(1024, 1024)
+    t = median_seconds(lambda: a @ a)
+    print(f"gemm,{2 * 1024 ** 3 / t * 1e-9:.1f}", flush=True)
     H, D = 8, 64
     for B, N, causal in parse_shapes(args.shapes):
         if SCORE_COPIES * B * H * N * N * 4 > MEMORY_BUDGET:
@@ -99,9 +110,11 @@ def parse_shapes(s):
     return out
 
 
-def torch_env(config, threads):
+def torch_env(config, threads, blas_dir=None):
     env = dict(os.environ)
     if config == "peer":
+        if blas_dir:
+            env["LD_LIBRARY_PATH"] = blas_dir + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
         env.pop("OPENBLAS_CORETYPE", None)
         env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
                    ATEN_CPU_CAPABILITY="avx512", OMP_WAIT_POLICY="passive")
@@ -113,15 +126,17 @@ def torch_env(config, threads):
     return env
 
 
-def run_torch(config, threads, shapes):
+def run_torch(config, threads, shapes, blas_dir=None):
     spec = ";".join(f"{b},{n},{c}" for b, n, c in shapes)
     cmd = [sys.executable, os.path.abspath(__file__), "--torch-worker", "--threads-one", str(threads),
            "--shapes", spec] + (["--cpu-time"] if CPU_TIME else [])
-    res = subprocess.run(cmd, env=torch_env(config, threads), capture_output=True, text=True)
+    res = subprocess.run(cmd, env=torch_env(config, threads, blas_dir), capture_output=True, text=True)
     rows = {}
     for line in res.stdout.splitlines():
         f = line.split(",")
-        if f[0] == "torch":
+        if f[0] == "gemm":
+            print(f"# PyTorch {config}, {threads} thread(s): SGEMM 1024^3 {f[1]} GFLOP/s", flush=True)
+        elif f[0] == "torch":
             key = (int(f[1]), int(f[2]), int(f[3]))
             rows[key] = None if f[4] == "skip" else (float(f[4]), float(f[5]))
     if res.returncode != 0:
@@ -142,6 +157,8 @@ def main():
     ap.add_argument("--no-shipped", action="store_true", help="skip PyTorch as shipped")
     ap.add_argument("--cpu-time", action="store_true",
                     help="time both by process CPU seconds (1 thread on a shared machine)")
+    ap.add_argument("--blas-dir", default=None,
+                    help="directory with an optimized libblas.so.3 for the PyTorch peer (see above)")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads-one", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--shapes", default="", help=argparse.SUPPRESS)
@@ -192,7 +209,7 @@ def main():
         for t in threads:
             shapes = sorted({(B, N, c) for (B, N, c, tt) in attend if tt == t})
             print(f"# PyTorch {config}, {t} thread(s): {len(shapes)} shapes", flush=True)
-            torch_rows[(config, t)] = run_torch(config, t, shapes)
+            torch_rows[(config, t)] = run_torch(config, t, shapes, args.blas_dir)
 
     print(f"\nattend ISA {isa}; {'process CPU' if args.cpu_time else 'wall-clock'} time; SGEMM ceiling " +
           ", ".join(f"{t} thr {sgemm[t]:.0f} GFLOP/s" for t in threads) +
