@@ -7,5 +7,6 @@ namespace attend::cli {
 
 void add_tour_command(CLI::App& app);
 void add_gen_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace attend::cli

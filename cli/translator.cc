@@ -1,0 +1,142 @@
+#include "translator.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "attend/autograd/autograd.h"
+
+namespace attend::cli {
+
+data::TokenizerKind parse_tokenizer_kind(const std::string& s) {
+  if (s == "char") return data::TokenizerKind::character;
+  if (s == "word") return data::TokenizerKind::word;
+  throw Error("tokens", "unknown tokenizer '" + s + "' (known: char, word)");
+}
+
+const char* tokenizer_kind_name(data::TokenizerKind k) { return k == data::TokenizerKind::character ? "char" : "word"; }
+
+std::string ModelSpec::to_json() const {
+  nlohmann::json j;
+  j["model"] = model.to_map();
+  j["source_tokens"] = tokenizer_kind_name(source_tokens);
+  j["target_tokens"] = tokenizer_kind_name(target_tokens);
+  return j.dump();
+}
+
+ModelSpec ModelSpec::from_json(const std::string& json, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint", source + ": model_config is not JSON: " + e.what());
+  }
+  ATTEND_CHECK(j.is_object() && j.contains("model") && j.contains("source_tokens") && j.contains("target_tokens"),
+               "checkpoint", source, ": model_config lacks model, source_tokens or target_tokens");
+  ModelSpec s;
+  try {
+    s.model = models::Seq2SeqConfig::from_map(j["model"].get<std::map<std::string, std::string>>());
+    s.source_tokens = parse_tokenizer_kind(j["source_tokens"].get<std::string>());
+    s.target_tokens = parse_tokenizer_kind(j["target_tokens"].get<std::string>());
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("checkpoint", source + ": model_config: " + e.what());
+  } catch (const Error& e) {
+    throw Error("checkpoint", source + ": model_config: " + e.what());
+  }
+  return s;
+}
+
+Translator::Translator(std::unique_ptr<models::Seq2SeqModel> model, ModelSpec spec, data::Vocab source_vocab,
+                       data::Vocab target_vocab)
+    : owned_(std::move(model)),
+      model_(owned_.get()),
+      spec_(std::move(spec)),
+      source_vocab_(std::move(source_vocab)),
+      target_vocab_(std::move(target_vocab)),
+      source_tok_({.kind = spec_.source_tokens}),
+      target_tok_({.kind = spec_.target_tokens}) {}
+
+Translator Translator::load(const std::string& checkpoint) {
+  const train::CheckpointInfo info = train::read_checkpoint_info(checkpoint);
+  ModelSpec spec = ModelSpec::from_json(info.model_config, checkpoint);
+  for (const char* v : {"source", "target"})
+    ATTEND_CHECK(info.vocabs.count(v), "checkpoint", checkpoint, ": no ", v, " vocabulary");
+  const data::Vocab& sv = info.vocabs.at("source");
+  const data::Vocab& tv = info.vocabs.at("target");
+  ATTEND_CHECK(sv.size() == spec.model.src_vocab && tv.size() == spec.model.tgt_vocab, "checkpoint", checkpoint,
+               ": vocabulary sizes ", sv.size(), "/", tv.size(), " do not match the config's ", spec.model.src_vocab,
+               "/", spec.model.tgt_vocab);
+  Rng rng(0);
+  auto model = models::make_model(spec.model, rng);
+  train::load_checkpoint(checkpoint, *model);
+  model->eval();
+  return Translator(std::move(model), std::move(spec), sv, tv);
+}
+
+Translator Translator::borrowed(models::Seq2SeqModel& model, ModelSpec spec, data::Vocab source_vocab,
+                                data::Vocab target_vocab) {
+  Translator t(nullptr, std::move(spec), std::move(source_vocab), std::move(target_vocab));
+  t.model_ = &model;
+  return t;
+}
+
+std::vector<int64_t> Translator::encode_source(const std::string& sentence) const {
+  return source_vocab_.encode(source_tok_.tokenize(sentence));
+}
+
+std::vector<int64_t> Translator::encode_target(const std::string& sentence) const {
+  return target_vocab_.encode(target_tok_.tokenize(sentence));
+}
+
+std::vector<std::string> Translator::target_tokens(const std::vector<int64_t>& ids) const {
+  return target_vocab_.decode(ids);
+}
+
+std::string Translator::detokenize_target(const std::vector<int64_t>& ids) const {
+  return target_tok_.detokenize(target_vocab_.decode(ids));
+}
+
+std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences,
+                                               const SearchSettings& s) const {
+  NoGrad no_grad;
+  std::vector<Translation> out(sentences.size());
+  const decode::LengthLimit limit{.max_len_ratio = s.max_len_ratio, .max_len_offset = s.max_len_offset};
+  for (size_t begin = 0; begin < sentences.size(); begin += static_cast<size_t>(s.batch)) {
+    const size_t end = std::min(sentences.size(), begin + static_cast<size_t>(s.batch));
+    std::vector<std::vector<int64_t>> ids;
+    std::vector<int64_t> lengths;
+    int64_t S = 1;
+    for (size_t i = begin; i < end; ++i) {
+      out[i].source_tokens = source_tok_.tokenize(sentences[i]);
+      ids.push_back(source_vocab_.encode(out[i].source_tokens));
+      if (ids.back().empty()) ids.back().push_back(data::Vocab::kUnk);  // an empty line still gets a row
+      lengths.push_back(static_cast<int64_t>(ids.back().size()));
+      S = std::max(S, lengths.back());
+    }
+    std::vector<int64_t> flat;
+    for (const auto& row : ids) {
+      flat.insert(flat.end(), row.begin(), row.end());
+      flat.insert(flat.end(), static_cast<size_t>(S) - row.size(), data::Vocab::kPad);
+    }
+    const Index src(std::move(flat), Shape{static_cast<int64_t>(ids.size()), S});
+    std::vector<std::vector<decode::Hypothesis>> results;
+    if (s.beam <= 1) {
+      for (auto& h : decode::greedy(*model_, src, lengths, {.limit = limit})) results.push_back({std::move(h)});
+    } else {
+      results = decode::beam_search(*model_, src, lengths,
+                                    {.beam_size = s.beam, .length_penalty = s.length_penalty, .alpha = s.alpha,
+                                     .nbest = s.nbest, .limit = limit});
+    }
+    for (size_t r = 0; r < results.size(); ++r) {
+      Translation& t = out[begin + r];
+      t.nbest = std::move(results[r]);
+      for (const auto& h : t.nbest) {
+        t.target_tokens.push_back(target_tokens(h.tokens));
+        t.text.push_back(target_tok_.detokenize(t.target_tokens.back()));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace attend::cli
