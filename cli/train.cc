@@ -2,6 +2,7 @@
 // parallel corpus, with validation each epoch, checkpoints (atomic, resumable) and a progress line.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -112,7 +113,13 @@ void print_examples(const Translator& tr, const std::vector<data::Pair>& pairs, 
 }
 
 void run_train(const TrainOptions& o) {
-  if (o.threads > 0) set_num_threads(o.threads);
+  // Recurrent models at these sizes run many small GEMMs: a second OpenMP thread gained nothing
+  // here (dates, rnnsearch: 10.2k tok/s on 1 thread, 9.7k on 2) and loses up to 30x when another
+  // process competes for the cores (spin-waiting). So train uses one thread unless told otherwise.
+  if (o.threads > 0)
+    set_num_threads(o.threads);
+  else if (!std::getenv("ATTEND_NUM_THREADS"))
+    set_num_threads(1);
   const Splits data = load_data(o);
   ATTEND_CHECK(!data.train.empty(), "train", "no training pairs");
 
@@ -304,7 +311,7 @@ void add_train_command(CLI::App& app) {
   c->add_option("--valid-decode", o->valid_decode, "validation pairs decoded for exact match/BLEU")->capture_default_str();
   c->add_option("--show", o->show_examples, "validation translations printed at the end")->capture_default_str();
   c->add_option("--seed", o->seed, "seed (data, initialization, batching, dropout)")->capture_default_str();
-  c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS or all cores)");
+  c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1: see docs/performance.md)");
   c->callback([o] { run_train(*o); });
 }
 
