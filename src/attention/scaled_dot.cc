@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "attend/attention/attention.h"
+#include "attend/attention/flash.h"
 #include "attend/ops/ops.h"
 
 namespace attend::attention {
@@ -65,6 +66,9 @@ AttentionResult scaled_dot_product_attention_composed(const Tensor& q, const Ten
 
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask,
                                              const SdpaOptions& opt) {
+  check_qkv(q, k, v, kSdpa);
+  if (choose_attention_path(q, k, v, mask, opt).path == AttentionPath::fused)
+    return scaled_dot_product_attention_fused(q, k, v, mask, opt);
   return scaled_dot_product_attention_composed(q, k, v, mask, opt);
 }
 

@@ -30,7 +30,8 @@ struct SdpaOptions {
   bool need_lse = false;
 };
 
-// The entry point: picks the fastest path able to compute the request (today the composition below).
+// The entry point: the fused kernel (flash.h) wherever it applies, else the composition below;
+// choose_attention_path() says which and why, ATTEND_ATTENTION=fused|composed forces one.
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask = {},
                                              const SdpaOptions& opt = {});
 
