@@ -14,6 +14,9 @@ int main(int argc, char** argv) {
   attend::cli::add_tour_command(app);
   attend::cli::add_gen_command(app);
   attend::cli::add_train_command(app);
+  attend::cli::add_translate_command(app);
+  attend::cli::add_eval_command(app);
+  attend::cli::add_show_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

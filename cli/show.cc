@@ -1,0 +1,107 @@
+// `attend show`: translates one sentence and draws the decoder's attention as a heat map (target
+// tokens as rows, </s> included; source tokens as columns), then prints the translation and its
+// Pharaoh alignment.
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attend/core/threads.h"
+#include "attend/data/utf8.h"
+#include "attend/viz/alignment.h"
+#include "attend/viz/heatmap.h"
+#include "attend/viz/render.h"
+#include "commands.h"
+#include "translator.h"
+
+namespace attend::cli {
+namespace {
+
+struct ShowOptions {
+  std::string model, source, out, title;
+  int64_t beam = 5;
+  bool values = false;
+  int threads = 0;
+};
+
+// A token as a label: spaces and tabs (character-level tokens) made visible with U+00B7, which
+// the bitmap font draws.
+std::string label(const std::string& token) {
+  std::string out;
+  for (char c : token) {
+    if (c == ' ' || c == '\t') out += "\u00b7";
+    else out += c;
+  }
+  return out;
+}
+
+void run_show(const ShowOptions& o) {
+  if (o.threads > 0)
+    set_num_threads(o.threads);
+  else if (!std::getenv("ATTEND_NUM_THREADS"))
+    set_num_threads(1);  // small recurrent GEMMs: see `attend train --threads`
+  ATTEND_CHECK(o.beam >= 1, "show", "--beam must be >= 1, got ", o.beam);
+  if (const auto bad = data::utf8_invalid_offset(o.source))
+    throw Error("show", "--source is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
+  const Translator tr = Translator::load(o.model);
+  const models::Architecture arch = tr.spec().model.architecture;
+  ATTEND_CHECK(arch != models::Architecture::seq2seq, "show", o.model, ": the model is a '",
+               models::architecture_name(arch),
+               "' encoder-decoder, which has no attention to draw (rnnsearch and luong have)");
+  ATTEND_CHECK(!tr.encode_source(o.source).empty(), "show", "--source has no tokens");
+
+  const Translation t = tr.translate({o.source}, {.beam = o.beam}).at(0);
+  const decode::Hypothesis& h = t.nbest.at(0);
+  const std::vector<std::string> target =
+      tr.target_vocab().decode(h.tokens, {.strip_special = false, .stop_at_eos = false});
+  viz::TokenLabels labels;
+  for (const auto& s : t.source_tokens) labels.key.push_back(label(s));
+  for (const auto& s : target) labels.query.push_back(label(s));
+
+  std::string title = o.title;
+  if (title.empty()) {
+    title = std::string(models::architecture_name(arch));
+    if (arch == models::Architecture::luong)
+      title += std::string(" (") + models::score_name(tr.spec().model.score) + ", " +
+               models::alignment_name(tr.spec().model.alignment) + ")";
+    title += o.beam <= 1 ? ", greedy" : ", beam " + std::to_string(o.beam);
+    title += ": " + o.source;
+  }
+  const viz::Scene scene = viz::heatmap(
+      h.attention, labels,
+      {.title = title, .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden});
+  viz::save(scene, o.out);
+
+  const int64_t rows = h.attention.size(0) - (h.finished ? 1 : 0);  // </s> has no link
+  const Tensor w = h.attention.as_strided(Shape{rows, h.attention.size(1)}, h.attention.strides(),
+                                          h.attention.offset());
+  std::cout << "source       " << o.source << "\n"
+            << "translation  " << t.text.at(0) << "\n"
+            << "score        " << h.score << (h.finished ? "" : "  (stopped at the maximum length)") << "\n"
+            << "alignment    " << (rows > 0 ? viz::format_pharaoh(viz::hard_alignment(w)) : "") << "\n"
+            << "wrote        " << o.out << " (" << h.attention.size(0) << " target x " << h.attention.size(1)
+            << " source tokens)\n";
+}
+
+}  // namespace
+
+void add_show_command(CLI::App& app) {
+  auto o = std::make_shared<ShowOptions>();
+  CLI::App* c = app.add_subcommand(
+      "show",
+      "Translate one sentence and draw the attention matrix: one row per target token (</s>\n"
+      "included), one column per source token, colour = attention weight. Prints the translation\n"
+      "and the Pharaoh alignment (source-target index pairs, argmax per target token, </s> left out).\n"
+      "In character-level labels a space is drawn as a middle dot.");
+  c->add_option("-m,--model", o->model, "checkpoint of an attention model (rnnsearch or luong)")->required();
+  c->add_option("-s,--source", o->source, "the sentence to translate")->required();
+  c->add_option("-o,--out", o->out, "picture to write: .png, .svg or .html (interactive read-out)")->required();
+  c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
+  c->add_option("--title", o->title, "title over the picture (default: model, search and sentence)");
+  c->add_flag("--values", o->values, "print each weight in its cell");
+  c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1)");
+  c->callback([o] { run_show(*o); });
+}
+
+}  // namespace attend::cli

@@ -1,0 +1,207 @@
+// `attend translate`: raw sentences in, translations out, one line per line (or Moses-style n-best
+// lists), with greedy or beam search and, on request, the word alignment read off the attention.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "attend/core/threads.h"
+#include "attend/data/utf8.h"
+#include "attend/io/atomic_file.h"
+#include "attend/viz/alignment.h"
+#include "commands.h"
+#include "translator.h"
+
+namespace attend::cli {
+namespace {
+
+struct TranslateOptions {
+  std::string model;
+  std::string input = "-", output = "-";
+  int64_t beam = 5, nbest = 1, batch = 64;
+  double alpha = 0.6, max_len_ratio = 2.0;
+  std::string length_penalty = "gnmt";
+  std::string alignment = "none";  // none | hard | soft
+  std::string alignment_out;       // empty: appended to each output line after " ||| "
+  bool scores = false;
+  int threads = 0;
+};
+
+decode::LengthPenalty parse_length_penalty(const std::string& s) {
+  if (s == "gnmt") return decode::LengthPenalty::gnmt;
+  if (s == "average") return decode::LengthPenalty::average;
+  if (s == "none") return decode::LengthPenalty::none;
+  throw Error("translate", "unknown --length-penalty '" + s + "' (known: gnmt, average, none)");
+}
+
+// The lines of `path` ("-" = standard input): a final newline does not start another line, a
+// trailing '\r' is dropped, and every line must be valid UTF-8.
+std::vector<std::string> read_input_lines(const std::string& path) {
+  const std::string name = path == "-" ? "<stdin>" : path;
+  std::string text;
+  if (path == "-") {
+    std::ostringstream buffer;
+    buffer << std::cin.rdbuf();  // an empty stdin sets failbit on `buffer`, which is no error
+    ATTEND_CHECK(!std::cin.bad(), "translate", name, ": read error");
+    text = buffer.str();
+  } else {
+    text = io::read_file(path);
+  }
+  std::vector<std::string> lines;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(begin, end - begin);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (const auto bad = data::utf8_invalid_offset(line))
+      throw Error("translate", name + ":" + std::to_string(lines.size() + 1) + ": invalid UTF-8 at byte " +
+                                   std::to_string(*bad) + " of the line");
+    lines.push_back(std::move(line));
+    begin = end + 1;
+  }
+  return lines;
+}
+
+// The attention rows of a hypothesis's target tokens: [T, S] without the row of a final </s>.
+Tensor target_rows(const decode::Hypothesis& h) {
+  const int64_t rows = h.attention.size(0) - (h.finished ? 1 : 0);
+  return h.attention.as_strided(Shape{rows, h.attention.size(1)}, h.attention.strides(), h.attention.offset())
+      .contiguous();
+}
+
+std::string format_alignment(const decode::Hypothesis& h, const std::string& kind) {
+  const Tensor w = target_rows(h);
+  if (w.numel() == 0) return "";
+  if (kind == "hard") return viz::format_pharaoh(viz::hard_alignment(w));
+  return viz::format_soft_alignment(w);
+}
+
+std::string format_score(double score) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6f", score);
+  return buf;
+}
+
+void run_translate(const TranslateOptions& o) {
+  if (o.threads > 0)
+    set_num_threads(o.threads);
+  else if (!std::getenv("ATTEND_NUM_THREADS"))
+    set_num_threads(1);  // small recurrent GEMMs: see `attend train --threads`
+  ATTEND_CHECK(o.beam >= 1 && o.nbest >= 1 && o.batch >= 1, "translate", "--beam ", o.beam, ", --nbest ", o.nbest,
+               " and --batch ", o.batch, " must be >= 1");
+  ATTEND_CHECK(o.nbest <= o.beam, "translate", "--nbest ", o.nbest, " exceeds --beam ", o.beam,
+               " (a beam of k keeps k hypotheses)");
+  ATTEND_CHECK(o.max_len_ratio > 0.0, "translate", "--max-len-ratio must be > 0, got ", o.max_len_ratio);
+  ATTEND_CHECK(o.alignment == "none" || o.alignment == "hard" || o.alignment == "soft", "translate",
+               "unknown --alignment '", o.alignment, "' (known: none, hard, soft)");
+  ATTEND_CHECK(o.alignment_out.empty() || o.alignment != "none", "translate",
+               "--alignment-out needs --alignment hard or soft");
+  const SearchSettings settings{.beam = o.beam,
+                                .nbest = o.nbest,
+                                .alpha = o.alpha,
+                                .length_penalty = parse_length_penalty(o.length_penalty),
+                                .max_len_ratio = o.max_len_ratio,
+                                .batch = o.batch};
+
+  const Translator tr = Translator::load(o.model);
+  const bool want_alignment = o.alignment != "none";
+  ATTEND_CHECK(!want_alignment || tr.spec().model.architecture != models::Architecture::seq2seq, "translate",
+               o.model, ": a ", models::architecture_name(tr.spec().model.architecture),
+               " model has no attention, so there is no --alignment to write");
+
+  const std::vector<std::string> lines = read_input_lines(o.input);
+  // Sentences with no source token give empty output; the others are translated sorted by length,
+  // so a batch pads little, and put back in input order.
+  std::vector<size_t> order;
+  std::vector<size_t> lengths(lines.size(), 0);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    lengths[i] = tr.encode_source(lines[i]).size();
+    if (lengths[i] > 0) order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] < lengths[b]; });
+  std::vector<std::string> sorted;
+  for (size_t i : order) sorted.push_back(lines[i]);
+  std::vector<Translation> sorted_out = tr.translate(sorted, settings);
+  std::vector<Translation> results(lines.size());
+  for (size_t k = 0; k < order.size(); ++k) results[order[k]] = std::move(sorted_out[k]);
+
+  std::ostringstream out, align_out;
+  const bool inline_alignment = want_alignment && o.alignment_out.empty();
+  auto write_line = [&](std::ostream& os, const std::string& prefix, const std::string& text,
+                        const std::string& alignment, const std::string& score) {
+    os << prefix << text;
+    if (inline_alignment) os << " ||| " << alignment;
+    if (!score.empty()) os << " ||| " << score;
+    os << "\n";
+    if (want_alignment && !inline_alignment) align_out << alignment << "\n";
+  };
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Translation& t = results[i];
+    if (o.nbest > 1) {
+      const std::string prefix = std::to_string(i) + " ||| ";
+      if (t.nbest.empty()) write_line(out, prefix, "", "", format_score(0.0));
+      for (size_t k = 0; k < t.nbest.size(); ++k)
+        write_line(out, prefix, t.text[k], want_alignment ? format_alignment(t.nbest[k], o.alignment) : "",
+                   format_score(t.nbest[k].score));
+      continue;
+    }
+    if (t.nbest.empty()) {
+      write_line(out, "", "", "", o.scores ? format_score(0.0) : "");
+      continue;
+    }
+    write_line(out, "", t.text[0], want_alignment ? format_alignment(t.nbest[0], o.alignment) : "",
+               o.scores ? format_score(t.nbest[0].score) : "");
+  }
+
+  if (o.output == "-") {
+    std::cout << out.str() << std::flush;
+    ATTEND_CHECK(std::cout.good(), "translate", "cannot write to standard output");
+  } else {
+    io::write_file_atomic(o.output, out.str());
+  }
+  if (!o.alignment_out.empty()) io::write_file_atomic(o.alignment_out, align_out.str());
+}
+
+}  // namespace
+
+void add_translate_command(CLI::App& app) {
+  auto o = std::make_shared<TranslateOptions>();
+  CLI::App* c = app.add_subcommand(
+      "translate",
+      "Translate sentences with a trained checkpoint, one per line.\n"
+      "N lines in give N lines out, in order; a line without tokens gives an empty line.\n"
+      "Output line: HYPOTHESIS[ ||| ALIGNMENT][ ||| SCORE]  (alignment inline unless --alignment-out;\n"
+      "score with --scores). With --nbest N > 1, Moses-style n-best lists instead: N lines per\n"
+      "sentence, best first,  I ||| HYPOTHESIS[ ||| ALIGNMENT] ||| SCORE  (I = 0-based line number).\n"
+      "SCORE is the beam's ranking score (log-probability, normalized by --length-penalty).");
+  c->add_option("-m,--model", o->model, "checkpoint written by `attend train`")->required();
+  c->add_option("-i,--input", o->input, "input sentences, one per line (- = stdin)")->capture_default_str();
+  c->add_option("-o,--output", o->output, "translations (- = stdout; a file is replaced atomically)")
+      ->capture_default_str();
+  c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
+  c->add_option("--nbest", o->nbest, "hypotheses per sentence (<= --beam); > 1 writes n-best lists")
+      ->capture_default_str();
+  c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
+  c->add_option("--length-penalty", o->length_penalty, "gnmt | average | none")->capture_default_str();
+  c->add_option("--max-len-ratio", o->max_len_ratio, "longest output = ratio * source tokens + 10")
+      ->capture_default_str();
+  c->add_option("--batch", o->batch, "sentences per search call")->capture_default_str();
+  c->add_option("--alignment", o->alignment,
+                "none | hard (Pharaoh 'i-j': 0-based source-target indices, argmax of each target "
+                "token's attention, </s> excluded) | soft (each target token's weights over the source "
+                "joined by ',', tokens by ' ')")
+      ->capture_default_str();
+  c->add_option("--alignment-out", o->alignment_out,
+                "write alignments to this file (one line per output line) instead of appending them");
+  c->add_flag("--scores", o->scores, "append ' ||| SCORE' to each 1-best line");
+  c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1)");
+  c->callback([o] { run_translate(*o); });
+}
+
+}  // namespace attend::cli
