@@ -154,8 +154,9 @@ void run_eval(const EvalOptions& o) {
 
 void add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
-  CLI::App* c = app.add_subcommand(
-      "eval",
+  CLI::App* c = app.add_subcommand("eval",
+                                   "Score a checkpoint on a test set: exact match, token accuracy, BLEU, accuracy by length");
+  c->footer(
       "Score a checkpoint on a test set: exact match, token accuracy, corpus BLEU (sacreBLEU 13a,\n"
       "exp smoothing) and exact match by source length. The test set is one of: --task-test N (N\n"
       "pairs of the checkpoint's own task that follow its training and validation pairs, so never\n"

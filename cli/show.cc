@@ -88,8 +88,9 @@ void run_show(const ShowOptions& o) {
 
 void add_show_command(CLI::App& app) {
   auto o = std::make_shared<ShowOptions>();
-  CLI::App* c = app.add_subcommand(
-      "show",
+  CLI::App* c = app.add_subcommand("show",
+                                   "Translate one sentence and draw its attention as a heat map (PNG, SVG or HTML)");
+  c->footer(
       "Translate one sentence and draw the attention matrix: one row per target token (</s>\n"
       "included), one column per source token, colour = attention weight. Prints the translation\n"
       "and the Pharaoh alignment (source-target index pairs, argmax per target token, </s> left out).\n"

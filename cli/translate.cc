@@ -172,8 +172,9 @@ void run_translate(const TranslateOptions& o) {
 
 void add_translate_command(CLI::App& app) {
   auto o = std::make_shared<TranslateOptions>();
-  CLI::App* c = app.add_subcommand(
-      "translate",
+  CLI::App* c = app.add_subcommand("translate",
+                                   "Translate sentences with a checkpoint, one per line (stdin to stdout by default)");
+  c->footer(
       "Translate sentences with a trained checkpoint, one per line.\n"
       "N lines in give N lines out, in order; a line without tokens gives an empty line.\n"
       "Output line: HYPOTHESIS[ ||| ALIGNMENT][ ||| SCORE]  (alignment inline unless --alignment-out;\n"
