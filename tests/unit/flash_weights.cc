@@ -33,9 +33,8 @@ void check_weights(const Case& c, int64_t h0, int64_t h1, int64_t r0, int64_t r1
           rsel.push_back(ref.p[e]);
           nsel.push_back(naive.p[e]);
         }
-  // The weights are e^(s - LSE) with the LSE stored in f32: its rounding (half an ulp of |LSE|)
-  // is an error the naive path (which divides by the row sum) does not have. It is allowed for.
-  expect_within_rule("P", w, nsel, rsel, std::ldexp(max_abs(ref.lse), -24));
+  // The weights are e^((s - lse) - lse_lo): the strict rule, no allowance for the rounding of lse.
+  expect_within_rule("P", w, nsel, rsel);
   for (size_t e = 0; e < w.size(); ++e) {
     if (rsel[e] == 0.0) {
       EXPECT_EQ(w[e], 0.0f) << "masked weight " << e;
@@ -52,6 +51,13 @@ TEST_P(FlashWeights, MatchReference) {
   check_weights({.name = "large logits", .B = 1, .H = 1, .Hkv = 1, .Tq = 20, .Tk = 300, .D = 16, .logit = 100.0f,
                  .seed = 402},
                 0, 1, 0, 20);
+  check_weights({.name = "logits ~1e4, causal", .B = 1, .H = 2, .Hkv = 2, .Tq = 33, .Tk = 33, .D = 64,
+                 .causal = CausalMode::BottomRight, .logit = 300.0f, .seed = 403},
+                0, 2, 0, 33);
+  // Without lse_lo (nullptr) the weights come from lse alone: still right for ordinary logits.
+  check_weights({.name = "no lse_lo", .B = 1, .H = 2, .Hkv = 1, .Tq = 40, .Tk = 70, .D = 32, .seed = 404,
+                 .store_lse_lo = false},
+                0, 2, 0, 40);
 }
 
 ATTEND_FLASH_PER_ISA(FlashWeights);

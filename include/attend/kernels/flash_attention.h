@@ -37,7 +37,8 @@
 //
 // Numerics: f32 inputs, f32 accumulation; e^y is computed as 2^(y log2 e) through a degree-6
 // polynomial (about 1-2 ulp); masked weights are exactly 0. The backward recomputes the scores
-// bit-identically to the forward, so P = e^(S - LSE) is exact up to the f32 rounding of LSE.
+// bit-identically to the forward, so P = e^((S - lse) - lse_lo) is exact up to the f32 rounding of
+// log l (with lse_lo; without it, up to the f32 rounding of LSE, which grows with |LSE|).
 // Results are deterministic: bit-identical for any thread count and across runs, for a given
 // instruction set (ATTEND_ISA=generic|avx2|avx512 forces one; instruction sets differ in rounding,
 // all within the FlashAttention tolerance of twice the error of a naive f32 composition).
@@ -113,14 +114,21 @@ struct FlashParams {
   float* lse = nullptr;        // [B, H, Tq]      forward output (backward input)
   int64_t lse_stride_b = 0;    // 0 = contiguous (H * Tq)
   int64_t lse_stride_h = 0;    // 0 = contiguous (Tq); the stride along Tq is 1
+  // Optional low part of the LSE, [B, H, Tq] with lse's strides: the forward writes it, the
+  // backward and flash_attention_weights read it. lse + lse_lo (an unevaluated sum of two floats)
+  // equals m + log(l) to about f32 precision of log(l), so P = e^((S - lse) - lse_lo) does not
+  // inherit the rounding of lse (half an ulp of |LSE|: 1e-4 at |LSE| = 2400), which would otherwise
+  // scale whole rows of the recomputed P for large logits. 0 for fully masked rows.
+  // nullptr: only lse is written/read (lse_lo taken as 0, the less accurate behaviour).
+  float* lse_lo = nullptr;
   std::optional<float> scale;  // default 1 / sqrt(D)
   FlashMask mask;
   FlashDropout dropout;
   FlashStats* stats = nullptr;  // optional report
 };
 
-// The backward reads q, k, v, o, lse, mask, dropout from `fwd` (o and lse as written by the
-// forward) and writes dq, dk, dv (overwritten, not accumulated).
+// The backward reads q, k, v, o, lse, lse_lo, mask, dropout from `fwd` (o, lse and lse_lo as
+// written by the forward) and writes dq, dk, dv (overwritten, not accumulated).
 struct FlashBackwardParams {
   FlashParams fwd;
   FlashTensor<const float> dout;  // [B, H, Tq, D]
@@ -140,17 +148,18 @@ struct FlashWeightsRequest {
   int64_t stride_b = 0, stride_h = 0, stride_q = 0;
 };
 
-// Forward: writes o [B, H, Tq, D] and lse [B, H, Tq].
+// Forward: writes o [B, H, Tq, D] and lse [B, H, Tq] (and lse_lo [B, H, Tq] if given).
 void flash_attention_forward(const FlashParams& p);
 
-// Backward (recomputes P tile by tile from lse): with dS = P * (dP - delta), dP = dO V^T (through
+// Backward (recomputes P tile by tile from lse, and lse_lo if given): with dS = P * (dP - delta), dP = dO V^T (through
 // the dropout mask), delta = rowsum(dO * O):
 //   dV = dropout(P)^T dO,  dQ = scale * dS K,  dK = scale * dS^T Q.
 // K/V heads shared by a group of query heads sum the group's gradients.
 void flash_attention_backward(const FlashBackwardParams& p);
 
 // Exact attention weights P (after masking, before dropout) for the requested heads and rows,
-// recomputed from q, k, the masks and the lse of a previous forward. Fully masked rows give 0.
+// recomputed from q, k, the masks and the lse (and lse_lo if given) of a previous forward. Fully
+// masked rows give 0.
 void flash_attention_weights(const FlashParams& p, const FlashWeightsRequest& req);
 
 // The instruction set the dispatcher uses ("generic", "avx2", "avx512"), and why.

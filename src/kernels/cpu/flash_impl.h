@@ -183,6 +183,7 @@ struct Problem {
   FlashTensor<const float> q, k, v;
   FlashTensor<float> o;
   float* lse;
+  float* lse_lo;  // nullptr: not stored (taken as 0)
   int64_t lse_sb, lse_sh;
   float scale;
   // Structured masks: row i keeps keys [lo(i), hi(i)].
@@ -198,7 +199,7 @@ struct Problem {
 
   explicit Problem(const FlashParams& p)
       : B(p.B), H(p.H), Hkv(p.Hkv), Tq(p.Tq), Tk(p.Tk), D(p.D), group(p.H / p.Hkv), q(p.q), k(p.k), v(p.v),
-        o(p.o), lse(p.lse), lse_sb(p.lse_stride_b), lse_sh(p.lse_stride_h), scale(*p.scale), causal(p.mask.causal != CausalMode::None),
+        o(p.o), lse(p.lse), lse_lo(p.lse_lo), lse_sb(p.lse_stride_b), lse_sh(p.lse_stride_h), scale(*p.scale), causal(p.mask.causal != CausalMode::None),
         causal_off(p.mask.causal == CausalMode::TopLeft ? 0 : p.Tk - p.Tq), wl(p.mask.window_left),
         wr(p.mask.window_right), window_off(p.mask.window_align == CausalMode::TopLeft ? 0 : p.Tk - p.Tq),
         kv_len(p.mask.kv_len), bmask(p.mask.bool_mask), amask(p.mask.additive_mask),
@@ -330,6 +331,9 @@ inline void scores_t(const Problem& P, int64_t b, int64_t h, int64_t i0, int64_t
 //   p_j = e^(s_j - m_use),  l_t = alpha l_{t-1} + sum_j p_j,  O^T = alpha O^T + V^T dropout(p)
 // and at the end O = O^T / l, LSE = m + log l; l = 0 means every key was masked: O = 0,
 // LSE = -inf. e^y is computed as 2^(y log2 e).
+// LSE is stored as lse = fl(m + log l) and (if requested) lse_lo = fl((m - lse) + log l), both
+// formed in double: lse + lse_lo equals m + log l to f32 precision of lse_lo, so what is
+// recomputed from them (backward, weights) does not see the rounding of lse (2^-24 |LSE|).
 
 void forward(const FlashParams& fp) {
   const Problem P(fp);
@@ -396,11 +400,19 @@ void forward(const FlashParams& fp) {
       }
       float* op = P.o.data + b * P.o.stride_b + h * P.o.stride_h + i0 * P.o.stride_t;
       float* lp = P.lse + b * P.lse_sb + h * P.lse_sh + i0;
+      float* llp = P.lse_lo ? P.lse_lo + b * P.lse_sb + h * P.lse_sh + i0 : nullptr;
       for (int64_t r = 0; r < br; ++r) {
         const bool empty = !(l[r] > 0.0f);
         const float inv = empty ? 0.0f : 1.0f / l[r];
         for (int64_t d = 0; d < P.D; ++d) op[r * P.o.stride_t + d] = OT.data()[d * kBr + r] * inv;
-        lp[r] = empty ? kNegInf : m[r] + std::log(l[r]);
+        float hi = kNegInf, lo = 0.0f;
+        if (!empty) {
+          const double lg = std::log(static_cast<double>(l[r]));
+          hi = static_cast<float>(static_cast<double>(m[r]) + lg);
+          lo = static_cast<float>((static_cast<double>(m[r]) - static_cast<double>(hi)) + lg);
+        }
+        lp[r] = hi;
+        if (llp) llp[r] = lo;
       }
     }
   }
@@ -408,7 +420,7 @@ void forward(const FlashParams& fp) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Exact weights: P^T = e^(S^T - LSE) tile by tile, written out transposed.
+// Exact weights: P^T = e^((S^T - lse) - lse_lo) tile by tile, written out transposed.
 
 void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
   const Problem P(fp);
@@ -420,7 +432,7 @@ void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
   {
     Buf QT(P.D * kBr), ST(kBcF * kBr);
     RowIntervals R;
-    alignas(64) float lse[kBr];
+    alignas(64) float lse[kBr], bias[kBr];  // bias = -lse_lo log2 e
 #pragma omp for schedule(dynamic, 1)
     for (int64_t u = 0; u < units; ++u) {
       const int64_t qt = u % n_qt, bh = u / n_qt, hh = bh % nh, b = bh / nh;
@@ -430,8 +442,10 @@ void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
       R.build(P, b, i0, br);
       pack_qt(P, b, h, i0, br, QT.data());
       for (int64_t r = 0; r < kBr; ++r) {
-        const float x = r < br ? P.lse[b * P.lse_sb + h * P.lse_sh + i0 + r] : kNegInf;
+        const int64_t e = b * P.lse_sb + h * P.lse_sh + i0 + r;
+        const float x = r < br ? P.lse[e] : kNegInf;
         lse[r] = x == kNegInf ? kPosInf : x;  // fully masked rows: P = e^-inf = 0
+        bias[r] = r < br && P.lse_lo && x != kNegInf ? -P.lse_lo[e] * kLog2e : 0.0f;
       }
       float* out = rq.out + b * rq.stride_b + hh * rq.stride_h + (qt * kBr) * rq.stride_q;
       for (int64_t t = 0; t < n_kt; ++t) {
@@ -446,8 +460,8 @@ void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
         for (int64_t j = 0; j < bc; ++j)
           for (int64_t v = 0; v < nvq; ++v) {
             float* s = S + j * kBr + v * W;
-            const V y = Isa::sub(Isa::loadu(s), Isa::loadu(lse + v * W));
-            Isa::storeu(s, Isa::exp2(Isa::mul(y, Isa::set1(kLog2e))));
+            const V y = Isa::sub(Isa::loadu(s), Isa::loadu(lse + v * W));  // exact near the row max
+            Isa::storeu(s, Isa::exp2(Isa::fma(y, Isa::set1(kLog2e), Isa::loadu(bias + v * W))));
           }
         for (int64_t r = 0; r < br; ++r)
           for (int64_t j = 0; j < bc; ++j) out[r * rq.stride_q + j0 + j] = S[j * kBr + r];
@@ -464,8 +478,10 @@ void weights(const FlashParams& fp, const FlashWeightsRequest& rq) {
 //   dS_ij = P_ij (dP_ij - sum_k P_ik dP_ik) (softmax Jacobian, row by row)
 //   sum_k P_ik dP_ik = sum_k P_ik Z_ik dO_i . V_k = dO_i . O_i = delta_i, so no full row is needed
 //   dQ = scale dS K,  dK = scale dS^T Q
-// P is recomputed per tile from the stored LSE: P_ij = e^(S_ij - LSE_i), with S_ij computed
-// bit-identically to the forward's. A fully masked row has LSE = -inf; it is mapped to +inf here
+// P is recomputed per tile from the stored LSE: P_ij = e^((S_ij - lse_i) - lse_lo_i), with S_ij
+// computed bit-identically to the forward's; S - lse is exact near the row maximum (Sterbenz), and
+// the product by log2 e and the - lse_lo term go through one FMA: 2^(fma(S - lse, log2 e, bias)),
+// bias = -lse_lo log2 e. A fully masked row has LSE = -inf; it is mapped to +inf here
 // so that P = 0 and dS = 0 (never NaN).
 //
 // Threads own (batch, kv head, chunk of key tiles): dK and dV of a key tile are summed by one
@@ -484,11 +500,12 @@ void backward(const FlashBackwardParams& bp) {
   const int64_t chunks = flash_detail::backward_chunks(P.B, P.H, P.Hkv, P.Tq, D, n_kt);
   const int nthreads = num_threads();
 
-  // delta = rowsum(dO * O) and the LSE (+inf for fully masked rows): [B, H, Tq] each.
-  Buf delta(P.B * P.H * P.Tq), lse_rows(P.B * P.H * P.Tq);
+  // delta = rowsum(dO * O), the LSE (+inf for fully masked rows) and -lse_lo log2 e (0 without
+  // lse_lo and for fully masked rows): [B, H, Tq] each.
+  Buf delta(P.B * P.H * P.Tq), lse_rows(P.B * P.H * P.Tq), bias_rows(P.B * P.H * P.Tq);
   // dQ partial sums of chunks 1..chunks-1, each [B, H, Tq, D] contiguous.
   Buf dq_part((chunks - 1) * P.B * P.H * P.Tq * D);
-  const int64_t shared_bytes = delta.bytes() + lse_rows.bytes() + dq_part.bytes();
+  const int64_t shared_bytes = delta.bytes() + lse_rows.bytes() + bias_rows.bytes() + dq_part.bytes();
 
 #pragma omp parallel for num_threads(nthreads) schedule(static)
   for (int64_t bh = 0; bh < P.B * P.H; ++bh) {
@@ -503,8 +520,10 @@ void backward(const FlashBackwardParams& bp) {
       float s = 0.0f;
       for (int64_t d = 0; d < D; ++d) s = Isa::fma1(g[i * bp.dout.stride_t + d], o[i * P.o.stride_t + d], s);
       delta.data()[bh * P.Tq + i] = s;
-      const float x = P.lse[b * P.lse_sb + h * P.lse_sh + i];
+      const int64_t e = b * P.lse_sb + h * P.lse_sh + i;
+      const float x = P.lse[e];
       lse_rows.data()[bh * P.Tq + i] = x == kNegInf ? kPosInf : x;
+      bias_rows.data()[bh * P.Tq + i] = P.lse_lo && x != kNegInf ? -P.lse_lo[e] * kLog2e : 0.0f;
       fill(dq + i * bp.dq.stride_t, dq + i * bp.dq.stride_t + D, 0.0f);
     }
   }
@@ -576,6 +595,7 @@ void backward(const FlashBackwardParams& bp) {
               qrow_ld = grow_ld = Dp;
             }
             const float* lr = lse_rows.data() + bh * P.Tq + i0;
+            const float* br_bias = bias_rows.data() + bh * P.Tq + i0;
             const float* dl = delta.data() + bh * P.Tq + i0;
             float* Sp = S.data();
             float* dPp = dP.data();
@@ -585,15 +605,15 @@ void backward(const FlashBackwardParams& bp) {
             if (P.has_tensor_mask)
               for (int64_t r = 0; r < br; ++r)
                 for (int64_t j = 0; j < bc; ++j) Sp[r * kBc + j] += P.tensor_mask(b, h, i0 + r, j0 + j);
-            // P = e^(S - LSE), 0 where masked                           // [br][kBc]
+            // P = e^((S - lse) - lse_lo), 0 where masked                // [br][kBc]
             const V log2e = Isa::set1(kLog2e);
             const V neg = Isa::set1(kNegInf);
             for (int64_t r = 0; r < br; ++r) {
-              const V lv = Isa::set1(lr[r]);
+              const V lv = Isa::set1(lr[r]), bv = Isa::set1(br_bias[r]);
               const V lo = Isa::set1(static_cast<float>(R.lo[r])), hi = Isa::set1(static_cast<float>(R.hi[r]));
               for (int64_t v = 0; v < nvk; ++v) {
                 float* s = Sp + r * kBc + v * W;
-                V x = Isa::mul(Isa::sub(Isa::loadu(s), lv), log2e);
+                V x = Isa::fma(Isa::sub(Isa::loadu(s), lv), log2e, bv);
                 if (kind == TileKind::Partial) {
                   const V jv = Isa::add(Isa::set1(static_cast<float>(j0 + v * W)), Isa::iota());
                   x = Isa::select_in(x, jv, lo, hi, neg);
