@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "attend/core/rng.h"
@@ -30,6 +31,12 @@ struct GradcheckOptions {
 // is sum(f(x) * w) with a fixed random w, so every output element's gradient is exercised.
 ::testing::AssertionResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,
                                      const std::vector<Tensor>& inputs, const GradcheckOptions& opt = {});
+
+// The message of the attend::Error that f throws, or "no error".
+std::string error_of(const std::function<void()>& f);
+// Runs f and expects an attend::Error whose message starts with `prefix` ("[op]") and contains
+// every one of `parts` (typically the offending shapes).
+void expect_error(const std::function<void()>& f, const std::string& prefix, const std::vector<std::string>& parts);
 
 // Random f64 / f32 tensors from the project's RNG.
 inline Tensor randn64(const Shape& s, Rng& rng) { return Tensor::randn(s, rng, DType::f64); }

@@ -227,14 +227,7 @@ TEST(SemanticsMultiheadAttention, DropoutActsOnWeightsOnlyInTrainingAndReproduce
 
 // ---- errors ----
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(BadInputMultiheadAttention, HeadCountsMustDivide) {
   Rng rng(26);

@@ -17,18 +17,7 @@ Tensor leaf(const std::vector<double>& v, const Shape& s) {
   return t;
 }
 
-// Runs f, expects attend::Error whose message starts with `prefix` and contains every `part`.
-template <typename F>
-void expect_error(F&& f, const std::string& prefix, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown; expected " << prefix;
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.rfind(prefix, 0), 0u) << m;
-    for (const std::string& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' missing in: " << m;
-  }
-}
+using test::expect_error;
 
 TEST(SemanticsAutograd, GradientsAccumulateAcrossBackwards) {
   Tensor x = leaf({1, -2, 3}, {3});

@@ -8,17 +8,7 @@
 namespace attend {
 namespace {
 
-template <typename F>
-void expect_error(F&& f, const std::string& prefix, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown; expected " << prefix;
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_EQ(m.rfind(prefix, 0), 0u) << m;
-    for (const std::string& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' missing in: " << m;
-  }
-}
+using test::expect_error;
 
 TEST(BadInputLinalg, MatmulInnerDimensionsDiffer) {
   const Tensor a = Tensor::ones({2, 3}), b = Tensor::ones({4, 5});

@@ -2,6 +2,8 @@
 // writer/reader round trips, and errors that name the line and the link.
 #include <gtest/gtest.h>
 
+#include "support/check.h"
+
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,14 +23,7 @@ Tensor soft_3x4() {
                              Shape{3, 4});
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(VizAlignment, ArgmaxPerTargetTokenIsSourceDashTarget) {
   const Alignment a = hard_alignment(soft_3x4());

@@ -1,6 +1,8 @@
 // Heat maps: layout, PNG round trip through libpng (an independent reader), SVG/HTML escaping and
 // well-formedness, errors that name shapes.
 #include <gtest/gtest.h>
+
+#include "support/check.h"
 #include <png.h>
 
 #include <cmath>
@@ -365,14 +367,7 @@ TEST(VizHeatmap, BadInputLabelCountsNameTheShapes) {
   EXPECT_THROW(multihead_heatmap(Tensor::ones(Shape{2, 7, 9}), {.query = kEnglish, .key = {"x"}}), Error);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(VizHeatmap, SmallCellsLabelEveryFewRowsOnly) {
   // 6 px cells: a 13 px line of text covers three rows, so every third row/column is labelled.
