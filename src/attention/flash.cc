@@ -185,8 +185,12 @@ AttentionResult scaled_dot_product_attention_fused(const Tensor& q_in, const Ten
   }
   Tensor o = Tensor::empty({B, H, Tq, D});  // [B, H, Tq, D]
   Tensor lse = Tensor::empty({B, H, Tq});   // [B, H, Tq]
+  // The low part of the LSE (lse + lse_lo = m + log l to better than f32): the weights and the
+  // backward recompute P = e^((S - lse) - lse_lo), exact for large logits too.
+  Tensor lse_lo = Tensor::empty({B, H, Tq});  // [B, H, Tq]
   p.o = kernels::flash_contiguous(o.data<float>(), H, Tq, D);
   p.lse = lse.data<float>();
+  p.lse_lo = lse_lo.data<float>();
   kernels::flash_attention_forward(p);
 
   AttentionResult r{.context = o};
@@ -199,13 +203,14 @@ AttentionResult scaled_dot_product_attention_fused(const Tensor& q_in, const Ten
   // dQ, dK, dV from the kernel's backward, which recomputes P tile by tile from the lse:
   // dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dO * O)), dQ = scale dS K, dK = scale dS^T Q.
   autograd::record(kOp, {q_in, k_in, v_in}, o,
-                   [q, k, v, o = o.detach(), lse, km, p, qs = q_in.shape(), ks = k_in.shape(),
+                   [q, k, v, o = o.detach(), lse, lse_lo, km, p, qs = q_in.shape(), ks = k_in.shape(),
                     vs = v_in.shape()](const std::vector<Tensor>& g) -> std::vector<Tensor> {
                      const Tensor dout = g[0].contiguous();
                      Tensor dq = Tensor::empty(qs), dk = Tensor::empty(ks), dv = Tensor::empty(vs);
                      kernels::FlashBackwardParams bp{.fwd = p};
                      bp.fwd.o = kernels::flash_contiguous(o.data<float>(), qs[1], qs[2], qs[3]);
                      bp.fwd.lse = lse.data<float>();
+                     bp.fwd.lse_lo = lse_lo.data<float>();
                      bp.dout = kernels::flash_contiguous<const float>(dout.data<float>(), qs[1], qs[2], qs[3]);
                      bp.dq = kernels::flash_contiguous(dq.data<float>(), qs[1], qs[2], qs[3]);
                      bp.dk = kernels::flash_contiguous(dk.data<float>(), ks[1], ks[2], ks[3]);
