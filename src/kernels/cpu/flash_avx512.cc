@@ -7,7 +7,9 @@
 
 // GCC 12 reports its own _mm512_undefined_ps() placeholders inside the masked intrinsics as
 // "may be used uninitialized" (a false positive of the intrinsics headers).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #define ATTEND_FLASH_NS cpu_avx512
 
