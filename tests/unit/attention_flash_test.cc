@@ -92,7 +92,9 @@ TEST(FlashSweepTensor, FusedMatchesComposedAndFloat64ForEveryMaskAndShape) {
     Rng rng(17);
     const Tensor q = Tensor::randn({c.B, c.H, c.Tq, c.D}, rng), k = Tensor::randn({c.B, c.Hkv, c.Tk, c.D}, rng),
                  v = Tensor::randn({c.B, c.Hkv, c.Tk, c.D}, rng), dout = Tensor::randn({c.B, c.H, c.Tq, c.D}, rng);
-    for (const auto& [mname, mask] : masks(c, rng)) {
+    for (const auto& named : masks(c, rng)) {
+      const std::string& mname = named.first;  // not a structured binding: clang 14 cannot capture those
+      const Mask& mask = named.second;
       const std::string where = std::string(c.name) + ", mask " + mname;
       const attention::SdpaOptions opt{.need_weights = true, .need_lse = true};
       auto fused = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_fused(a, b, d, mask, opt); },
