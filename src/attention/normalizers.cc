@@ -45,6 +45,23 @@ Tensor map_rows(const Tensor& x, F&& row_fn) {
   return out;
 }
 
+// dz = row_fn(p_row, g_row, dz_row, n) for every row of the normalizer's output p and incoming
+// gradient g (both [..., Tk]): the shared plumbing of the sparse normalizers' backwards.
+template <typename RowFn>
+Tensor map_rows_backward(const Tensor& p, const Tensor& g, RowFn&& row_fn) {
+  return dispatch_dtype(p.dtype(), [&]<typename T>() {
+    const Tensor gc = g.contiguous();
+    Tensor dz = Tensor::empty(p.shape(), p.dtype());
+    const int64_t n = p.shape().at(-1);
+    const int64_t rows = n == 0 ? 0 : p.numel() / n;
+    const T* pp = p.data<T>();
+    const T* gg = gc.data<T>();
+    T* d = dz.data<T>();
+    for (int64_t r = 0; r < rows; ++r) row_fn(pp + r * n, gg + r * n, d + r * n, n);
+    return dz;
+  });
+}
+
 // Sorted (descending) finite entries of a row, max-shifted by the caller's choice.
 template <typename T>
 std::vector<T> sorted_finite(const T* z, int64_t n, T scale) {
@@ -123,26 +140,13 @@ Tensor sparsemax(const Tensor& scores) {
   // dp_i/dz_j = [i, j in S] (delta_ij - 1/|S|): dz_i = [p_i > 0] (g_i - mean_{j in S} g_j).
   const Tensor p = out.detach();
   autograd::record("sparsemax", {scores}, out, [p](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-    return {dispatch_dtype(p.dtype(), [&]<typename T>() {
-      const Tensor gc = g[0].contiguous();
-      Tensor dz = Tensor::empty(p.shape(), p.dtype());
-      const int64_t n = p.shape().at(-1);
-      const int64_t rows = n == 0 ? 0 : p.numel() / n;
-      const T* pp = p.data<T>();
-      const T* gg = gc.data<T>();
-      T* d = dz.data<T>();
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* pr = pp + r * n;
-        const T* gr = gg + r * n;
-        T* dr = d + r * n;
-        T sum = 0;
-        int64_t support = 0;
-        for (int64_t i = 0; i < n; ++i)
-          if (pr[i] > T(0)) sum += gr[i], ++support;
-        const T mean = support > 0 ? sum / static_cast<T>(support) : T(0);
-        for (int64_t i = 0; i < n; ++i) dr[i] = pr[i] > T(0) ? gr[i] - mean : T(0);
-      }
-      return dz;
+    return {map_rows_backward(p, g[0], []<typename T>(const T* pr, const T* gr, T* dr, int64_t n) {
+      T sum = 0;
+      int64_t support = 0;
+      for (int64_t i = 0; i < n; ++i)
+        if (pr[i] > T(0)) sum += gr[i], ++support;
+      const T mean = support > 0 ? sum / static_cast<T>(support) : T(0);
+      for (int64_t i = 0; i < n; ++i) dr[i] = pr[i] > T(0) ? gr[i] - mean : T(0);
     })};
   });
   return out;
@@ -156,31 +160,18 @@ Tensor entmax15(const Tensor& scores) {
   // Hence dz_i = s_i g_i - s_i (sum_j s_j g_j) / (sum_j s_j); zero off the support.
   const Tensor p = out.detach();
   autograd::record("entmax15", {scores}, out, [p](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-    return {dispatch_dtype(p.dtype(), [&]<typename T>() {
-      const Tensor gc = g[0].contiguous();
-      Tensor dz = Tensor::empty(p.shape(), p.dtype());
-      const int64_t n = p.shape().at(-1);
-      const int64_t rows = n == 0 ? 0 : p.numel() / n;
-      const T* pp = p.data<T>();
-      const T* gg = gc.data<T>();
-      T* d = dz.data<T>();
-      for (int64_t r = 0; r < rows; ++r) {
-        const T* pr = pp + r * n;
-        const T* gr = gg + r * n;
-        T* dr = d + r * n;
-        T sg = 0, ss = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          const T s = std::sqrt(pr[i]);
-          sg += s * gr[i];
-          ss += s;
-        }
-        const T q = ss > T(0) ? sg / ss : T(0);
-        for (int64_t i = 0; i < n; ++i) {
-          const T s = std::sqrt(pr[i]);
-          dr[i] = s * gr[i] - s * q;
-        }
+    return {map_rows_backward(p, g[0], []<typename T>(const T* pr, const T* gr, T* dr, int64_t n) {
+      T sg = 0, ss = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const T s = std::sqrt(pr[i]);
+        sg += s * gr[i];
+        ss += s;
       }
-      return dz;
+      const T q = ss > T(0) ? sg / ss : T(0);
+      for (int64_t i = 0; i < n; ++i) {
+        const T s = std::sqrt(pr[i]);
+        dr[i] = s * gr[i] - s * q;
+      }
     })};
   });
   return out;
