@@ -4,6 +4,8 @@
 // line (rate, ETA) with an injected clock.
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -82,19 +84,7 @@ struct TrainRun {
   }
 };
 
-class TrainTrainer : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("attend_train_fit_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class TrainTrainer : public test::TempDirTest {};
 
 TrainerOptions base_options() {
   return TrainerOptions{.epochs = 4,

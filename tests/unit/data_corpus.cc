@@ -2,6 +2,8 @@
 // length filter, tokenizers and the vocabulary (deterministic order, save/load round trip).
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,14 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class DataCorpus : public ::testing::Test {
+class DataCorpus : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("attend_data_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string file(const std::string& name, const std::string& contents) const {
     const std::string p = (dir_ / name).string();
     io::write_file_atomic(p, contents);
@@ -42,7 +38,6 @@ class DataCorpus : public ::testing::Test {
           << "'" << part << "' not in: " << e.what();
     }
   }
-  fs::path dir_;
 };
 
 TEST_F(DataCorpus, ReadsAlignedFilesAndTsv) {

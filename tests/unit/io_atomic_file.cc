@@ -2,6 +2,8 @@
 // JSON config reading with file:line:column errors.
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -15,18 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class IoAtomicFile : public ::testing::Test {
+class IoAtomicFile : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("attend_io_af_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
   size_t entries() const { return static_cast<size_t>(std::distance(fs::directory_iterator(dir_), fs::directory_iterator())); }
-  fs::path dir_;
 };
 
 TEST_F(IoAtomicFile, WritesAndReplaces) {

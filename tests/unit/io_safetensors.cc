@@ -2,6 +2,8 @@
 // malformed-file case, each error naming the file and the tensor.
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -14,16 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class IoSafetensors : public ::testing::Test {
+class IoSafetensors : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("attend_io_st_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
   // A file made of an explicit header and `data_bytes` zero bytes.
   std::string raw_file(const std::string& header, size_t data_bytes, uint64_t claimed_len = UINT64_MAX) {
@@ -48,8 +42,6 @@ class IoSafetensors : public ::testing::Test {
       for (const auto& part : parts) EXPECT_NE(msg.find(part), std::string::npos) << "'" << part << "' not in: " << msg;
     }
   }
-
-  fs::path dir_;
 };
 
 bool same_values(const Tensor& a, const Tensor& b) {

@@ -3,6 +3,8 @@
 // leaves the previous file intact).
 #include <gtest/gtest.h>
 
+#include "support/temp_dir.h"
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -20,20 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using test::TinyTagger;
 
-class TrainCheckpoint : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("attend_train_ckpt_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
-};
+class TrainCheckpoint : public test::TempDirTest {};
 
 std::string error_of(const std::function<void()>& f) {
   try {
