@@ -98,10 +98,10 @@ void run_eval(const EvalOptions& o) {
   const Translator tr = Translator::load(o.model);
   std::vector<std::string> src, hyp_text;
   std::vector<std::vector<std::string>> refs(1);
-  for (const auto& p : pairs) src.push_back(p.source), refs[0].push_back(p.target);
+  for (const auto& p : pairs) src.push_back(p.source), refs[0].push_back(tr.spec().reference_form(p.target));
   const auto t = tr.translate(src, {.beam = o.beam, .alpha = o.alpha, .batch = o.batch});
 
-  const data::Tokenizer target_tok({.kind = tr.spec().target_tokens});
+  const data::Tokenizer target_tok = tr.spec().target_tokenizer();
   Interner interner;
   std::vector<std::vector<int64_t>> hyp_ids, ref_ids;
   std::vector<int64_t> source_lengths;
@@ -120,7 +120,7 @@ void run_eval(const EvalOptions& o) {
   std::printf("search          %s\n", o.beam <= 1 ? "greedy" : ("beam " + std::to_string(o.beam)).c_str());
   std::printf("exact match     %.2f%%\n", 100.0 * exact);
   std::printf("token accuracy  %.2f%%\n", 100.0 * token_acc);
-  std::printf("%s\n", bleu.str().c_str());
+  std::printf("%s%s\n", bleu.str().c_str(), tr.spec().lowercase ? "  (lowercased model: references lowercased)" : "");
   std::printf("\nexact match by source length (%s tokens):\n%s", tokenizer_kind_name(tr.spec().source_tokens),
               train::format_length_table(buckets).c_str());
   std::fflush(stdout);
@@ -137,7 +137,8 @@ void run_eval(const EvalOptions& o) {
                  {"brevity_penalty", bleu.brevity_penalty},
                  {"sys_len", bleu.sys_len},
                  {"ref_len", bleu.ref_len},
-                 {"str", bleu.str()}};
+                 {"str", bleu.str()},
+                 {"lowercased", tr.spec().lowercase}};
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& b : buckets)
       rows.push_back({{"min_length", b.min_length},

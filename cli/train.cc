@@ -28,16 +28,18 @@ struct TrainOptions {
   std::string source_tokens = "auto", target_tokens = "auto";  // char | word | auto
   int64_t max_length = 100;                                    // tokens; longer pairs are dropped
   int64_t min_freq = 1, max_vocab = 0;
+  bool lowercase = false;
   // model
   std::string arch = "rnnsearch", score = "general", align = "global";
   int64_t embed = 64, hidden = 128, attention = 128, readout = 128, layers = 1, window = 5, max_source_len = 0;
   double dropout = 0.0;
   // optimization
   int64_t batch = 64, max_tokens = 0, epochs = 10, max_steps = 0, patience = 0;
+  double max_time_min = 0.0;
   double lr = 1e-3, clip = 5.0, label_smoothing = 0.0, plateau_factor = 0.5;
   int64_t plateau_patience = 1;
   // run
-  std::string out = "model.ckpt";
+  std::string out = "model.ckpt", best;
   bool resume = false;
   int64_t checkpoint_every = 0, valid_decode = 500, show_examples = 5;
   uint64_t seed = 1;
@@ -126,7 +128,8 @@ void run_train(const TrainOptions& o) {
   ModelSpec spec;
   spec.source_tokens = default_tokens(o, true);
   spec.target_tokens = default_tokens(o, false);
-  const data::Tokenizer st({.kind = spec.source_tokens}), tt({.kind = spec.target_tokens});
+  spec.lowercase = o.lowercase;
+  const data::Tokenizer st = spec.source_tokenizer(), tt = spec.target_tokenizer();
   std::vector<std::vector<std::string>> src_sents, tgt_sents;
   for (const auto& p : data.train) {
     src_sents.push_back(st.tokenize(p.source));
@@ -209,7 +212,7 @@ void run_train(const TrainOptions& o) {
     if (n > 0) {
       std::vector<std::string> src, hyp;
       std::vector<std::vector<std::string>> refs(1);
-      for (size_t i = 0; i < n; ++i) src.push_back(pairs[i].source), refs[0].push_back(pairs[i].target);
+      for (size_t i = 0; i < n; ++i) src.push_back(pairs[i].source), refs[0].push_back(spec.reference_form(pairs[i].target));
       const auto t = Translator::borrowed(*model, spec, sv, tv).translate(src, {.beam = 1});
       int64_t exact = 0;
       for (size_t i = 0; i < n; ++i) {
@@ -227,9 +230,11 @@ void run_train(const TrainOptions& o) {
 
   train::TrainerOptions topt{.epochs = o.epochs,
                              .max_steps = o.max_steps,
+                             .max_time_s = 60.0 * o.max_time_min,
                              .clip = o.clip,
                              .checkpoint_path = o.out,
                              .checkpoint_every = o.checkpoint_every,
+                             .best_path = o.best,
                              .metric = "loss",
                              .metric_mode = train::MetricMode::min,
                              .patience = o.patience,
@@ -283,6 +288,7 @@ void add_train_command(CLI::App& app) {
   c->add_option("--target-tokens", o->target_tokens, "char | word | auto")->capture_default_str();
   c->add_option("--max-length", o->max_length, "drop pairs with more tokens on either side")->capture_default_str();
   c->add_option("--min-freq", o->min_freq, "vocabulary: minimum count")->capture_default_str();
+  c->add_flag("--lowercase", o->lowercase, "lowercase both sides before tokenizing (BLEU then compares lowercased)");
   c->add_option("--max-vocab", o->max_vocab, "vocabulary: maximum size (0 = no limit)")->capture_default_str();
   c->add_option("--arch", o->arch, "rnnsearch | luong | seq2seq")->capture_default_str();
   c->add_option("--score", o->score, "luong: dot | general | concat | location")->capture_default_str();
@@ -299,6 +305,7 @@ void add_train_command(CLI::App& app) {
   c->add_option("--max-tokens", o->max_tokens, "padded tokens per batch (0 = batch * (max-length + 2))");
   c->add_option("--epochs", o->epochs, "epochs")->capture_default_str();
   c->add_option("--max-steps", o->max_steps, "stop after this many steps (0 = no limit)")->capture_default_str();
+  c->add_option("--max-time", o->max_time_min, "stop after this many minutes of this run, validation included (0 = no limit)")->capture_default_str();
   c->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str();
   c->add_option("--clip", o->clip, "gradient-norm clipping (0 = off)")->capture_default_str();
   c->add_option("--label-smoothing", o->label_smoothing, "label smoothing")->capture_default_str();
@@ -306,6 +313,7 @@ void add_train_command(CLI::App& app) {
   c->add_option("--plateau-factor", o->plateau_factor, "lr decay factor on a validation plateau")->capture_default_str();
   c->add_option("--plateau-patience", o->plateau_patience, "epochs without improvement before decaying")->capture_default_str();
   c->add_option("-o,--out", o->out, "checkpoint file")->capture_default_str();
+  c->add_option("--best", o->best, "also keep the weights of the best validation loss here (a checkpoint translate/eval accept)");
   c->add_flag("--resume", o->resume, "continue from --out exactly where it stopped");
   c->add_option("--checkpoint-every", o->checkpoint_every, "steps between checkpoints (0 = each epoch)");
   c->add_option("--valid-decode", o->valid_decode, "validation pairs decoded for exact match/BLEU")->capture_default_str();

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "attend/autograd/autograd.h"
+#include "attend/data/utf8.h"
 
 namespace attend::cli {
 
@@ -21,6 +22,7 @@ std::string ModelSpec::to_json() const {
   j["model"] = model.to_map();
   j["source_tokens"] = tokenizer_kind_name(source_tokens);
   j["target_tokens"] = tokenizer_kind_name(target_tokens);
+  j["lowercase"] = lowercase;
   return j.dump();
 }
 
@@ -38,12 +40,17 @@ ModelSpec ModelSpec::from_json(const std::string& json, const std::string& sourc
     s.model = models::Seq2SeqConfig::from_map(j["model"].get<std::map<std::string, std::string>>());
     s.source_tokens = parse_tokenizer_kind(j["source_tokens"].get<std::string>());
     s.target_tokens = parse_tokenizer_kind(j["target_tokens"].get<std::string>());
+    s.lowercase = j.value("lowercase", false);
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint", source + ": model_config: " + e.what());
   } catch (const Error& e) {
     throw Error("checkpoint", source + ": model_config: " + e.what());
   }
   return s;
+}
+
+std::string ModelSpec::reference_form(const std::string& reference) const {
+  return lowercase ? data::utf8_lower(reference) : reference;
 }
 
 Translator::Translator(std::unique_ptr<models::Seq2SeqModel> model, ModelSpec spec, data::Vocab source_vocab,
@@ -53,8 +60,8 @@ Translator::Translator(std::unique_ptr<models::Seq2SeqModel> model, ModelSpec sp
       spec_(std::move(spec)),
       source_vocab_(std::move(source_vocab)),
       target_vocab_(std::move(target_vocab)),
-      source_tok_({.kind = spec_.source_tokens}),
-      target_tok_({.kind = spec_.target_tokens}) {}
+      source_tok_(spec_.source_tokenizer()),
+      target_tok_(spec_.target_tokenizer()) {}
 
 Translator Translator::load(const std::string& checkpoint) {
   const train::CheckpointInfo info = train::read_checkpoint_info(checkpoint);

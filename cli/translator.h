@@ -22,6 +22,11 @@ struct ModelSpec {
   models::Seq2SeqConfig model;
   data::TokenizerKind source_tokens = data::TokenizerKind::word;
   data::TokenizerKind target_tokens = data::TokenizerKind::word;
+  bool lowercase = false;  // both sides lowercased before tokenizing (utf8_lower)
+  data::Tokenizer source_tokenizer() const { return data::Tokenizer({.kind = source_tokens, .lowercase = lowercase}); }
+  data::Tokenizer target_tokenizer() const { return data::Tokenizer({.kind = target_tokens, .lowercase = lowercase}); }
+  // A reference sentence as this model's output is scored against it: lowercased when the model is.
+  std::string reference_form(const std::string& reference) const;
   std::string to_json() const;
   static ModelSpec from_json(const std::string& json, const std::string& source);
 };

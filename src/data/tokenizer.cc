@@ -32,6 +32,12 @@ void split_word(std::string_view w, std::vector<std::string>& out) {
 }  // namespace
 
 std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
+  if (options_.lowercase) {
+    const std::string lower = utf8_lower(text);
+    Tokenizer cased(*this);
+    cased.options_.lowercase = false;
+    return cased.tokenize(lower);
+  }
   if (options_.kind == TokenizerKind::character) {
     if (const auto bad = utf8_invalid_offset(text)) {
       throw Error("tokenize", detail::concat("invalid UTF-8 at byte offset ", *bad));

@@ -28,6 +28,7 @@ const char* stop_reason_name(StopReason r) {
   switch (r) {
     case StopReason::epochs: return "epochs done";
     case StopReason::max_steps: return "max steps reached";
+    case StopReason::time_limit: return "time limit reached";
     case StopReason::early_stopping: return "early stopping";
   }
   return "?";
@@ -84,6 +85,8 @@ Trainer::Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches
   ATTEND_CHECK(loss_fn_ != nullptr, kOp, "no loss function");
   ATTEND_CHECK(o.epochs >= 1, kOp, "epochs ", o.epochs, " is not positive");
   ATTEND_CHECK(o.max_steps >= 0, kOp, "max_steps ", o.max_steps, " is negative");
+  ATTEND_CHECK(o.max_time_s >= 0 && std::isfinite(o.max_time_s), kOp, "max_time_s ", o.max_time_s,
+               " is negative or not finite");
   ATTEND_CHECK(o.checkpoint_every >= 0, kOp, "checkpoint_every ", o.checkpoint_every, " is negative");
   ATTEND_CHECK(o.clip >= 0 && std::isfinite(o.clip), kOp, "clip ", o.clip, " is not a finite number >= 0");
   ATTEND_CHECK(o.log_every >= 1, kOp, "log_every ", o.log_every, " is not positive");
@@ -166,6 +169,8 @@ void Trainer::maybe_log(bool force) {
       .eta_epoch_s = per_step >= 0 ? per_step * static_cast<double>(left_in_epoch) : -1,
       .eta_run_s = per_step >= 0 ? per_step * static_cast<double>(std::max<int64_t>(0, left_in_run)) : -1,
   };
+  if (options_.max_time_s > 0 && s.eta_run_s >= 0)
+    s.eta_run_s = std::min(s.eta_run_s, std::max(0.0, options_.max_time_s - (t - session_start_time_)));
   *options_.log << format_progress(s) << '\n' << std::flush;
 }
 
@@ -292,6 +297,10 @@ FitResult Trainer::fit() {
   while (true) {
     if (options_.max_steps > 0 && state_.global_step >= options_.max_steps) {
       result.reason = StopReason::max_steps;
+      break;
+    }
+    if (options_.max_time_s > 0 && now() - session_start_time_ >= options_.max_time_s) {
+      result.reason = StopReason::time_limit;
       break;
     }
     const int64_t epoch = batches_.position().epoch;

@@ -245,6 +245,25 @@ TEST(TrainProgress, FormatsRateDurationAndLine) {
             "12m05s run");
 }
 
+TEST_F(TrainTrainer, TimeLimitStopsBeforeTheStepThatWouldStartTooLate) {
+  TrainRun run;
+  run.seconds_per_step = 0.5;
+  TrainerOptions o = base_options();
+  o.epochs = 100;
+  o.max_time_s = 3.2;  // steps start at 0, 0.5, ..., 3.0; the one at 3.5 would be past the limit
+  const std::string ckpt = path("time.ckpt");
+  o.checkpoint_path = ckpt;
+  Trainer trainer(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(o));
+  const FitResult r = trainer.fit();
+  EXPECT_EQ(r.reason, StopReason::time_limit);
+  EXPECT_EQ(r.state.global_step, 7);
+  EXPECT_TRUE(fs::exists(ckpt));
+  EXPECT_STREQ(stop_reason_name(StopReason::time_limit), "time limit reached");
+  TrainerOptions bad = base_options();
+  bad.max_time_s = -1;
+  EXPECT_THROW(Trainer(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(bad)), Error);
+}
+
 TEST_F(TrainTrainer, ProgressLinesWithInjectedClock) {
   TrainRun run;
   run.seconds_per_step = 0.25;  // a fake clock: each step takes a quarter second

@@ -133,6 +133,17 @@ TEST(DataTokenizer, WordLevelSplitsPunctuation) {
   EXPECT_EQ(plain.detokenize({"a", "b"}), "a b");
 }
 
+TEST(DataTokenizer, LowercaseCoversAsciiAndLatin1Capitals) {
+  EXPECT_EQ(utf8_lower("Zwei MÄNNER, ÖL und ÜBER ÀÉÎ ×ß 3/3"), "zwei männer, öl und über àéî ×ß 3/3");
+  EXPECT_EQ(utf8_lower("ok\xC3"), "ok\xC3");  // a truncated sequence is copied, never read past
+  EXPECT_EQ(utf8_lower("\xC3\x97"), "\xC3\x97");  // U+00D7 (multiplication sign) has no lower case
+  const Tokenizer w({.kind = TokenizerKind::word, .lowercase = true});
+  EXPECT_EQ(w.tokenize("Ein Mann, Über-Ich."), (std::vector<std::string>{"ein", "mann", ",", "über-ich", "."}));
+  const Tokenizer c({.kind = TokenizerKind::character, .lowercase = true});
+  EXPECT_EQ(c.tokenize("ÄB"), (std::vector<std::string>{"ä", "b"}));
+  EXPECT_THROW(c.tokenize("A\xFF"), Error);
+}
+
 TEST_F(DataCorpus, LengthFilterCountsDropped) {
   std::vector<Pair> pairs = {{"a b c", "x"}, {"a b c d e", "x"}, {"a", "x y z w"}, {"a b", "x y"}};
   const Tokenizer w({.kind = TokenizerKind::word});

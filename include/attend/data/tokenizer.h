@@ -18,6 +18,7 @@ enum class TokenizerKind { character, word };
 struct TokenizerOptions {
   TokenizerKind kind = TokenizerKind::word;
   bool split_punctuation = true;  // word level only
+  bool lowercase = false;         // utf8_lower before splitting (ASCII and Latin-1 letters)
 };
 
 class Tokenizer {

@@ -21,4 +21,9 @@ size_t utf8_sequence_length(std::string_view s, size_t i);
 // attend::Error("[utf8_split] ...") naming the byte offset if `s` is not valid UTF-8.
 std::vector<std::string> utf8_split(std::string_view s);
 
+// `s` with ASCII letters and the Latin-1 capitals U+00C0..U+00DE (except U+00D7) lowercased: the
+// letters of English, German, French and most Western European text. Other bytes are copied, so
+// the result is valid UTF-8 exactly when `s` is.
+std::string utf8_lower(std::string_view s);
+
 }  // namespace attend::data

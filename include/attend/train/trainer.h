@@ -50,12 +50,13 @@ using ValidateFn = std::function<Metrics()>;
 // Monotonic seconds; tests inject a fake one.
 using Clock = std::function<double()>;
 
-enum class StopReason { epochs, max_steps, early_stopping };
+enum class StopReason { epochs, max_steps, time_limit, early_stopping };
 const char* stop_reason_name(StopReason r);
 
 struct TrainerOptions {
   int64_t epochs = 10;
   int64_t max_steps = 0;              // total steps (global_step) to stop at; 0 = no limit
+  double max_time_s = 0.0;            // wall seconds of this fit() call (validation included); 0 = no limit
   double clip = 0.0;                  // max gradient norm; 0 = no clipping
   std::string checkpoint_path;        // "" = no checkpoints
   int64_t checkpoint_every = 0;       // steps; 0 = only at epoch ends and when fit() returns
@@ -108,7 +109,9 @@ class Trainer {
 
   // Restores everything from a checkpoint written by this trainer (see the header comment).
   CheckpointInfo resume(const std::string& path);
-  // Trains until options.epochs are done, max_steps is reached or early stopping triggers.
+  // Trains until options.epochs are done, max_steps or max_time_s is reached or early stopping
+  // triggers. The time limit is checked before each step, so the last step and its epoch-end
+  // validation may run past it by one step plus one validation.
   FitResult fit();
   // Writes a checkpoint of the current state now (weights, optimizer, trainer state).
   void save(const std::string& path);
