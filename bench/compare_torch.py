@@ -32,7 +32,8 @@ import subprocess
 import sys
 import time
 
-JEMALLOC = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+from torch_peer import torch_env
+
 # Score-sized tensors PyTorch keeps alive in forward+backward (scores, weights, their grads).
 SCORE_COPIES = 4
 MEMORY_BUDGET = 12 << 30  # bytes; the machine has 24 GiB
@@ -108,22 +109,6 @@ def parse_shapes(s):
             b, n, c = item.split(",")
             out.append((int(b), int(n), int(c)))
     return out
-
-
-def torch_env(config, threads, blas_dir=None):
-    env = dict(os.environ)
-    if config == "peer":
-        if blas_dir:
-            env["LD_LIBRARY_PATH"] = blas_dir + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
-        env.pop("OPENBLAS_CORETYPE", None)
-        env.update(OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
-                   ATEN_CPU_CAPABILITY="avx512", OMP_WAIT_POLICY="passive")
-        if os.path.exists(JEMALLOC):
-            env.update(LD_PRELOAD=JEMALLOC,
-                       MALLOC_CONF="oversize_threshold:0,dirty_decay_ms:-1,muzzy_decay_ms:-1")
-        else:
-            env.update(MALLOC_MMAP_THRESHOLD_="8589934592", MALLOC_TRIM_THRESHOLD_="100000000000")
-    return env
 
 
 def run_torch(config, threads, shapes, blas_dir=None):

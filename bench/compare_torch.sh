@@ -6,21 +6,8 @@
 # best and as shipped. Extra arguments go to compare_torch.py (e.g. --quick, --threads 1).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$root/scripts/deps.sh"
-need=()
-for p in python3-torch libjemalloc2; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-fi
+source "$root/bench/torch_peer.sh"
+torch_peer_install
 "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -- flash_attention_bench
-blas="$root/build/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread"
-if [ ! -e "$blas/libblas.so.3" ]; then
-  tmp="$(mktemp -d)"
-  (cd "$tmp" && apt-get download libopenblas0-pthread >/dev/null)
-  dpkg -x "$tmp"/libopenblas0-pthread_*.deb "$root/build/openblas"
-  rm -rf "$tmp"
-fi
+blas="$(torch_peer_openblas "$root/build")"
 exec /usr/bin/python3 "$root/bench/compare_torch.py" --bench "$root/build/flash_attention_bench" --blas-dir "$blas" "$@"

@@ -1,0 +1,41 @@
+# Sourced (bash) by the scripts that measure attend against PyTorch (bench/compare_torch.sh,
+# bench/rnnsearch_speed.sh); see /work/shared/PEERS.md for why the peer is set up this way.
+#
+#   torch_peer_install         attend's build dependencies (scripts/deps.sh), then python3-torch
+#                              and libjemalloc2 when missing (root or sudo only then).
+#   torch_peer_openblas BUILD  prints the directory with OpenBLAS's libblas.so.3, unpacked from
+#                              Debian's libopenblas0-pthread into BUILD/openblas on first use. Not
+#                              installed system-wide: Debian's default libblas.so.3 is the reference
+#                              BLAS, at which PyTorch's GEMMs crawl; the peer gets this directory on
+#                              LD_LIBRARY_PATH (bench/torch_peer.py).
+
+torch_peer_install() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  "$root/scripts/deps.sh"
+  local need=() p
+  for p in python3-torch libjemalloc2; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+  done
+  if [ ${#need[@]} -gt 0 ]; then
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  fi
+}
+
+torch_peer_openblas() {
+  local build="$1"
+  local blas="$build/openblas/usr/lib/x86_64-linux-gnu/openblas-pthread"
+  if [ ! -e "$blas/libblas.so.3" ]; then
+    local tmp
+    tmp="$(mktemp -d)" || return 1
+    # (called as blas="$(torch_peer_openblas ...)", where set -e does not reach: check each step)
+    (cd "$tmp" && apt-get download libopenblas0-pthread >/dev/null) &&
+      dpkg -x "$tmp"/libopenblas0-pthread_*.deb "$build/openblas"
+    local rc=$?
+    rm -rf "$tmp"
+    [ $rc -eq 0 ] && [ -e "$blas/libblas.so.3" ] || { echo "torch_peer_openblas: could not unpack OpenBLAS" >&2; return 1; }
+  fi
+  echo "$blas"
+}
