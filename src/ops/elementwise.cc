@@ -1,9 +1,11 @@
 #include "attend/ops/elementwise.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "attend/autograd/autograd.h"
 #include "attend/ops/reduce.h"
+#include "fast_math.h"
 #include "map.h"
 
 namespace attend {
@@ -108,7 +110,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor out = map1(x, [](auto v) { return std::tanh(v); });
+  Tensor out = map1(x, [](auto v) { return detail::tanh_of(v); });
   // tanh' = 1 - tanh^2
   record("tanh", {x}, out, [y = out.detach()](const Grads& g) -> Grads {
     return {mul(g[0], map1(y, [](auto t) { return 1 - t * t; }))};
@@ -117,12 +119,17 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  // 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) otherwise: no overflow either way.
+  // float: 1 / (1 + e^-x) with fast_exp, which saturates instead of overflowing, so one branch-free
+  // formula serves every x. double: 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) otherwise.
   Tensor out = map1(x, [](auto v) {
     using T = decltype(v);
-    if (v >= 0) return T(1) / (T(1) + std::exp(-v));
-    const T e = std::exp(v);
-    return e / (T(1) + e);
+    if constexpr (std::is_same_v<T, float>) {
+      return 1.0f / (1.0f + detail::fast_exp(-v));
+    } else {
+      if (v >= 0) return T(1) / (T(1) + std::exp(-v));
+      const T e = std::exp(v);
+      return e / (T(1) + e);
+    }
   });
   // sigmoid' = s (1 - s)
   record("sigmoid", {x}, out, [y = out.detach()](const Grads& g) -> Grads {

@@ -8,8 +8,23 @@
 #include "attend/ops/elementwise.h"
 #include "attend/ops/nn_ops.h"
 #include "attend/ops/reduce.h"
+#include "fast_math.h"
 
 namespace attend {
+namespace {
+
+// sum_i x[i] in double, four independent partial sums so the adds pipeline.
+template <typename T>
+double sum_as_double(const T* x, int64_t n) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) s[k] += static_cast<double>(x[i + k]);
+  for (; i < n; ++i) s[0] += static_cast<double>(x[i]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+}  // namespace
 
 // Per row i with target t = t_i, eps = label_smoothing, lse = log sum_c exp(x_ic), and
 // -log p_c = lse - x_ic:
@@ -37,29 +52,29 @@ Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntr
   const double eps = opt.label_smoothing;
   const DType dt = logits.dtype();
   const Tensor x = logits.detach().contiguous();  // [N, C]
-  Tensor prob = Tensor::empty(Shape{N, C}, DType::f64);  // softmax rows, saved for backward
+  // Softmax rows in the logits' dtype, saved for backward. The exponentials are computed in T
+  // (vectorized for float: detail::exp_of) and summed in double.
+  Tensor prob = Tensor::empty(Shape{N, C}, dt);
   std::vector<double> loss(static_cast<size_t>(N), 0.0);
   std::vector<bool> counted(static_cast<size_t>(N), false);
   int64_t count = 0;
   dispatch_dtype(dt, [&]<typename T>() {
     const T* px = x.data<T>();
-    double* pp = prob.data<double>();
+    T* pp = prob.data<T>();
     for (int64_t i = 0; i < N; ++i) {
       const T* xr = px + i * C;
-      double m = -std::numeric_limits<double>::infinity();
-      for (int64_t c = 0; c < C; ++c) m = std::max(m, static_cast<double>(xr[c]));
-      double s = 0.0, sum_x = 0.0;
-      for (int64_t c = 0; c < C; ++c) {
-        pp[i * C + c] = std::exp(static_cast<double>(xr[c]) - m);
-        s += pp[i * C + c];
-        sum_x += static_cast<double>(xr[c]);
-      }
-      for (int64_t c = 0; c < C; ++c) pp[i * C + c] /= s;
+      T* pr = pp + i * C;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t c = 0; c < C; ++c) m = std::max(m, xr[c]);
+      for (int64_t c = 0; c < C; ++c) pr[c] = detail::exp_of<T>(xr[c] - m);
+      const double s = sum_as_double(pr, C);
+      const T inv = static_cast<T>(1.0 / s);
+      for (int64_t c = 0; c < C; ++c) pr[c] *= inv;
       const int64_t t = targets.data[static_cast<size_t>(i)];
       if (t == opt.ignore_index) continue;
-      const double lse = m + std::log(s);
+      const double lse = static_cast<double>(m) + std::log(s);
       double li = lse - (1.0 - eps) * static_cast<double>(xr[t]);
-      if (eps != 0.0) li -= eps / static_cast<double>(C) * sum_x;
+      if (eps != 0.0) li -= eps / static_cast<double>(C) * sum_as_double(xr, C);
       loss[static_cast<size_t>(i)] = li;
       counted[static_cast<size_t>(i)] = true;
       ++count;
@@ -79,20 +94,23 @@ Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntr
   autograd::record("cross_entropy", {logits}, out,
                    [prob, targets, counted, count, eps, red, N, C, dt](const std::vector<Tensor>& g) -> std::vector<Tensor> {
                      const std::vector<double> go = g[0].to_vector<double>();
-                     std::vector<double> dx(static_cast<size_t>(N * C), 0.0);
-                     const double* pp = prob.data<double>();
-                     for (int64_t i = 0; i < N; ++i) {
-                       if (!counted[static_cast<size_t>(i)]) continue;
-                       double gi = red == Reduction::none ? go[static_cast<size_t>(i)] : go[0];
-                       if (red == Reduction::mean) gi /= static_cast<double>(count);
-                       const int64_t t = targets.data[static_cast<size_t>(i)];
-                       for (int64_t c = 0; c < C; ++c) {
-                         double d = pp[i * C + c] - eps / static_cast<double>(C);
-                         if (c == t) d -= 1.0 - eps;
-                         dx[static_cast<size_t>(i * C + c)] = gi * d;
+                     Tensor dx = Tensor::zeros(Shape{N, C}, dt);
+                     dispatch_dtype(dt, [&]<typename T>() {
+                       const T* pp = prob.data<T>();
+                       T* pd = dx.data<T>();
+                       for (int64_t i = 0; i < N; ++i) {
+                         if (!counted[static_cast<size_t>(i)]) continue;
+                         double gi = red == Reduction::none ? go[static_cast<size_t>(i)] : go[0];
+                         if (red == Reduction::mean) gi /= static_cast<double>(count);
+                         const T a = static_cast<T>(gi), b = static_cast<T>(eps / static_cast<double>(C));
+                         const T* pr = pp + i * C;
+                         T* dr = pd + i * C;
+                         for (int64_t c = 0; c < C; ++c) dr[c] = a * (pr[c] - b);
+                         const int64_t t = targets.data[static_cast<size_t>(i)];
+                         dr[t] -= static_cast<T>(gi * (1.0 - eps));
                        }
-                     }
-                     return {Tensor::from_vector(dx, Shape{N, C}, dt)};
+                     });
+                     return {dx};
                    });
   return out;
 }

@@ -15,10 +15,33 @@ double sum_squares(const Tensor& t) {
   const Tensor c = t.contiguous();
   return dispatch_dtype(c.dtype(), [&]<typename T>() {
     const T* x = c.data<T>();
-    double s = 0.0;
-    for (int64_t i = 0; i < c.numel(); ++i) s += static_cast<double>(x[i]) * static_cast<double>(x[i]);
-    return s;
+    const int64_t n = c.numel();
+    double s[4] = {0.0, 0.0, 0.0, 0.0};  // independent partial sums, so the adds pipeline
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4)
+      for (int k = 0; k < 4; ++k) s[k] += static_cast<double>(x[i + k]) * static_cast<double>(x[i + k]);
+    for (; i < n; ++i) s[0] += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    return (s[0] + s[1]) + (s[2] + s[3]);
   });
+}
+
+// One Adam update of n elements, in PyTorch's order of operations (tests/golden/train_golden.cc):
+//   g' = g + wd w;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2;
+//   w = w - step (m / (sqrt(v) / sqrt(bc2) + eps)).
+// The arrays never alias (restrict), so the loop vectorizes.
+template <typename T, bool kDecay>
+void adam_update(T* __restrict w, const T* __restrict g, T* __restrict m, T* __restrict v, int64_t n, T wd, T b1,
+                 T b2, T one_b1, T one_b2, T bc2, T eps, T neg_step) {
+  for (int64_t k = 0; k < n; ++k) {
+    T gk = g[k];
+    if constexpr (kDecay) gk = gk + wd * w[k];
+    m[k] = m[k] * b1;
+    m[k] = m[k] + one_b1 * gk;
+    v[k] = v[k] * b2;
+    v[k] = v[k] + one_b2 * gk * gk;
+    const T denom = std::sqrt(v[k]) / bc2 + eps;
+    w[k] = w[k] + neg_step * (m[k] / denom);
+  }
 }
 
 // The gradient of `p` as a contiguous tensor of p's dtype (undefined when there is none).
@@ -149,16 +172,10 @@ void Adam::step() {
       const T one_b1 = static_cast<T>(1.0 - o.beta1), one_b2 = static_cast<T>(1.0 - o.beta2);
       const T bc2 = static_cast<T>(bias_correction2_sqrt), eps = static_cast<T>(o.eps);
       const T neg_step = static_cast<T>(-step_size);
-      for (int64_t k = 0; k < p.numel(); ++k) {
-        T gk = gr[k];
-        if (o.weight_decay != 0.0) gk = gk + wd * w[k];
-        m[k] = m[k] * b1;
-        m[k] = m[k] + one_b1 * gk;
-        v[k] = v[k] * b2;
-        v[k] = v[k] + one_b2 * gk * gk;
-        const T denom = std::sqrt(v[k]) / bc2 + eps;
-        w[k] = w[k] + neg_step * (m[k] / denom);
-      }
+      if (o.weight_decay != 0.0)
+        adam_update<T, true>(w, gr, m, v, p.numel(), wd, b1, b2, one_b1, one_b2, bc2, eps, neg_step);
+      else
+        adam_update<T, false>(w, gr, m, v, p.numel(), wd, b1, b2, one_b1, one_b2, bc2, eps, neg_step);
     });
   }
 }

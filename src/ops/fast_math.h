@@ -1,0 +1,77 @@
+// Internal: float exp and tanh for the elementwise ops, written branch-free so that the compiler
+// vectorizes the loops that call them (libm's expf/tanhf are opaque calls, one element at a time,
+// and took a fifth of rnnsearch's training time). double keeps libm: the float64 paths are the
+// references the tests trust.
+//
+// Accuracy over float inputs, measured against double libm (tests/unit/ops_fast_math.cc):
+//   exp:  relative error <= 2e-7 on [-87.3, 88.3]; clamped outside (1.2e-38 and 2.4e38), NaN kept.
+//   tanh: absolute error <= 6e-7, exactly x for |x| < 4e-4, +-1 beyond |x| = 7.905, NaN kept.
+// The lane selects below are written as ternaries on values (never && or ||) so that they stay
+// branch-free; with -fno-trapping-math (CMakeLists.txt) GCC turns them into blends.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
+namespace attend::detail {
+
+// exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (ln 2 split in two for exactness),
+// e^r by Cephes' degree-7 polynomial.
+inline float fast_exp(float x) {
+  const float x0 = x;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  x = x < -87.3365478515625f ? -87.3365478515625f : x;
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+  const float n = (x * 1.44269504088896341f + kRound) - kRound;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  const float y = p * scale;
+  return x0 != x0 ? x0 : y;
+}
+
+// tanh(x) as the [13/6] rational minimax approximation Eigen uses for float, on x clamped to
+// [-7.905, 7.905] where it reaches +-1 in float.
+inline float fast_tanh(float x) {
+  constexpr float kClamp = 7.90531110763549805f;
+  float c = x > kClamp ? kClamp : x;
+  c = c < -kClamp ? -kClamp : c;
+  const float c2 = c * c;
+  float p = -2.76076847742355e-16f;
+  p = p * c2 + 2.00018790482477e-13f;
+  p = p * c2 + -8.60467152213735e-11f;
+  p = p * c2 + 5.12229709037114e-08f;
+  p = p * c2 + 1.48572235717979e-05f;
+  p = p * c2 + 6.37261928875436e-04f;
+  p = p * c2 + 4.89352455891786e-03f;
+  p = p * c;
+  float q = 1.19825839466702e-06f;
+  q = q * c2 + 1.18534705686654e-04f;
+  q = q * c2 + 2.26843463243900e-03f;
+  q = q * c2 + 4.89352518554385e-03f;
+  const float y = p / q;
+  const bool keep = (std::fabs(x) < 0.0004f) | (x != x);
+  return keep ? x : y;
+}
+
+template <typename T>
+inline T exp_of(T x) {
+  if constexpr (sizeof(T) == sizeof(float)) return fast_exp(x);
+  else return std::exp(x);
+}
+
+template <typename T>
+inline T tanh_of(T x) {
+  if constexpr (sizeof(T) == sizeof(float)) return fast_tanh(x);
+  else return std::tanh(x);
+}
+
+}  // namespace attend::detail
