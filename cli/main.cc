@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   attend::cli::add_translate_command(app);
   attend::cli::add_eval_command(app);
   attend::cli::add_show_command(app);
+  attend::cli::add_plot_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
