@@ -4,11 +4,22 @@
 
 #include <exception>
 #include <iostream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "attend/core/error.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // A training step allocates and frees the same large tensors (activations, gradients, the
+  // [tokens, vocabulary] logits) every step. By default glibc serves each one above 128 KiB with
+  // its own mmap and unmaps it on free, so every step page-faults and zeroes them again; keeping
+  // blocks up to 32 MiB (glibc's maximum) in the heap and never trimming it lets them be reused.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
   CLI::App app{"attend: the attention mechanism of deep learning, its models and tools"};
   app.require_subcommand(1);
   attend::cli::add_tour_command(app);

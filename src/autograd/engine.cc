@@ -103,19 +103,30 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
     }
   }
 
-  std::unordered_map<Node*, std::vector<Tensor>> pending;
+  // Per node, the gradient of each output so far, and whether the walk allocated that buffer.
+  struct Pending {
+    std::vector<Tensor> grads;
+    std::vector<char> owned;
+  };
+  std::unordered_map<Node*, Pending> pending;
   auto add_grad = [&](Node* n, int slot, const Tensor& g) {
-    auto& v = pending[n];
-    if (v.empty()) v.resize(n->output_shapes.size());
-    Tensor& cur = v[static_cast<size_t>(slot)];
+    Pending& p = pending[n];
+    if (p.grads.empty()) {
+      p.grads.resize(n->output_shapes.size());
+      p.owned.assign(n->output_shapes.size(), 0);
+    }
+    Tensor& cur = p.grads[static_cast<size_t>(slot)];
     if (!cur.defined()) {
       cur = g;
-    } else {
-      // A gradient may be shared (the caller's grad_output, or one tensor a backward handed to
-      // two inputs): sum into a fresh buffer, never into `cur` itself.
-      cur = cur.clone();
-      add_inplace(cur, g);
+      return;
     }
+    // A gradient handed in may be shared (the caller's grad_output, or one tensor a backward gave
+    // to two inputs): the first sum goes into a fresh buffer, later ones into that buffer.
+    if (!p.owned[static_cast<size_t>(slot)]) {
+      cur = cur.clone();
+      p.owned[static_cast<size_t>(slot)] = 1;
+    }
+    add_inplace(cur, g);
   };
   add_grad(root, impl().output_nr, seed);
 
@@ -124,7 +135,7 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
   while (!ready.empty()) {
     Node* n = ready.back();
     ready.pop_back();
-    std::vector<Tensor> grads = std::move(pending[n]);
+    std::vector<Tensor> grads = std::move(pending[n].grads);
     pending.erase(n);
     grads.resize(n->output_shapes.size());
     for (size_t i = 0; i < grads.size(); ++i)

@@ -85,6 +85,19 @@ TEST(SemanticsAutograd, DiamondSumsBothPaths) {
   EXPECT_TRUE(all_close(w.grad(), Tensor::full({2, 2}, 4.0, DType::f64), 0.0));
 }
 
+TEST(SemanticsAutograd, ManyUsesSumWithoutTouchingSharedGradients) {
+  // a = 2x used four times, twice through add(a, a), whose backward hands one tensor to both
+  // inputs: the engine sums into its own buffer after the first use and never into a tensor
+  // another slot (or the caller's grad_output) still holds. y = 2(a + a) + a * 1 + a, dy/da = 6.
+  Tensor x = leaf({1, -2, 0.5}, {3});
+  const Tensor a = mul(x, 2.0);
+  const Tensor y = add(add(mul(add(a, a), 2.0), mul(a, 1.0)), a);
+  const Tensor seed = Tensor::from_vector(std::vector<double>{1, 10, 100}, {3});
+  y.backward(seed);
+  EXPECT_TRUE(all_close(x.grad(), Tensor::from_vector(std::vector<double>{12, 120, 1200}, {3}), 1e-12));
+  EXPECT_TRUE(all_close(seed, Tensor::from_vector(std::vector<double>{1, 10, 100}, {3}), 0.0));
+}
+
 TEST(SemanticsAutograd, NonScalarBackwardNeedsGradOutput) {
   Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   const Tensor y = exp(x);
