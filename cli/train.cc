@@ -106,8 +106,10 @@ void print_examples(const Translator& tr, const std::vector<data::Pair>& pairs, 
   for (int64_t i = 0; i < std::min<int64_t>(n, static_cast<int64_t>(pairs.size())); ++i)
     src.push_back(pairs[static_cast<size_t>(i)].source);
   const auto t = tr.translate(src, {.beam = 1});
+  const data::Tokenizer target_tok = tr.spec().target_tokenizer();
   for (size_t i = 0; i < src.size(); ++i) {
-    const bool ok = t[i].text[0] == pairs[i].target;
+    // Compared as tokens, as exact match is everywhere (lowercasing and punctuation spacing aside).
+    const bool ok = t[i].target_tokens[0] == target_tok.tokenize(pairs[i].target);
     std::cout << (ok ? "  ok   " : "  MISS ") << src[i] << "  ->  " << t[i].text[0];
     if (!ok) std::cout << "   (expected " << pairs[i].target << ")";
     std::cout << "\n";
@@ -217,7 +219,7 @@ void run_train(const TrainOptions& o) {
       int64_t exact = 0;
       for (size_t i = 0; i < n; ++i) {
         hyp.push_back(t[i].text[0]);
-        exact += hyp.back() == refs[0][i];
+        exact += t[i].target_tokens[0] == tt.tokenize(pairs[i].target);  // as tokens, like attend eval
       }
       m["exact"] = 100.0 * static_cast<double>(exact) / static_cast<double>(n);
       m["bleu"] = train::corpus_bleu(hyp, refs).score;
