@@ -27,12 +27,6 @@ const Rgb kInk{25, 25, 25};
 const Rgb kAxis{90, 90, 90};
 const Rgb kGrid{226, 226, 226};
 
-int widest(const std::vector<std::string>& texts) {
-  int w = 0;
-  for (const auto& t : texts) w = std::max(w, text_width(t));
-  return w;
-}
-
 // "98.8", "100" for 100.0, "0" for 0.04 at one decimal.
 std::string format_value(double v, int decimals) {
   char buf[64];

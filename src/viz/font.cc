@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 
 #include "attend/viz/font.h"
@@ -60,6 +61,12 @@ void append_utf8(std::string& out, char32_t c) {
 }
 
 int text_width(std::string_view utf8) { return static_cast<int>(decode_utf8(utf8).size()) * kGlyphWidth; }
+
+int widest(const std::vector<std::string>& texts) {
+  int w = 0;
+  for (const auto& t : texts) w = std::max(w, text_width(t));
+  return w;
+}
 
 std::string truncate_label(std::string_view utf8, int max_chars) {
   const size_t limit = static_cast<size_t>(max_chars < 4 ? 4 : max_chars);

@@ -61,12 +61,6 @@ std::vector<std::string> labels_or_indices(const std::vector<std::string>& given
   return out;
 }
 
-int widest(const std::vector<std::string>& texts) {
-  int w = 0;
-  for (const auto& t : texts) w = std::max(w, text_width(t));
-  return w;
-}
-
 // ".87" for 0.87 (the leading zero carries no information in a weight), "1.00", "-.25".
 std::string format_value(double v, int decimals) {
   char buf[64];

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace attend::viz {
 
@@ -27,6 +28,8 @@ void append_utf8(std::string& out, char32_t c);
 
 // Width in pixels of `text` drawn with the bitmap font: 6 per code point.
 int text_width(std::string_view utf8);
+// The widest of `texts` in pixels (0 for none).
+int widest(const std::vector<std::string>& texts);
 
 // `text` cut to at most `max_chars` code points; a cut label ends in "..." (counted in the
 // limit). max_chars < 4 is treated as 4.
