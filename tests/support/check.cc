@@ -53,6 +53,10 @@ void expect_error(const std::function<void()>& f, const std::string& prefix, con
   }
 }
 
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
+  expect_error(f, "", parts);
+}
+
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
   double m = 0.0;

@@ -37,6 +37,8 @@ std::string error_of(const std::function<void()>& f);
 // Runs f and expects an attend::Error whose message starts with `prefix` ("[op]") and contains
 // every one of `parts` (typically the offending shapes).
 void expect_error(const std::function<void()>& f, const std::string& prefix, const std::vector<std::string>& parts);
+// Runs f and expects an attend::Error whose message contains every one of `parts`.
+void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts);
 
 // Random f64 / f32 tensors from the project's RNG.
 inline Tensor randn64(const Shape& s, Rng& rng) { return Tensor::randn(s, rng, DType::f64); }

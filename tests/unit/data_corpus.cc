@@ -14,11 +14,13 @@
 #include "attend/data/utf8.h"
 #include "attend/data/vocab.h"
 #include "attend/io/atomic_file.h"
+#include "support/check.h"
 
 namespace attend::data {
 namespace {
 
 namespace fs = std::filesystem;
+using test::expect_error;
 
 class DataCorpus : public test::TempDirTest {
  protected:
@@ -26,17 +28,6 @@ class DataCorpus : public test::TempDirTest {
     const std::string p = (dir_ / name).string();
     io::write_file_atomic(p, contents);
     return p;
-  }
-  // Runs f, expecting attend::Error whose message contains every part.
-  template <typename F>
-  static void expect_error(F&& f, std::initializer_list<std::string> parts) {
-    try {
-      f();
-      ADD_FAILURE() << "no error";
-    } catch (const Error& e) {
-      for (const auto& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos)
-          << "'" << part << "' not in: " << e.what();
-    }
   }
 };
 

@@ -345,15 +345,7 @@ TEST(SearchDecode, FinishedSentencesLeaveTheBatch) {
   EXPECT_EQ(toy.rows_seen, 2 + 4);
 }
 
-template <typename F>
-void expect_error(F&& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(BadInputDecode, OptionsAndShapesAreChecked) {
   ToyDecoder toy(random_table);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "attend/models/seq2seq.h"
+#include "support/check.h"
 
 namespace attend {
 namespace {
@@ -11,16 +12,7 @@ namespace {
 using models::Architecture;
 using models::Seq2SeqConfig;
 
-// Runs f, expecting an attend::Error whose message contains every fragment.
-template <typename F>
-void expect_error(F&& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    ADD_FAILURE() << "no error";
-  } catch (const Error& e) {
-    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 Seq2SeqConfig small() {
   return {.src_vocab = 10, .tgt_vocab = 10, .embed_dim = 4, .hidden_dim = 4, .attention_dim = 4, .readout_dim = 4};

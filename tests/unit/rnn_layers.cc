@@ -16,6 +16,7 @@ namespace attend {
 namespace {
 
 using test::all_close;
+using test::expect_error;
 
 std::vector<std::string> names_of(const nn::Module& m) {
   std::vector<std::string> out;
@@ -144,15 +145,6 @@ TEST(Rnn, DropoutBetweenLayersOnlyInTraining) {
 }
 
 // Runs f and checks that it throws attend::Error whose message contains every one of `parts`.
-void expect_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown; expected one mentioning " << parts.front();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
 
 TEST(BadInputRnn, LayerInputWidthMismatch) {
   Rng rng(41);
