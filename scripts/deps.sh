@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages attend builds with, when any is missing. Safe to re-run.
-# Sourced by the README's commands; needs root or sudo only when something is missing.
+# Called by the README's commands; needs root or sudo only when something is missing.
+#   scripts/deps.sh          install what is missing
+#   scripts/deps.sh --list   print the packages, one per line (the fresh-machine audit reads this)
+# This list is the one place that names them: anything the build, the tests or the CLI use must
+# come from a package here or from one a fresh Debian 12 machine already has.
 set -euo pipefail
 
-ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-                 libbenchmark-dev libpng-dev)
+ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf python3 libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+                 libgmock-dev libbenchmark-dev libpng-dev)
+
+case "${1:-}" in
+  --list) printf '%s\n' "${ATTEND_PACKAGES[@]}"; exit 0 ;;
+  "") ;;
+  *) echo "usage: scripts/deps.sh [--list]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${ATTEND_PACKAGES[@]}"; do

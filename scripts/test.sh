@@ -8,6 +8,18 @@ jobs="$(nproc)"
 
 echo "== Release build and tests"
 "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DATTEND_WERROR=ON
+
+echo "== fresh-machine audit of the Release build"
+# Every header, library and CMake package file the build used must come from a package a fresh
+# Debian 12 machine ships or from scripts/deps.sh's list, so that a package installed by hand on
+# this machine cannot hide a missing install step.
+audit="$root/../shared/fresh-machine/audit"
+if [ -x "$audit" ]; then
+  # shellcheck disable=SC2046
+  "$audit" "$root/build" $("$root/scripts/deps.sh" --list)
+else
+  echo "fresh-machine audit skipped: $audit not found (it ships beside the project's checkout, not with it)"
+fi
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and unit tests"

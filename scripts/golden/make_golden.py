@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the PyTorch golden files of tests/golden/data (oracle 3 of DESIGN.md section 6).
 
-Run with Debian's PyTorch 1.13:  /usr/bin/python3 scripts/golden/make_golden.py
+Run with Debian's PyTorch 1.13:  scripts/golden/make.sh make_golden (installs python3-torch if missing)
 The C++ tests read the JSON files and never need Python. Every case is computed in float64 from
 fixed seeds, so running the script again reproduces the files byte for byte.
 

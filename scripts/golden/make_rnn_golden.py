@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the PyTorch golden files of the recurrent cells and layers: tests/golden/data/rnn_*.json.
 
-Run with Debian's PyTorch 1.13:  /usr/bin/python3 scripts/golden/make_rnn_golden.py
+Run with Debian's PyTorch 1.13:  scripts/golden/make.sh make_rnn_golden (installs python3-torch if missing)
 Same file format and conventions as make_golden.py (whose writer this script reuses), read by
 tests/support/golden.{h,cc}. Everything is computed in float64 from fixed seeds.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the golden files of the train layer: tests/golden/data/train_*.json.
 
-Run with Debian's PyTorch 1.13:  /usr/bin/python3 scripts/golden/make_train_golden.py
+Run with Debian's PyTorch 1.13:  scripts/golden/make.sh make_train_golden (installs python3-torch if missing)
 Same file format as make_golden.py (whose writer this script reuses), read by
 tests/support/golden.{h,cc} and checked by tests/golden/train_golden.cc.
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Re-makes the PyTorch golden files of tests/golden/data in one command: installs Debian's PyTorch
+# 1.13 (python3-torch, which the committed files were made with) when it is missing, then runs the
+# generators. Root or sudo is needed only for that install. The tests themselves never need Python.
+#
+#   scripts/golden/make.sh                 every generator
+#   scripts/golden/make.sh make_rnn_golden one of them (file name with or without .py)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
+  echo "golden: installing Debian's python3-torch (PyTorch 1.13)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "golden: need root or sudo to install python3-torch" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch
+fi
+scripts=("$@")
+[ ${#scripts[@]} -gt 0 ] || scripts=(make_golden make_rnn_golden make_train_golden)
+for s in "${scripts[@]}"; do
+  echo "== ${s%.py}.py"
+  /usr/bin/python3 "$here/${s%.py}.py"
+done
