@@ -4,9 +4,11 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <string_view>
 #include <unordered_map>
 
 #include "attend/core/error.h"
+#include "attend/data/utf8.h"
 
 namespace attend::train {
 namespace {
@@ -69,6 +71,21 @@ std::vector<std::string> split_whitespace(const std::string& s) {
   return out;
 }
 
+// Python's str.rstrip(): `s` without its trailing whitespace (the characters of whitespace_at).
+std::string rstrip(const std::string& s) {
+  size_t end = 0;  // one past the last non-whitespace character
+  for (size_t i = 0; i < s.size();) {
+    const size_t w = whitespace_at(s, i);
+    if (w > 0) {
+      i += w;
+    } else {
+      ++i;
+      end = i;
+    }
+  }
+  return s.substr(0, end);
+}
+
 // re.sub of a two-character pattern (first, second) with replacement pieces, leftmost and
 // non-overlapping as Python's re does.
 template <typename First, typename Second>
@@ -115,6 +132,88 @@ void check_pairs(size_t h, size_t r, const char* op) {
   ATTEND_CHECK(h == r, op, h, " hypotheses but ", r, " references");
 }
 
+void check_reference_sets(const std::vector<std::string>& hyps, const std::vector<std::vector<std::string>>& refs,
+                          const char* op) {
+  ATTEND_CHECK(!refs.empty(), op, "no reference set");
+  for (size_t r = 0; r < refs.size(); ++r)
+    ATTEND_CHECK(refs[r].size() == hyps.size(), op, "reference set ", r, " has ", refs[r].size(),
+                 " sentences for ", hyps.size(), " hypotheses");
+}
+
+// ---- chrF --------------------------------------------------------------------------------------
+
+constexpr int kChrfOrder = ChrfScore::kCharOrder;
+// Per sentence (or summed): hyp, ref, match of order n at [3 (n - 1)], [3 (n - 1) + 1], [3 (n - 1) + 2],
+// the layout of sacreBLEU's statistics list.
+using ChrfStats = std::array<int64_t, 3 * kChrfOrder>;
+// Character n-gram counts of orders 1..6, keyed by their UTF-8 bytes (views into the owner's text).
+using CharNgrams = std::array<std::unordered_map<std::string_view, int64_t>, kChrfOrder>;
+
+// extract_all_char_ngrams(line, 6, include_whitespace=False): `text` is the sentence with its
+// whitespace removed (it must outlive the result).
+CharNgrams char_ngrams(const std::string& text, const char* op, const char* what, size_t index) {
+  std::vector<size_t> starts;  // byte offset of each code point, then text.size()
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = data::utf8_sequence_length(text, i);
+    ATTEND_CHECK(len > 0, op, what, " ", index, " is not valid UTF-8 (byte ", i, " of its text without spaces)");
+    starts.push_back(i);
+    i += len;
+  }
+  starts.push_back(text.size());
+  const size_t chars = starts.size() - 1;
+  CharNgrams out;
+  const std::string_view view(text);
+  for (size_t n = 1; n <= static_cast<size_t>(kChrfOrder); ++n)
+    for (size_t i = 0; i + n <= chars; ++i) ++out[n - 1][view.substr(starts[i], starts[i + n] - starts[i])];
+  return out;
+}
+
+std::string without_whitespace(const std::string& s) {
+  std::string out;
+  for (const auto& w : split_whitespace(s)) out += w;
+  return out;
+}
+
+// CHRF._get_match_statistics for every order.
+ChrfStats chrf_match(const CharNgrams& hyp, const CharNgrams& ref) {
+  ChrfStats st{};
+  for (size_t n = 0; n < static_cast<size_t>(kChrfOrder); ++n) {
+    int64_t hyp_count = 0, match = 0, ref_count = 0;
+    for (const auto& [g, c] : hyp[n]) {
+      hyp_count += c;
+      const auto it = ref[n].find(g);
+      if (it != ref[n].end()) match += std::min(c, it->second);
+    }
+    for (const auto& [g, c] : ref[n]) ref_count += c;
+    st[3 * n] = ref[n].empty() ? 0 : hyp_count;
+    st[3 * n + 1] = ref_count;
+    st[3 * n + 2] = match;
+  }
+  return st;
+}
+
+// CHRF._compute_f_score with eps_smoothing=False, operation for operation (so the doubles agree).
+double chrf_f_score(const ChrfStats& st) {
+  constexpr double factor = ChrfScore::kBeta * ChrfScore::kBeta;
+  double avg_prec = 0.0, avg_rec = 0.0;
+  int effective_order = 0;
+  for (size_t n = 0; n < static_cast<size_t>(kChrfOrder); ++n) {
+    const int64_t n_hyp = st[3 * n], n_ref = st[3 * n + 1], n_match = st[3 * n + 2];
+    if (n_hyp > 0 && n_ref > 0) {
+      avg_prec += static_cast<double>(n_match) / static_cast<double>(n_hyp);
+      avg_rec += static_cast<double>(n_match) / static_cast<double>(n_ref);
+      ++effective_order;
+    }
+  }
+  if (effective_order == 0) return 0.0;
+  avg_prec /= effective_order;
+  avg_rec /= effective_order;
+  if (avg_prec + avg_rec == 0.0) return 0.0;
+  double score = (1.0 + factor) * avg_prec * avg_rec;
+  score /= factor * avg_prec + avg_rec;
+  return 100.0 * score;
+}
+
 }  // namespace
 
 std::string tokenize_13a(const std::string& input) {
@@ -155,19 +254,16 @@ std::string tokenize_13a(const std::string& input) {
 }
 
 BleuScore corpus_bleu(const std::vector<std::string>& hyps, const std::vector<std::vector<std::string>>& refs) {
-  constexpr const char* op = "corpus_bleu";
-  ATTEND_CHECK(!refs.empty(), op, "no reference set");
-  for (size_t r = 0; r < refs.size(); ++r)
-    ATTEND_CHECK(refs[r].size() == hyps.size(), op, "reference set ", r, " has ", refs[r].size(),
-                 " sentences for ", hyps.size(), " hypotheses");
+  check_reference_sets(hyps, refs, "corpus_bleu");
   BleuScore b;
   for (size_t i = 0; i < hyps.size(); ++i) {
-    const std::vector<std::string> h = split_whitespace(tokenize_13a(hyps[i]));
+    // sacreBLEU's BLEU._preprocess_segment: tokenizer(sent.rstrip()).
+    const std::vector<std::string> h = split_whitespace(tokenize_13a(rstrip(hyps[i])));
     const int64_t hlen = static_cast<int64_t>(h.size());
     NgramCounts max_ref;
     int64_t closest_diff = -1, closest_len = 0;
     for (const auto& set : refs) {
-      const std::vector<std::string> r = split_whitespace(tokenize_13a(set[i]));
+      const std::vector<std::string> r = split_whitespace(tokenize_13a(rstrip(set[i])));
       for (const auto& [key, n] : count_ngrams(r)) max_ref[key] = std::max(max_ref[key], n);
       const int64_t rlen = static_cast<int64_t>(r.size());
       const int64_t diff = std::abs(rlen - hlen);
@@ -215,6 +311,63 @@ std::string BleuScore::str() const {
                 score, precisions[0], precisions[1], precisions[2], precisions[3], brevity_penalty, ratio,
                 static_cast<long long>(sys_len), static_cast<long long>(ref_len));
   return buf;
+}
+
+std::string BleuScore::format(const std::string& signature) const {
+  // str() is "BLEU = ..."; sacreBLEU puts the signature after the name.
+  return "BLEU|" + signature + str().substr(4);
+}
+
+std::string bleu_signature(size_t num_refs, bool lowercased) {
+  return "nrefs:" + std::to_string(num_refs) + "|case:" + (lowercased ? "lc" : "mixed") +
+         "|eff:no|tok:13a|smooth:exp|version:" + kSacrebleuVersion;
+}
+
+ChrfScore corpus_chrf(const std::vector<std::string>& hyps, const std::vector<std::vector<std::string>>& refs) {
+  constexpr const char* op = "corpus_chrf";
+  check_reference_sets(hyps, refs, op);
+  ChrfStats total{};
+  for (size_t i = 0; i < hyps.size(); ++i) {
+    const std::string h_text = without_whitespace(hyps[i]);
+    const CharNgrams h = char_ngrams(h_text, op, "hypothesis", i);
+    ChrfStats best{};
+    double best_f = -1.0;
+    for (size_t r = 0; r < refs.size(); ++r) {
+      const std::string r_text = without_whitespace(refs[r][i]);
+      const ChrfStats st = chrf_match(h, char_ngrams(r_text, op, ("reference set " + std::to_string(r) + ", sentence").c_str(), i));
+      const double f = chrf_f_score(st);
+      if (f > best_f) {  // the first of equally good references wins
+        best_f = f;
+        best = st;
+      }
+    }
+    for (size_t k = 0; k < total.size(); ++k) total[k] += best[k];
+  }
+  ChrfScore c;
+  for (size_t n = 0; n < static_cast<size_t>(kChrfOrder); ++n) {
+    c.hyp[n] = total[3 * n];
+    c.ref[n] = total[3 * n + 1];
+    c.match[n] = total[3 * n + 2];
+  }
+  c.score = chrf_f_score(total);
+  return c;
+}
+
+std::string ChrfScore::str() const {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "chrF%d = %.2f", kBeta, score);
+  return buf;
+}
+
+std::string ChrfScore::format(const std::string& signature) const {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " = %.2f", score);
+  return "chrF" + std::to_string(kBeta) + "|" + signature + buf;
+}
+
+std::string chrf_signature(size_t num_refs, bool lowercased) {
+  return "nrefs:" + std::to_string(num_refs) + "|case:" + (lowercased ? "lc" : "mixed") +
+         "|eff:yes|nc:6|nw:0|space:no|version:" + kSacrebleuVersion;
 }
 
 double exact_match(const std::vector<std::vector<int64_t>>& hyps, const std::vector<std::vector<int64_t>>& refs) {

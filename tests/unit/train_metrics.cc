@@ -1,6 +1,7 @@
-// Evaluation metrics: the 13a tokenizer, corpus BLEU on examples computed by hand, accuracies,
-// perplexity and the length-bucket table. (tests/golden/train_golden.cc compares BLEU with an
-// independent Python implementation as well.)
+// Evaluation metrics: the 13a tokenizer, corpus BLEU and chrF on examples computed by hand,
+// signatures, accuracies, perplexity and the length-bucket table. (tests/golden/train_golden.cc
+// compares BLEU with an independent Python implementation, tests/golden/train_sacrebleu_golden.cc
+// BLEU and chrF with sacreBLEU itself.)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -58,6 +59,62 @@ TEST(TrainMetrics, BleuMultipleReferencesClipAndClosestLength) {
   EXPECT_EQ(b.ref_len, 3);
   const BleuScore t = corpus_bleu({"a b c"}, {{"a b"}, {"a b c d"}});
   EXPECT_EQ(t.ref_len, 2);
+}
+
+TEST(TrainMetrics, BleuStripsTrailingWhitespaceBeforeTokenizing) {
+  // sacreBLEU tokenizes sent.rstrip(): a trailing "-\n" is stripped to "-" before the 13a
+  // tokenizer could join it away, so "word-\n" stays the token "word-".
+  EXPECT_EQ(tokenize_13a("a b c word-\n"), "a b c word");
+  EXPECT_NEAR(corpus_bleu({"a b c word-\n"}, {{"a b c word-"}}).score, 100.0, 1e-12);
+  EXPECT_NEAR(corpus_bleu({"a b c d \xE3\x80\x80 "}, {{"a b c d"}}).score, 100.0, 1e-12);  // U+3000
+}
+
+TEST(TrainMetrics, BleuSignatureAndFormat) {
+  EXPECT_EQ(bleu_signature(1), std::string("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:") + kSacrebleuVersion);
+  EXPECT_EQ(bleu_signature(2, true), std::string("nrefs:2|case:lc|eff:no|tok:13a|smooth:exp|version:") + kSacrebleuVersion);
+  const BleuScore s = corpus_bleu({"a b c d e"}, {{"a b c d e f g h"}});
+  EXPECT_EQ(s.format("nrefs:1|x"),
+            "BLEU|nrefs:1|x = 54.88 100.0/100.0/100.0/100.0 (BP = 0.549 ratio = 0.625 hyp_len = 5 ref_len = 8)");
+}
+
+TEST(TrainMetrics, ChrfByHand) {
+  // "abc" vs "abd": 1-grams 2 of 3 both ways, 2-grams 1 of 2, 3-grams 0 of 1; orders 4-6 have no
+  // n-grams and do not count. P = R = (2/3 + 1/2 + 0) / 3 = 7/18, so F2 = 7/18.
+  const ChrfScore c = corpus_chrf({"abc"}, {{"abd"}});
+  EXPECT_EQ(c.hyp, (std::array<int64_t, 6>{3, 2, 1, 0, 0, 0}));
+  EXPECT_EQ(c.ref, (std::array<int64_t, 6>{3, 2, 1, 0, 0, 0}));
+  EXPECT_EQ(c.match, (std::array<int64_t, 6>{2, 1, 0, 0, 0, 0}));
+  EXPECT_NEAR(c.score, 100.0 * 7.0 / 18.0, 1e-12);
+  EXPECT_EQ(c.str(), "chrF2 = 38.89");
+  // Whitespace is removed before counting; case is kept.
+  EXPECT_NEAR(corpus_chrf({"a b  c"}, {{"abc"}}).score, 100.0, 1e-12);
+  EXPECT_LT(corpus_chrf({"ABC"}, {{"abc"}}).score, 1e-12);
+  // Recall weighs more than precision (beta 2): a hypothesis that is a prefix of the reference.
+  // "ab" vs "abcd": P = 1 for orders 1-2, R = (2/4 + 1/3) / 2; F2 = 5PR / (4P + R).
+  const double r = (0.5 + 1.0 / 3.0) / 2.0;
+  EXPECT_NEAR(corpus_chrf({"ab"}, {{"abcd"}}).score, 100.0 * 5.0 * r / (4.0 + r), 1e-12);
+  // A reference without n-grams of an order makes the hypothesis' n-grams of that order not count.
+  const ChrfScore s = corpus_chrf({"abcdef"}, {{"ab"}});
+  EXPECT_EQ(s.hyp, (std::array<int64_t, 6>{6, 5, 0, 0, 0, 0}));
+  // Code points, not bytes: "\xC3\xA9" (U+00E9) is one character.
+  EXPECT_EQ(corpus_chrf({"caf\xC3\xA9"}, {{"caf\xC3\xA9"}}).hyp[0], 4);
+  EXPECT_EQ(chrf_signature(1), std::string("nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:") + kSacrebleuVersion);
+  EXPECT_EQ(c.format(chrf_signature(1)),
+            std::string("chrF2|nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:") + kSacrebleuVersion + " = 38.89");
+}
+
+TEST(TrainMetrics, ChrfAndBleuBadInput) {
+  EXPECT_THROW(corpus_chrf({"a"}, {}), Error);
+  EXPECT_THROW(corpus_chrf({"a", "b"}, {{"a"}}), Error);
+  EXPECT_THROW(corpus_bleu({"a", "b"}, {{"a"}}), Error);
+  try {
+    corpus_chrf({"ok", "bad\xFF"}, {{"ok", "bad"}});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[corpus_chrf]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("hypothesis 1 is not valid UTF-8"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(corpus_chrf({}, {{}}).score, 0.0);  // an empty corpus scores 0
 }
 
 TEST(TrainMetrics, AccuraciesAndPerplexity) {
