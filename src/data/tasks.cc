@@ -17,6 +17,25 @@ constexpr std::array<std::string_view, 12> kMonths = {"january", "february", "ma
                                                       "july",    "august",   "september", "october", "november", "december"};
 constexpr std::array<std::string_view, 7> kWeekdays = {"monday", "tuesday",  "wednesday", "thursday",
                                                        "friday", "saturday", "sunday"};
+constexpr std::array<std::string_view, kNumDateFamilies> kFamilyNames = {
+    "iso",         "us_numeric",   "day_first_numeric", "month_name_first", "day_first_name",
+    "spelled_out", "with_weekday", "upper_case",        "mixed_case"};
+// The formats of each of the seven base families, in DateFormat order.
+struct FormatRange {
+  DateFormat first, last;
+};
+constexpr std::array<FormatRange, 7> kFamilyFormats = {{
+    {DateFormat::iso_dash, DateFormat::iso_compact},
+    {DateFormat::us_slash_yy, DateFormat::us_dash},
+    {DateFormat::dotted_padded, DateFormat::day_dash},
+    {DateFormat::month_ordinal_year, DateFormat::year_month_day},
+    {DateFormat::day_month_year, DateFormat::day_mon_dash_year},
+    {DateFormat::month_spelled_year, DateFormat::spelled_month_year},
+    {DateFormat::weekday_day_month_year, DateFormat::weekday_month_spelled},
+}};
+// upper_case and mixed_case re-case a format of these families (the ones with words in them).
+constexpr std::array<DateFamily, 4> kNameFamilies = {DateFamily::month_name_first, DateFamily::day_first_name,
+                                                     DateFamily::spelled_out, DateFamily::with_weekday};
 
 // Counters reserved per pair: pair i draws from counters [i * kStride, (i + 1) * kStride), so it
 // depends only on (seed, i).
@@ -42,6 +61,11 @@ std::string capitalize(std::string_view s) {
   std::string out(s);
   if (!out.empty()) out[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
 }
 
 std::string ordinal(int d) {
@@ -116,7 +140,84 @@ Date random_date(PairRng& r) {
   return d;
 }
 
+bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
+
+// mixed_case: each run of letters lower, Capitalized or UPPER, drawn one by one, until the text
+// has both cases (else it would be one of the other families' spellings); an ordinal suffix
+// ("3rd") is lower or upper only ("3Rd" is nobody's spelling).
+std::string mixed_case(const std::string& text, PairRng& r) {
+  const auto has = [](const std::string& s, int (*is)(int)) {
+    return std::any_of(s.begin(), s.end(), [is](char c) { return is(static_cast<unsigned char>(c)) != 0; });
+  };
+  for (int attempt = 0;; ++attempt) {
+    std::string s = text;
+    for (size_t k = 0; k < s.size();) {
+      if (!is_alpha(s[k])) {
+        ++k;
+        continue;
+      }
+      size_t end = k;
+      while (end < s.size() && is_alpha(s[end])) ++end;
+      const bool suffix = k > 0 && std::isdigit(static_cast<unsigned char>(s[k - 1]));
+      // 0 lower, 1 UPPER, 2 Capitalized; after 8 draws without both cases, Capitalized words.
+      const int64_t style = attempt >= 8 ? (suffix ? 0 : 2) : r.uniform_int(0, suffix ? 1 : 2);
+      for (size_t j = k; j < end; ++j) {
+        const auto c = static_cast<unsigned char>(s[j]);
+        s[j] = static_cast<char>(style == 1 || (style == 2 && j == k) ? std::toupper(c) : std::tolower(c));
+      }
+      k = end;
+    }
+    if (attempt >= 8 || (has(s, std::islower) && has(s, std::isupper))) return s;
+  }
+}
+
+DateExample random_date_example(PairRng& r, std::optional<DateFamily> only) {
+  DateExample e;
+  // Always drawn, so that a forced family leaves the rest of the pair's draws (its date) as is.
+  const auto drawn = static_cast<DateFamily>(r.uniform_int(0, kNumDateFamilies - 1));
+  e.family = only.value_or(drawn);
+  e.date = random_date(r);
+  DateFamily base = e.family;
+  if (base == DateFamily::upper_case || base == DateFamily::mixed_case)
+    base = kNameFamilies[static_cast<size_t>(r.uniform_int(0, static_cast<int64_t>(kNameFamilies.size()) - 1))];
+  const FormatRange range = kFamilyFormats[static_cast<size_t>(base)];
+  e.format = static_cast<DateFormat>(r.uniform_int(static_cast<int64_t>(range.first), static_cast<int64_t>(range.last)));
+  if (date_format_needs_day_over_12(e.format) && e.date.day <= 12)
+    e.date.day = static_cast<int>(r.uniform_int(13, days_in_month(e.date.year, e.date.month)));
+  e.source = format_date(e.date, e.format);
+  if (e.family == DateFamily::upper_case) e.source = upper(e.source);
+  if (e.family == DateFamily::mixed_case) e.source = mixed_case(e.source, r);
+  e.target = iso_date(e.date);
+  return e;
+}
+
+void check_task_options(Task task, const TaskOptions& o) {
+  constexpr const char* op = "generate_task";
+  ATTEND_CHECK(o.count >= 0, op, "count must be >= 0, got ", o.count);
+  ATTEND_CHECK(o.min_length >= 1 && o.min_length <= o.max_length, op, "need 1 <= min_length <= max_length, got ",
+               o.min_length, " and ", o.max_length);
+  ATTEND_CHECK(o.vocab_size >= 1 && o.vocab_size <= static_cast<int64_t>(kSymbols.size()), op,
+               "vocab_size must be in 1..", kSymbols.size(), ", got ", o.vocab_size);
+  if (task == Task::addition)
+    ATTEND_CHECK(o.max_length <= 17, op, "addition operands have at most 17 digits, got max_length ", o.max_length);
+  ATTEND_CHECK(task == Task::dates || !o.date_family, op, "a date family (",
+               o.date_family ? date_family_name(*o.date_family) : "", ") is for the dates task, not ",
+               kTaskNames[static_cast<size_t>(task)]);
+}
+
 }  // namespace
+
+std::string_view date_family_name(DateFamily family) { return kFamilyNames[static_cast<size_t>(family)]; }
+
+DateFamily parse_date_family(std::string_view name) {
+  for (size_t i = 0; i < kFamilyNames.size(); ++i)
+    if (kFamilyNames[i] == name) return static_cast<DateFamily>(i);
+  std::string known;
+  for (auto n : kFamilyNames) known += (known.empty() ? "" : ", ") + std::string(n);
+  throw Error("date family", detail::concat("unknown date family '", name, "' (known: ", known, ")"));
+}
+
+std::vector<std::string_view> date_family_names() { return {kFamilyNames.begin(), kFamilyNames.end()}; }
 
 Task parse_task(std::string_view name) {
   for (size_t i = 0; i < kTaskNames.size(); ++i)
@@ -194,38 +295,109 @@ Date parse_iso_date(std::string_view s) {
   return d;
 }
 
-std::string format_date(const Date& d, DateFormat format) {
-  const std::string month(kMonths[static_cast<size_t>(d.month - 1)]);
-  const std::string mon = month.substr(0, 3);
-  const std::string wday(kWeekdays[static_cast<size_t>(weekday(d))]);
-  const std::string day = std::to_string(d.day), year = std::to_string(d.year);
-  const std::string yy = two_digits(d.year % 100);
+DateFamily date_format_family(DateFormat format) {
+  for (size_t f = 0; f < kFamilyFormats.size(); ++f)
+    if (format >= kFamilyFormats[f].first && format <= kFamilyFormats[f].last) return static_cast<DateFamily>(f);
+  throw Error("date_format_family", "unknown format");
+}
+
+bool date_format_needs_day_over_12(DateFormat format) {
   switch (format) {
-    case DateFormat::weekday_day_month_year: return wday + " " + day + " " + month + " " + year;
-    case DateFormat::month_day_year_slash: return std::to_string(d.month) + "/" + day + "/" + yy;
-    case DateFormat::month_ordinal_year: return capitalize(month) + " " + ordinal(d.day) + ", " + year;
-    case DateFormat::day_month_year_dotted: return two_digits(d.day) + "." + two_digits(d.month) + "." + year;
-    case DateFormat::day_mon_year: return day + " " + mon + " " + year;
-    case DateFormat::year_month_day: return year + " " + month + " " + day;
+    case DateFormat::us_dash:
+    case DateFormat::day_slash:
+    case DateFormat::day_slash_yy:
+    case DateFormat::day_dash: return true;
+    default: return false;
+  }
+}
+
+std::string ordinal_words(int day) {
+  ATTEND_CHECK(day >= 1 && day <= 31, "ordinal_words", "day ", day, " outside 1..31");
+  static constexpr std::array<std::string_view, 20> below_20 = {
+      "",           "first",      "second",     "third",       "fourth",     "fifth",     "sixth",
+      "seventh",    "eighth",     "ninth",      "tenth",       "eleventh",   "twelfth",   "thirteenth",
+      "fourteenth", "fifteenth",  "sixteenth",  "seventeenth", "eighteenth", "nineteenth"};
+  if (day < 20) return std::string(below_20[static_cast<size_t>(day)]);
+  const std::string tens = day < 30 ? "twent" : "thirt";
+  if (day % 10 == 0) return tens + "ieth";
+  return tens + "y-" + std::string(below_20[static_cast<size_t>(day % 10)]);
+}
+
+std::string format_date(const Date& d, DateFormat format) {
+  ATTEND_CHECK(d.month >= 1 && d.month <= 12 && d.day >= 1 && d.day <= days_in_month(d.year, d.month), "format_date",
+               iso_date(d), " is not a date");
+  ATTEND_CHECK(!date_format_needs_day_over_12(format) || d.day > 12, "format_date", "format ",
+               static_cast<int>(format), " is only for days over 12 (day ", d.day,
+               " would make day and month ambiguous)");
+  const std::string month(kMonths[static_cast<size_t>(d.month - 1)]), Month = capitalize(month);
+  const std::string mon = month.substr(0, 3), Mon = capitalize(mon);
+  // Abbreviations with a period: "Mar.", "Sept.", and "May" (nothing to abbreviate).
+  const std::string Mon_dot = d.month == 5 ? "May" : d.month == 9 ? "Sept." : Mon + ".";
+  const std::string wday(kWeekdays[static_cast<size_t>(weekday(d))]), Wday = capitalize(wday);
+  const std::string wkd = wday.substr(0, 3), Wkd = capitalize(wkd);
+  const std::string day = std::to_string(d.day), dd = two_digits(d.day), nth = ordinal(d.day);
+  const std::string spelled = ordinal_words(d.day);
+  const std::string m = std::to_string(d.month), mm = two_digits(d.month);
+  const std::string year = std::to_string(d.year), yy = two_digits(d.year % 100);
+  switch (format) {
+    case DateFormat::iso_dash: return year + "-" + mm + "-" + dd;
+    case DateFormat::iso_slash: return year + "/" + mm + "/" + dd;
+    case DateFormat::iso_dotted: return year + "." + mm + "." + dd;
+    case DateFormat::iso_compact: return year + mm + dd;
+    case DateFormat::us_slash_yy: return m + "/" + day + "/" + yy;
+    case DateFormat::us_slash_padded: return mm + "/" + dd + "/" + year;
+    case DateFormat::us_slash: return m + "/" + day + "/" + year;
+    case DateFormat::us_dash: return mm + "-" + dd + "-" + year;
+    case DateFormat::dotted_padded: return dd + "." + mm + "." + year;
+    case DateFormat::dotted: return day + "." + m + "." + year;
+    case DateFormat::dotted_yy: return day + "." + m + "." + yy;
+    case DateFormat::day_slash: return dd + "/" + mm + "/" + year;
+    case DateFormat::day_slash_yy: return day + "/" + m + "/" + yy;
+    case DateFormat::day_dash: return dd + "-" + mm + "-" + year;
+    case DateFormat::month_ordinal_year: return Month + " " + nth + ", " + year;
+    case DateFormat::month_day_comma_year: return Month + " " + day + ", " + year;
+    case DateFormat::month_day_year: return month + " " + day + " " + year;
     case DateFormat::mon_day_yy: return mon + " " + day + " " + yy;
-    case DateFormat::full_weekday_month_day: return capitalize(wday) + ", " + capitalize(month) + " " + day + ", " + year;
-    case DateFormat::day_month_year: return day + " " + capitalize(month) + " " + year;
-    case DateFormat::wkd_mon_day_year: return wday.substr(0, 3) + " " + mon + " " + day + " " + year;
-    case DateFormat::ordinal_of_month: return "the " + ordinal(d.day) + " of " + month + " " + year;
-    case DateFormat::month_day_year_slash_full: return two_digits(d.month) + "/" + two_digits(d.day) + "/" + year;
+    case DateFormat::mon_day_year: return mon + " " + day + " " + year;
+    case DateFormat::mon_dot_day_year: return Mon_dot + " " + day + ", " + year;
+    case DateFormat::year_month_day: return year + " " + month + " " + day;
+    case DateFormat::day_month_year: return day + " " + Month + " " + year;
+    case DateFormat::day_mon_year: return day + " " + mon + " " + year;
+    case DateFormat::day_mon_dot_year: return day + " " + Mon_dot + " " + year;
+    case DateFormat::ordinal_month_year: return nth + " " + Month + " " + year;
+    case DateFormat::the_ordinal_of_month: return "the " + nth + " of " + month + " " + year;
+    case DateFormat::ordinal_of_month_comma: return nth + " of " + Month + ", " + year;
+    case DateFormat::day_mon_dash_year: return dd + "-" + Mon + "-" + year;
+    case DateFormat::month_spelled_year: return month + " " + spelled + " " + year;
+    case DateFormat::month_spelled_comma_year: return Month + " " + spelled + ", " + year;
+    case DateFormat::the_spelled_of_month: return "the " + spelled + " of " + month + " " + year;
+    case DateFormat::spelled_of_month_comma: return spelled + " of " + Month + ", " + year;
+    case DateFormat::month_the_spelled: return Month + " the " + spelled + ", " + year;
+    case DateFormat::spelled_month_year: return spelled + " " + month + " " + year;
+    case DateFormat::weekday_day_month_year: return wday + " " + day + " " + month + " " + year;
+    case DateFormat::weekday_month_day_year: return Wday + ", " + Month + " " + day + ", " + year;
+    case DateFormat::wkd_mon_day_year: return wkd + " " + mon + " " + day + " " + year;
+    case DateFormat::wkd_dot_mon_dot_day_year: return Wkd + "., " + Mon_dot + " " + day + ", " + year;
+    case DateFormat::wkd_day_mon_year: return Wkd + ", " + day + " " + Mon + " " + year;
+    case DateFormat::weekday_the_ordinal_of: return Wday + ", the " + nth + " of " + Month + " " + year;
+    case DateFormat::weekday_month_spelled: return wday + ", " + month + " " + spelled + ", " + year;
   }
   throw Error("format_date", "unknown format");
 }
 
+std::vector<DateExample> generate_dates(const TaskOptions& o) {
+  check_task_options(Task::dates, o);
+  std::vector<DateExample> out;
+  out.reserve(static_cast<size_t>(o.count));
+  for (int64_t i = 0; i < o.count; ++i) {
+    PairRng r(o.seed, Task::dates, i);
+    out.push_back(random_date_example(r, o.date_family));
+  }
+  return out;
+}
+
 std::vector<Pair> generate_task(Task task, const TaskOptions& o) {
-  constexpr const char* op = "generate_task";
-  ATTEND_CHECK(o.count >= 0, op, "count must be >= 0, got ", o.count);
-  ATTEND_CHECK(o.min_length >= 1 && o.min_length <= o.max_length, op, "need 1 <= min_length <= max_length, got ",
-               o.min_length, " and ", o.max_length);
-  ATTEND_CHECK(o.vocab_size >= 1 && o.vocab_size <= static_cast<int64_t>(kSymbols.size()), op,
-               "vocab_size must be in 1..", kSymbols.size(), ", got ", o.vocab_size);
-  if (task == Task::addition)
-    ATTEND_CHECK(o.max_length <= 17, op, "addition operands have at most 17 digits, got max_length ", o.max_length);
+  check_task_options(task, o);
   std::vector<Pair> pairs;
   pairs.reserve(static_cast<size_t>(o.count));
   std::vector<char> syms;
@@ -234,8 +406,8 @@ std::vector<Pair> generate_task(Task task, const TaskOptions& o) {
     Pair p;
     switch (task) {
       case Task::dates: {
-        const Date d = random_date(r);
-        p = {format_date(d, static_cast<DateFormat>(r.uniform_int(0, kNumDateFormats - 1))), iso_date(d)};
+        DateExample e = random_date_example(r, o.date_family);
+        p = {std::move(e.source), std::move(e.target)};
         break;
       }
       case Task::reverse:
