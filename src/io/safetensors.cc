@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attend/io/atomic_file.h"
+#include "attend/io/json_config.h"
 
 namespace attend::io {
 namespace {
@@ -29,6 +30,9 @@ struct Entry {
   uint64_t begin, end;
 };
 
+SafetensorsContents decode_entries(const nlohmann::json& header, const std::string& bytes, uint64_t n,
+                                   const std::string& source);
+
 }  // namespace
 
 std::string encode_safetensors(const TensorMap& tensors, const Metadata& metadata) {
@@ -48,7 +52,12 @@ std::string encode_safetensors(const TensorMap& tensors, const Metadata& metadat
     contiguous.push_back(c);
   }
   if (!metadata.empty()) header[kMetadataKey] = metadata;
-  std::string json = header.dump();
+  std::string json;
+  try {
+    json = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // a name or metadata value that is not UTF-8
+    throw Error(op, detail::concat("cannot write the header: ", e.what()));
+  }
   json.append((8 - json.size() % 8) % 8, ' ');
 
   std::string out;
@@ -81,8 +90,26 @@ SafetensorsContents decode_safetensors(const std::string& bytes, const std::stri
     header = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(op, detail::concat(source, ": header is not valid JSON (at header byte ", e.byte, "): ", e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    // Valid syntax the library cannot hold, e.g. a number beyond a double's range ("1e400"):
+    // out_of_range.406, not a parse_error.
+    throw Error(op, detail::concat(source, ": header is not valid JSON: ", e.what()));
   }
   ATTEND_CHECK(header.is_object(), op, source, ": header is not a JSON object");
+  // Every access below checks the type before get<>(); this only turns a slip of that rule into
+  // the loader's error naming the file instead of a JSON library exception.
+  try {
+    return decode_entries(header, bytes, n, source);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(op, detail::concat(source, ": header: ", e.what()));
+  }
+}
+
+namespace {
+
+SafetensorsContents decode_entries(const nlohmann::json& header, const std::string& bytes, uint64_t n,
+                                   const std::string& source) {
+  constexpr const char* op = "load_safetensors";
 
   SafetensorsContents result;
   std::vector<Entry> entries;
@@ -105,16 +132,17 @@ SafetensorsContents decode_safetensors(const std::string& bytes, const std::stri
     const auto& js = value["shape"];
     ATTEND_CHECK(js.size() <= static_cast<size_t>(kMaxRank), op, where, ": rank ", js.size(), " exceeds ", kMaxRank);
     Shape shape;
-    uint64_t numel = 1;
+    // numel: the element count; extent: the product with zero dimensions counted as 1, which
+    // bounds every stride, so that a zero dimension cannot hide a dimension no int64 holds.
+    uint64_t numel = 1, extent = 1;
+    constexpr uint64_t kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 8;
     for (const auto& d : js) {
       ATTEND_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0), op, where,
-                   ": shape ", js.dump(), " has a dimension that is not a non-negative integer");
+                   ": shape ", describe_json(js), " has a dimension that is not a non-negative integer");
       const uint64_t v = d.get<uint64_t>();
-      uint64_t next = 0;
-      ATTEND_CHECK(!__builtin_mul_overflow(numel, v, &next) &&
-                       next <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 8,
-                   op, where, ": shape ", js.dump(), " has too many elements");
-      numel = next;
+      ATTEND_CHECK(!__builtin_mul_overflow(numel, v, &numel) && !__builtin_mul_overflow(extent, std::max<uint64_t>(v, 1), &extent) &&
+                       numel <= kMaxElements && extent <= kMaxElements,
+                   op, where, ": shape ", describe_json(js), " has too many elements");
       shape.push_back(static_cast<int64_t>(v));
     }
     ATTEND_CHECK(value.contains("data_offsets") && value["data_offsets"].is_array() &&
@@ -160,6 +188,8 @@ SafetensorsContents decode_safetensors(const std::string& bytes, const std::stri
   }
   return result;
 }
+
+}  // namespace
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
   const std::string bytes = encode_safetensors(tensors, metadata);

@@ -5,6 +5,7 @@
 #include "support/temp_dir.h"
 
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "attend/core/rng.h"
@@ -145,6 +146,45 @@ TEST_F(IoSafetensors, BadInputHolesAndTrailingBytes) {
 
 TEST_F(IoSafetensors, BadInputMetadataNotStrings) {
   expect_error(raw_file(R"({"__metadata__": {"epoch": 3}})", 0), {"__metadata__", "epoch"});
+}
+
+TEST_F(IoSafetensors, BadInputNumbersBeyondRangeAreErrorsNamingTheFile) {
+  // Every JSON problem is the loader's own error naming the file and the tensor, never an
+  // exception of the JSON library (a number that overflows a double is nlohmann's out_of_range).
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [1e400], "data_offsets": [0, 4]}})", 4),
+               {"[load_safetensors]", "header", "1e400"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [2.0], "data_offsets": [0, 8]}})", 8),
+               {"tensor 'w'", "not a non-negative integer"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4.0]}})", 4),
+               {"tensor 'w'", "two non-negative integers"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 4]}})", 4),
+               {"tensor 'w'", "two non-negative integers"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 99999999999999999999]}})", 4),
+               {"tensor 'w'", "two non-negative integers"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 9223372036854775808]}})", 4),
+               {"tensor 'w'", "out of range"});
+  // Products that overflow int64 (or uint64), also behind a zero dimension, which makes the
+  // product 0 but leaves a dimension no Shape can hold.
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})", 0),
+               {"tensor 'w'", "too many elements"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [0, 18446744073709551615], "data_offsets": [0, 0]}})", 0),
+               {"tensor 'w'", "18446744073709551615"});
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [0, 9223372036854775807], "data_offsets": [0, 0]}})", 0),
+               {"tensor 'w'", "9223372036854775807"});
+  // Nested values are described, not dumped whole.
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": [[[[1]]]], "data_offsets": [0, 4]}})", 4),
+               {"tensor 'w'", "not a non-negative integer"});
+  expect_error(raw_file(R"({"w": {"dtype": ["F32"], "shape": [1], "data_offsets": [0, 4]}})", 4),
+               {"tensor 'w'", "missing dtype"});
+}
+
+TEST_F(IoSafetensors, NonFiniteValuesAreKeptByTheContainer) {
+  // The file format stores any float (an additive mask of -inf is a legitimate tensor); refusing
+  // non-finite weights is the checkpoint loader's business (train/checkpoint.h).
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto out = decode_safetensors(
+      encode_safetensors({{"mask", Tensor::from_vector(std::vector<float>{0, -inf}, Shape{2})}}), "mem");
+  EXPECT_EQ(out.tensors.at("mask").to_vector<float>()[1], -inf);
 }
 
 TEST_F(IoSafetensors, BadInputMissingFile) {
