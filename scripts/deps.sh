@@ -8,7 +8,7 @@
 set -euo pipefail
 
 ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf python3 libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-                 libgmock-dev libbenchmark-dev libpng-dev)
+                 libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev)
 
 case "${1:-}" in
   --list) printf '%s\n' "${ATTEND_PACKAGES[@]}"; exit 0 ;;
