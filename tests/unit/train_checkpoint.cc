@@ -210,6 +210,99 @@ TEST_F(TrainCheckpoint, NanWeightsRefusedAndPreviousFileIntact) {
   EXPECT_FALSE(fs::exists(path("other.safetensors")));
 }
 
+TEST_F(TrainCheckpoint, BadInputNonFiniteWeightsRefusedAtLoad) {
+  // A file written by another tool (or corrupted) whose weights hold NaN or Inf: save refuses
+  // such weights, so load refuses them too, naming the tensor and the file, before changing the
+  // model or the optimizer.
+  Trained a(1);
+  const std::string ck = path("ck.safetensors");
+  save_checkpoint(ck, a.model, &a.adam, sample_info());
+  const auto poison = [&](const std::string& name, size_t i, float v, const std::string& out) {
+    io::SafetensorsContents c = io::load_safetensors(ck);
+    c.tensors.at(name).data<float>()[i] = v;
+    io::save_safetensors(out, c.tensors, c.metadata);
+  };
+  poison("model.proj.weight", 3, std::numeric_limits<float>::quiet_NaN(), path("nan.safetensors"));
+  poison("optim.emb.exp_avg_sq", 0, std::numeric_limits<float>::infinity(), path("inf.safetensors"));
+  Trained b(5);
+  const std::vector<float> before = b.model.proj.weight.to_vector<float>();
+  std::string e = error_of([&] { load_checkpoint(path("nan.safetensors"), b.model, &b.adam); });
+  EXPECT_EQ(e.rfind("[load_checkpoint] " + path("nan.safetensors") + ": ", 0), 0u) << e;
+  EXPECT_NE(e.find("'model.proj.weight' holds NaN or Inf"), std::string::npos) << e;
+  e = error_of([&] { load_checkpoint(path("inf.safetensors"), b.model, &b.adam); });
+  EXPECT_NE(e.find(path("inf.safetensors") + ": tensor 'optim.emb.exp_avg_sq' holds NaN or Inf"), std::string::npos)
+      << e;
+  EXPECT_EQ(b.model.proj.weight.to_vector<float>(), before);
+  // Loading only the weights still reads (and refuses) the whole file.
+  e = error_of([&] { load_checkpoint(path("inf.safetensors"), b.model); });
+  EXPECT_NE(e.find("'optim.emb.exp_avg_sq' holds NaN or Inf"), std::string::npos) << e;
+}
+
+TEST_F(TrainCheckpoint, BadInputTrainerAndOptimizerJsonNumbers) {
+  // Every value of the trainer and optimizer JSON is range-checked: numbers beyond int64 (which
+  // nlohmann stores as unsigned and would wrap to negative), negative counts, floats where
+  // integers belong, numbers that overflow a double; each an error naming the file and the key.
+  Trained a(1);
+  save_checkpoint(path("ck.safetensors"), a.model, &a.adam, sample_info());
+  const io::SafetensorsContents good = io::load_safetensors(path("ck.safetensors"));
+  const std::string trainer = good.metadata.at("trainer");
+  const auto with = [&](const std::string& key, const std::string& text) {
+    io::SafetensorsContents c = good;
+    c.metadata[key] = text;
+    const std::string p = path("edited.safetensors");
+    io::save_safetensors(p, c.tensors, c.metadata);
+    return p;
+  };
+  const auto replaced = [&](const std::string& from, const std::string& to) {
+    std::string t = trainer;
+    const size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from << " not in " << t;
+    return t.replace(at, from.size(), to);
+  };
+  struct Case {
+    std::string from, to, expect;
+  };
+  const std::vector<Case> cases{
+      {"\"updates\":120", "\"updates\":18446744073709551615", "'updates' is not an integer in [0, 2^63)"},
+      {"\"updates\":120", "\"updates\":-120", "'updates' is not an integer in [0, 2^63)"},
+      {"\"epoch_tokens\":77", "\"epoch_tokens\":77.5", "'epoch_tokens' is not an integer"},
+      {"\"num_bad_epochs\":2", "\"num_bad_epochs\":-2", "'plateau.num_bad_epochs' is not an integer in [0, 2^63)"},
+      {"\"epoch_steps\":7", "\"epoch_steps\":1e400", "metadata 'trainer' is not JSON"},
+      {"\"seed\":", "\"seed\":1.5,\"x\":", "'rng.seed' is not an unsigned integer"},
+      {"\"epoch_loss_sum\":", "\"epoch_loss_sum\":[1],\"y\":", "'epoch_loss_sum' is not a number"},
+  };
+  for (const Case& c : cases) {
+    const std::string p = with("trainer", replaced(c.from, c.to));
+    const std::string e = error_of([&] { read_checkpoint_info(p); });
+    EXPECT_EQ(e.rfind("[load_checkpoint] " + p + ": ", 0), 0u) << c.to << ": " << e;
+    EXPECT_NE(e.find(c.expect), std::string::npos) << c.to << ": " << e;
+  }
+  std::string p = with("optimizer", R"({"kind": "adam", "lr": 1e400})");
+  std::string e = error_of([&] { load_checkpoint(p, a.model, &a.adam); });
+  EXPECT_NE(e.find(p + ": metadata 'optimizer' is not JSON"), std::string::npos) << e;
+  p = with("optimizer", R"({"kind": "adam", "lr": "fast"})");
+  e = error_of([&] { load_checkpoint(p, a.model, &a.adam); });
+  EXPECT_NE(e.find(p + ": optimizer 'lr' is not a number"), std::string::npos) << e;
+  p = with("optimizer", R"([1, 2])");
+  e = error_of([&] { read_checkpoint_info(p); });
+  EXPECT_NE(e.find(p + ": metadata 'optimizer' lacks its 'kind'"), std::string::npos) << e;
+}
+
+TEST_F(TrainCheckpoint, DecodeCheckpointInfoFromBytesMatchesTheFile) {
+  // The from-bytes entry point (used by the fuzz harness) reads what read_checkpoint_info reads.
+  Trained a(1);
+  save_checkpoint(path("ck.safetensors"), a.model, &a.adam, sample_info());
+  const CheckpointInfo from_file = read_checkpoint_info(path("ck.safetensors"));
+  const CheckpointInfo from_bytes = decode_checkpoint_info(io::read_file(path("ck.safetensors")), "mem.ckpt");
+  EXPECT_EQ(from_bytes.trainer, from_file.trainer);
+  EXPECT_EQ(from_bytes.vocabs, from_file.vocabs);
+  EXPECT_EQ(from_bytes.model_config, from_file.model_config);
+  EXPECT_EQ(from_bytes.optimizer_kind, "adam");
+  const std::string e = error_of([] { decode_checkpoint_info("short", "mem.ckpt"); });
+  EXPECT_EQ(e.rfind("[load_checkpoint] ", 0), 0u) << e;
+  EXPECT_NE(e.find("mem.ckpt: truncated file"), std::string::npos) << e;
+}
+
 TEST_F(TrainCheckpoint, FailedWriteLeavesPreviousCheckpointAndNoTemporaryFile) {
   Trained a(1);
   const std::string ck = path("ck.safetensors");

@@ -72,6 +72,9 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const Opt
 // loading its weights. The whole file is validated as a safetensors file.
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
+// read_checkpoint_info on the bytes of a whole file; `source` names it in errors.
+CheckpointInfo decode_checkpoint_info(const std::string& bytes, const std::string& source);
+
 // Loads the weights into `model` and, when `optimizer` is not null, its state (the file must then
 // hold one of the same kind). Returns the metadata.
 CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model, Optimizer* optimizer = nullptr);
