@@ -12,5 +12,6 @@ void add_translate_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_show_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
+void add_vocab_command(CLI::App& app);
 
 }  // namespace attend::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   attend::cli::add_eval_command(app);
   attend::cli::add_show_command(app);
   attend::cli::add_plot_command(app);
+  attend::cli::add_vocab_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
