@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "attend/core/error.h"
 #include "attend/data/corpus.h"
 #include "attend/data/tasks.h"
 #include "attend/io/atomic_file.h"
@@ -20,6 +21,7 @@ struct GenOptions {
   int64_t train = 10000, valid = 1000, test = 1000;
   int64_t min_length = 1, max_length = 10, vocab_size = 10;
   uint64_t seed = 1;
+  std::string family;  // dates: one format family (data::DateFamily), empty = the mix
 };
 
 void write_split(const GenOptions& o, const std::string& split, const std::vector<data::Pair>& pairs) {
@@ -43,6 +45,10 @@ void run_gen(const GenOptions& o) {
                       .max_length = o.max_length,
                       .seed = o.seed,
                       .vocab_size = o.vocab_size};
+  if (!o.family.empty()) {
+    ATTEND_CHECK(task == data::Task::dates, "gen", "--family is for the dates task, not ", o.task);
+    t.date_family = data::parse_date_family(o.family);
+  }
   const std::vector<data::Pair> all = data::generate_task(task, t);
   const auto begin = all.begin();
   write_split(o, "train", {begin, begin + o.train});
@@ -67,6 +73,12 @@ void add_gen_command(CLI::App& app) {
   cmd->add_option("--max-length", o->max_length, "longest sequence (per task, see docs)")->capture_default_str();
   cmd->add_option("--vocab-size", o->vocab_size, "symbols for reverse/copy/sort")->capture_default_str();
   cmd->add_option("--seed", o->seed, "seed of the generator")->capture_default_str();
+  std::string families;
+  for (const auto name : data::date_family_names()) families += (families.empty() ? "" : ", ") + std::string(name);
+  cmd->add_option("--family", o->family,
+                  "dates: every pair in this format family (" + families +
+                      "); pair i keeps the date it has in the mix, so --train/--valid equal to a model's "
+                      "--train-size/--valid-size put the test split on held-out dates");
   cmd->callback([o] { run_gen(*o); });
 }
 
