@@ -8,7 +8,8 @@
 set -euo pipefail
 
 ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf python3 libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-                 libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev)
+                 libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev
+                 clang-14 libclang-rt-14-dev)  # these two: the loader fuzz harness (scripts/fuzz.sh)
 
 case "${1:-}" in
   --list) printf '%s\n' "${ATTEND_PACKAGES[@]}"; exit 0 ;;

@@ -22,6 +22,9 @@ else
 fi
 ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
 
+echo "== loader fuzz harness, smoke run (clang + libFuzzer; long runs: scripts/fuzz.sh SECONDS, docs/robustness.md)"
+"$root/scripts/fuzz.sh" 5
+
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and unit tests"
 # -O1 -g1 (line tables) compiles about twice as fast as -O2 -g and still gives symbolized
 # reports; ATTEND_TEST_QUICK=1 shrinks the largest sweeps. The tests that drive the attend binary
