@@ -178,6 +178,15 @@ TEST_F(IoSafetensors, BadInputNumbersBeyondRangeAreErrorsNamingTheFile) {
                {"tensor 'w'", "missing dtype"});
 }
 
+TEST_F(IoSafetensors, BadInputDeeplyNestedShapeIsAnErrorNotAStackOverflow) {
+  // The error message used to dump the whole shape value: nlohmann's dump() recurses once per
+  // nesting level, and 200,000 levels (400 KB of header) overflowed the stack.
+  const size_t depth = 200000;
+  const std::string shape = std::string(depth, '[') + std::string(depth, ']');
+  expect_error(raw_file(R"({"w": {"dtype": "F32", "shape": )" + shape + R"(, "data_offsets": [0, 0]}})", 0),
+               {"tensor 'w'", "shape an array of 1 elements has a dimension that is not a non-negative integer"});
+}
+
 TEST_F(IoSafetensors, NonFiniteValuesAreKeptByTheContainer) {
   // The file format stores any float (an additive mask of -inf is a legitimate tensor); refusing
   // non-finite weights is the checkpoint loader's business (train/checkpoint.h).

@@ -277,6 +277,14 @@ TEST_F(TrainCheckpoint, BadInputTrainerAndOptimizerJsonNumbers) {
     EXPECT_EQ(e.rfind("[load_checkpoint] " + p + ": ", 0), 0u) << c.to << ": " << e;
     EXPECT_NE(e.find(c.expect), std::string::npos) << c.to << ": " << e;
   }
+  // 200,000 nested arrays where an integer belongs: the message used to dump the value, and
+  // nlohmann's dump() recursing once per level overflowed the stack.
+  const size_t depth = 200000;
+  const std::string deep = with("trainer", replaced("\"updates\":120", "\"updates\":" + std::string(depth, '[') +
+                                                                          std::string(depth, ']')));
+  const std::string deep_error = error_of([&] { read_checkpoint_info(deep); });
+  EXPECT_NE(deep_error.find("'updates' is not an integer in [0, 2^63): an array of 1 elements"), std::string::npos)
+      << deep_error.substr(0, 300);
   std::string p = with("optimizer", R"({"kind": "adam", "lr": 1e400})");
   std::string e = error_of([&] { load_checkpoint(p, a.model, &a.adam); });
   EXPECT_NE(e.find(p + ": metadata 'optimizer' is not JSON"), std::string::npos) << e;

@@ -17,8 +17,12 @@
 //
 // Loading validates before changing anything: a missing, truncated or corrupt file, a missing
 // "format", a parameter of the model absent from the file, an extra "model.*" tensor, a shape
-// that differs, unknown optimizer keys or an optimizer of another kind are errors
-// "[load_checkpoint] <file>: ..." that name the parameter, the expected and the found shapes.
+// that differs, unknown optimizer keys or an optimizer of another kind, a model or optimizer
+// tensor holding NaN or Inf (save refuses those, so such a file is corrupt or foreign), a
+// trainer-state value that is not a non-negative integer below 2^63 where one belongs, or any
+// JSON the library cannot represent (1e400) are errors "[load_checkpoint] <file>: ..." that name
+// the parameter or key, the expected and the found shapes. Nothing else escapes: the loaders are
+// fuzzed (tests/fuzz, docs/robustness.md).
 #pragma once
 
 #include <cstdint>
