@@ -31,7 +31,7 @@ log="$build/fuzz.log"
 set +e
 ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   "$build/fuzz_loaders" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-  -print_final_stats=1 -artifact_prefix="$build/crashes/" "$build/corpus" "$root/tests/fuzz/corpus" > "$log" 2>&1
+  -dict="$root/tests/fuzz/loaders.dict" -print_final_stats=1 -artifact_prefix="$build/crashes/" "$build/corpus" "$root/tests/fuzz/corpus" > "$log" 2>&1
 rc=$?
 set -e
 execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"

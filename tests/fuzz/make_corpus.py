@@ -40,7 +40,7 @@ def main() -> None:
           b'"skipped_steps":0,"nonfinite_streak":0,"plateau":{"best":"inf","num_bad_epochs":0,"cooldown_counter":0,'
           b'"last_epoch":0},"early_stopping":{"best":"-inf","bad_epochs":0},"rng":{"seed":18446744073709551615,'
           b'"offset":0},"epoch_loss_sum":0.1,"epoch_tokens":0,"epoch_steps":0}\0{"kind":"sgd","lr":1e-3}\0'
-          b'attend-vocab/1\n<pad>\t0\n<unk>\t0\n<s>\t0\n</s>\t0\na\\tb\t3\n\xc3\xa9\t1\n')
+          b'#attend-vocab 1\n<pad>\t0\n<unk>\t0\n<s>\t0\n</s>\t0\na\\tb\t3\n\xc3\xa9\t1\n')
     f32 = struct.pack("<3f", 1.0, -2.5, float("inf"))
     f64 = struct.pack("<2d", 0.1, float("nan"))
     write("st_small", 0, safetensors({
