@@ -2,6 +2,7 @@
 // into a message on stderr and a non-zero exit.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #if defined(__GLIBC__)
@@ -9,7 +10,19 @@
 #endif
 
 #include "attend/core/error.h"
+#include "attend/core/threads.h"
 #include "commands.h"
+
+namespace attend::cli {
+
+void set_command_threads(int threads) {
+  if (threads > 0)
+    set_num_threads(threads);
+  else if (!std::getenv("ATTEND_NUM_THREADS"))
+    set_num_threads(1);
+}
+
+}  // namespace attend::cli
 
 int main(int argc, char** argv) {
 #if defined(__GLIBC__)

@@ -1,19 +1,17 @@
 // `attend show`: translates one sentence and draws the decoder's attention as a heat map (target
 // tokens as rows, </s> included; source tokens as columns), then prints the translation and its
 // Pharaoh alignment.
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "attend/core/threads.h"
+#include "attend/app/translator.h"
 #include "attend/data/utf8.h"
 #include "attend/viz/alignment.h"
 #include "attend/viz/heatmap.h"
 #include "attend/viz/render.h"
 #include "commands.h"
-#include "translator.h"
 
 namespace attend::cli {
 namespace {
@@ -36,22 +34,27 @@ std::string label(const std::string& token) {
   return out;
 }
 
+// "luong (general, global)": the architecture and its choice fields (score, alignment, ...).
+std::string model_title(const models::ModelConfig& config) {
+  std::string choices;
+  const std::unique_ptr<models::ModelConfig> copy = config.clone();
+  for (const models::Field& f : copy->arch_fields())
+    if (f.kind == models::Field::Kind::choice) choices += (choices.empty() ? "" : ", ") + f.get();
+  return std::string(config.architecture()) + (choices.empty() ? "" : " (" + choices + ")");
+}
+
 void run_show(const ShowOptions& o) {
-  if (o.threads > 0)
-    set_num_threads(o.threads);
-  else if (!std::getenv("ATTEND_NUM_THREADS"))
-    set_num_threads(1);  // small recurrent GEMMs: see `attend train --threads`
+  set_command_threads(o.threads);
   ATTEND_CHECK(o.beam >= 1, "show", "--beam must be >= 1, got ", o.beam);
   if (const auto bad = data::utf8_invalid_offset(o.source))
     throw Error("show", "--source is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
-  const Translator tr = Translator::load(o.model);
-  const models::Architecture arch = tr.spec().model.architecture;
-  ATTEND_CHECK(arch != models::Architecture::seq2seq, "show", o.model, ": the model is a '",
-               models::architecture_name(arch),
-               "' encoder-decoder, which has no attention to draw (rnnsearch and luong have)");
+  const app::Translator tr = app::Translator::load(o.model);
+  const models::ArchitectureInfo& arch = tr.architecture();
+  ATTEND_CHECK(arch.has_attention, "show", o.model, ": the model is a '", arch.name,
+               "' encoder-decoder, which has no attention to draw");
   ATTEND_CHECK(!tr.encode_source(o.source).empty(), "show", "--source has no tokens");
 
-  const Translation t = tr.translate({o.source}, {.beam = o.beam}).at(0);
+  const app::Translation t = tr.translate({o.source}, {.beam = o.beam}).at(0);
   const decode::Hypothesis& h = t.nbest.at(0);
   const std::vector<std::string> target =
       tr.target_vocab().decode(h.tokens, {.strip_special = false, .stop_at_eos = false});
@@ -61,10 +64,7 @@ void run_show(const ShowOptions& o) {
 
   std::string title = o.title;
   if (title.empty()) {
-    title = std::string(models::architecture_name(arch));
-    if (arch == models::Architecture::luong)
-      title += std::string(" (") + models::score_name(tr.spec().model.score) + ", " +
-               models::alignment_name(tr.spec().model.alignment) + ")";
+    title = model_title(*tr.spec().model);
     title += o.beam <= 1 ? ", greedy" : ", beam " + std::to_string(o.beam);
     title += ": " + o.source;
   }
@@ -95,7 +95,7 @@ void add_show_command(CLI::App& app) {
       "included), one column per source token, colour = attention weight. Prints the translation\n"
       "and the Pharaoh alignment (source-target index pairs, argmax per target token, </s> left out).\n"
       "In character-level labels a space is drawn as a middle dot.");
-  c->add_option("-m,--model", o->model, "checkpoint of an attention model (rnnsearch or luong)")->required();
+  c->add_option("-m,--model", o->model, "checkpoint of a model with attention")->required();
   c->add_option("-s,--source", o->source, "the sentence to translate")->required();
   c->add_option("-o,--out", o->out, "picture to write: .png, .svg or .html (interactive read-out)")->required();
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();

@@ -2,7 +2,6 @@
 // lists), with greedy or beam search and, on request, the word alignment read off the attention.
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <numeric>
@@ -10,12 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "attend/core/threads.h"
-#include "attend/data/utf8.h"
+#include "attend/app/translator.h"
+#include "attend/data/corpus.h"
 #include "attend/io/atomic_file.h"
 #include "attend/viz/alignment.h"
 #include "commands.h"
-#include "translator.h"
 
 namespace attend::cli {
 namespace {
@@ -39,35 +37,6 @@ decode::LengthPenalty parse_length_penalty(const std::string& s) {
   throw Error("translate", "unknown --length-penalty '" + s + "' (known: gnmt, average, none)");
 }
 
-// The lines of `path` ("-" = standard input): a final newline does not start another line, a
-// trailing '\r' is dropped, and every line must be valid UTF-8.
-std::vector<std::string> read_input_lines(const std::string& path) {
-  const std::string name = path == "-" ? "<stdin>" : path;
-  std::string text;
-  if (path == "-") {
-    std::ostringstream buffer;
-    buffer << std::cin.rdbuf();  // an empty stdin sets failbit on `buffer`, which is no error
-    ATTEND_CHECK(!std::cin.bad(), "translate", name, ": read error");
-    text = buffer.str();
-  } else {
-    text = io::read_file(path);
-  }
-  std::vector<std::string> lines;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(begin, end - begin);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (const auto bad = data::utf8_invalid_offset(line))
-      throw Error("translate", name + ":" + std::to_string(lines.size() + 1) + ": invalid UTF-8 at byte " +
-                                   std::to_string(*bad) + " of the line");
-    lines.push_back(std::move(line));
-    begin = end + 1;
-  }
-  return lines;
-}
-
 // The attention rows of a hypothesis's target tokens: [T, S] without the row of a final </s>.
 Tensor target_rows(const decode::Hypothesis& h) {
   const int64_t rows = h.attention.size(0) - (h.finished ? 1 : 0);
@@ -89,10 +58,7 @@ std::string format_score(double score) {
 }
 
 void run_translate(const TranslateOptions& o) {
-  if (o.threads > 0)
-    set_num_threads(o.threads);
-  else if (!std::getenv("ATTEND_NUM_THREADS"))
-    set_num_threads(1);  // small recurrent GEMMs: see `attend train --threads`
+  set_command_threads(o.threads);
   ATTEND_CHECK(o.beam >= 1 && o.nbest >= 1 && o.batch >= 1, "translate", "--beam ", o.beam, ", --nbest ", o.nbest,
                " and --batch ", o.batch, " must be >= 1");
   ATTEND_CHECK(o.nbest <= o.beam, "translate", "--nbest ", o.nbest, " exceeds --beam ", o.beam,
@@ -102,20 +68,19 @@ void run_translate(const TranslateOptions& o) {
                "unknown --alignment '", o.alignment, "' (known: none, hard, soft)");
   ATTEND_CHECK(o.alignment_out.empty() || o.alignment != "none", "translate",
                "--alignment-out needs --alignment hard or soft");
-  const SearchSettings settings{.beam = o.beam,
+  const app::SearchSettings settings{.beam = o.beam,
                                 .nbest = o.nbest,
                                 .alpha = o.alpha,
                                 .length_penalty = parse_length_penalty(o.length_penalty),
                                 .max_len_ratio = o.max_len_ratio,
                                 .batch = o.batch};
 
-  const Translator tr = Translator::load(o.model);
+  const app::Translator tr = app::Translator::load(o.model);
   const bool want_alignment = o.alignment != "none";
-  ATTEND_CHECK(!want_alignment || tr.spec().model.architecture != models::Architecture::seq2seq, "translate",
-               o.model, ": a ", models::architecture_name(tr.spec().model.architecture),
-               " model has no attention, so there is no --alignment to write");
+  ATTEND_CHECK(!want_alignment || tr.architecture().has_attention, "translate", o.model, ": a ",
+               tr.architecture().name, " model has no attention, so there is no --alignment to write");
 
-  const std::vector<std::string> lines = read_input_lines(o.input);
+  const std::vector<std::string> lines = data::read_lines(o.input, "translate");
   // Sentences with no source token give empty output; the others are translated sorted by length,
   // so a batch pads little, and put back in input order.
   std::vector<size_t> order;
@@ -127,8 +92,8 @@ void run_translate(const TranslateOptions& o) {
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return lengths[a] < lengths[b]; });
   std::vector<std::string> sorted;
   for (size_t i : order) sorted.push_back(lines[i]);
-  std::vector<Translation> sorted_out = tr.translate(sorted, settings);
-  std::vector<Translation> results(lines.size());
+  std::vector<app::Translation> sorted_out = tr.translate(sorted, settings);
+  std::vector<app::Translation> results(lines.size());
   for (size_t k = 0; k < order.size(); ++k) results[order[k]] = std::move(sorted_out[k]);
 
   std::ostringstream out, align_out;
@@ -142,7 +107,7 @@ void run_translate(const TranslateOptions& o) {
     if (want_alignment && !inline_alignment) align_out << alignment << "\n";
   };
   for (size_t i = 0; i < results.size(); ++i) {
-    const Translation& t = results[i];
+    const app::Translation& t = results[i];
     if (o.nbest > 1) {
       const std::string prefix = std::to_string(i) + " ||| ";
       if (t.nbest.empty()) write_line(out, prefix, "", "", format_score(0.0));

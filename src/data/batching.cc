@@ -84,10 +84,10 @@ Batch Batcher::make_batch(const std::vector<int64_t>& ids) const {
     const Example& e = examples_[static_cast<size_t>(ids[static_cast<size_t>(r)])];
     std::copy(e.source.begin(), e.source.end(), src.begin() + r * ts);
     std::copy(e.target.begin(), e.target.end(), tgt.begin() + r * tt);
-    b.source_lengths.push_back(static_cast<int64_t>(e.source.size()));
+    b.source.lengths.push_back(static_cast<int64_t>(e.source.size()));
     b.target_lengths.push_back(static_cast<int64_t>(e.target.size()));
   }
-  b.source = Index(std::move(src), Shape{B, ts});
+  b.source.tokens = Index(std::move(src), Shape{B, ts});  // unchecked: the model checks what it reads
   b.target = Index(std::move(tgt), Shape{B, tt});
   b.example_ids = ids;
   return b;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "attend/core/error.h"
@@ -12,9 +14,9 @@
 
 namespace attend::data {
 
-std::vector<std::string> read_lines(const std::string& path, const char* op) {
-  std::ifstream in(path, std::ios::binary);
-  ATTEND_CHECK(in.good(), op, path, ": cannot open: ", std::strerror(errno));
+namespace {
+
+std::vector<std::string> read_stream_lines(std::istream& in, const std::string& path, const char* op) {
   std::vector<std::string> lines;
   std::string line;
   size_t file_offset = 0;
@@ -30,6 +32,17 @@ std::vector<std::string> read_lines(const std::string& path, const char* op) {
   }
   ATTEND_CHECK(!in.bad(), op, path, ": read error after line ", lines.size());
   return lines;
+}
+
+}  // namespace
+
+std::vector<std::string> read_lines(const std::string& path, const char* op) {
+  if (path == "-") return read_stream_lines(std::cin, "<stdin>", op);
+  std::error_code ec;
+  ATTEND_CHECK(!std::filesystem::is_directory(path, ec), op, path, ": is a directory, not a text file");
+  std::ifstream in(path, std::ios::binary);
+  ATTEND_CHECK(in.good(), op, path, ": cannot open: ", std::strerror(errno));
+  return read_stream_lines(in, path, op);
 }
 
 std::vector<Pair> read_parallel(const std::string& source_path, const std::string& target_path) {

@@ -4,6 +4,15 @@
 #include "attend/data/utf8.h"
 
 namespace attend::data {
+
+TokenizerKind parse_tokenizer_kind(const std::string& name) {
+  if (name == "char") return TokenizerKind::character;
+  if (name == "word") return TokenizerKind::word;
+  throw Error("tokens", "unknown tokenizer '" + name + "' (known: char, word)");
+}
+
+const char* tokenizer_kind_name(TokenizerKind kind) { return kind == TokenizerKind::character ? "char" : "word"; }
+
 namespace {
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }

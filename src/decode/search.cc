@@ -9,16 +9,6 @@ namespace attend::decode {
 
 namespace {
 
-void check_batch(const char* op, const Index& src, const std::vector<int64_t>& src_lengths) {
-  ATTEND_CHECK(src.shape.rank() == 2 && src.shape[0] > 0 && src.shape[1] > 0, op, "src ", src.shape.str(),
-               " must be [B, S] with B, S > 0");
-  ATTEND_CHECK(static_cast<int64_t>(src_lengths.size()) == src.shape[0], op, "src_lengths has ", src_lengths.size(),
-               " entries for src ", src.shape.str());
-  for (size_t b = 0; b < src_lengths.size(); ++b)
-    ATTEND_CHECK(src_lengths[b] >= 1 && src_lengths[b] <= src.shape[1], op, "src_lengths[", b, "] = ", src_lengths[b],
-                 " is outside [1, S = ", src.shape[1], "] (src ", src.shape.str(), ")");
-}
-
 void check_limit(const char* op, const LengthLimit& limit) {
   ATTEND_CHECK(std::isfinite(limit.max_len_ratio) && limit.max_len_ratio >= 0.0 && limit.max_len_offset >= 0 &&
                    limit.max_len >= 0,
@@ -107,13 +97,14 @@ int64_t max_target_length(int64_t source_length, const LengthLimit& limit) {
   return std::max<int64_t>(n, 1);
 }
 
-std::vector<Hypothesis> greedy(models::StepDecoder& model, const Index& src, const std::vector<int64_t>& src_lengths,
+std::vector<Hypothesis> greedy(models::StepDecoder& model, const Source& src,
                                const GreedyOptions& opt) {
   constexpr const char* op = "greedy";
-  check_batch(op, src, src_lengths);
+  src.check(op);
+  const std::vector<int64_t>& src_lengths = src.lengths;
   check_limit(op, opt.limit);
-  const int64_t B = src.shape[0];
-  std::unique_ptr<models::DecoderState> state = model.start(src, src_lengths);
+  const int64_t B = src.batch();
+  std::unique_ptr<models::DecoderState> state = model.start(src);
   std::vector<Partial> partial(static_cast<size_t>(B));
   std::vector<Hypothesis> result(static_cast<size_t>(B));
   std::vector<int64_t> active(static_cast<size_t>(B)), prev(static_cast<size_t>(B), model.bos_id());
@@ -146,16 +137,17 @@ std::vector<Hypothesis> greedy(models::StepDecoder& model, const Index& src, con
   return result;
 }
 
-std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, const Index& src,
-                                                 const std::vector<int64_t>& src_lengths, const BeamOptions& opt) {
+std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, const Source& src,
+                                                 const BeamOptions& opt) {
   constexpr const char* op = "beam_search";
-  check_batch(op, src, src_lengths);
+  src.check(op);
+  const std::vector<int64_t>& src_lengths = src.lengths;
   check_limit(op, opt.limit);
   ATTEND_CHECK(opt.beam_size >= 1, op, "beam_size ", opt.beam_size, " must be >= 1");
   ATTEND_CHECK(opt.nbest >= 1 && opt.nbest <= opt.beam_size, op, "nbest ", opt.nbest, " must be in [1, beam_size = ",
                opt.beam_size, "]");
   ATTEND_CHECK(std::isfinite(opt.alpha) && opt.alpha >= 0.0, op, "alpha ", opt.alpha, " must be >= 0");
-  const int64_t B = src.shape[0], k = opt.beam_size;
+  const int64_t B = src.batch(), k = opt.beam_size;
   const auto norm = [&](double lp, int64_t len) { return length_normalized(lp, len, opt.length_penalty, opt.alpha); };
 
   struct Sentence {
@@ -170,7 +162,7 @@ std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, con
   for (int64_t b = 0; b < B; ++b) active[static_cast<size_t>(b)] = b;
   std::vector<int64_t> prev(static_cast<size_t>(B), model.bos_id());
 
-  std::unique_ptr<models::DecoderState> state = model.start(src, src_lengths);
+  std::unique_ptr<models::DecoderState> state = model.start(src);
   bool has_attention = false;
   struct Candidate {
     double log_prob;

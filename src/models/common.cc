@@ -1,48 +1,31 @@
-// What the encoder-decoders share: the embedding table, input checks, the encoder memory of a
-// decoder state, the loss and the teacher-forcing split of a target batch.
+// What the encoder-decoders share: input checks, the encoder memory of a decoder state, the search
+// entry point, the loss and the teacher-forcing split of a target batch.
 #include <cmath>
 
 #include "attend/ops/ops.h"
 #include "internal.h"
-#include "models.h"
 
 namespace attend::models {
 
 namespace internal {
 
-Embedding::Embedding(int64_t num_embeddings, int64_t dim, int64_t padding_idx, Rng& rng)
-    : padding_idx_(padding_idx) {
-  weight = Tensor::randn(Shape{num_embeddings, dim}, rng);  // [V, E]
-  if (padding_idx >= 0 && padding_idx < num_embeddings) {
-    Tensor pad_row = squeeze(slice(weight, 0, padding_idx, padding_idx + 1), 0);  // [E]
-    fill(pad_row, 0.0);
-  }
-  register_parameter("weight", weight);
-}
-
-Tensor Embedding::forward(const Index& ids) const { return embedding(weight, ids, padding_idx_); }
-
-void check_source(const char* op, const Seq2SeqConfig& config, const Index& src,
-                  const std::vector<int64_t>& lengths) {
-  ATTEND_CHECK(src.shape.rank() == 2 && src.shape[0] > 0 && src.shape[1] > 0, op, "src ", src.shape.str(),
-               " must be [B, S] with B, S > 0");
-  const int64_t B = src.shape[0], S = src.shape[1];
-  ATTEND_CHECK(static_cast<int64_t>(lengths.size()) == B, op, "src_lengths has ", lengths.size(),
-               " entries for src ", src.shape.str());
-  for (size_t b = 0; b < lengths.size(); ++b)
-    ATTEND_CHECK(lengths[b] >= 1 && lengths[b] <= S, op, "src_lengths[", b, "] = ", lengths[b],
-                 " is outside [1, S = ", S, "] (src ", src.shape.str(), ")");
-  for (int64_t i = 0; i < src.numel(); ++i) {
-    const int64_t id = src.data[static_cast<size_t>(i)];
+void check_token_source(const char* op, const ModelConfig& config, const Source& src) {
+  ATTEND_CHECK(src.kind() == SourceKind::tokens, op, "reads token ids, not a ", source_kind_name(src.kind()),
+               " source ", src.features.shape().str());
+  src.check(op);
+  const Index& ids = src.tokens;
+  const int64_t S = ids.shape[1];
+  for (int64_t i = 0; i < ids.numel(); ++i) {
+    const int64_t id = ids.data[static_cast<size_t>(i)];
     ATTEND_CHECK(id >= 0 && id < config.src_vocab, op, "src id ", id, " at [", i / S, ", ", i % S,
-                 "] is outside the source vocabulary [0, ", config.src_vocab, ") (src ", src.shape.str(), ")");
+                 "] is outside the source vocabulary [0, ", config.src_vocab, ") (src ", ids.shape.str(), ")");
   }
 }
 
-void check_target(const char* op, const Seq2SeqConfig& config, const Index& src, const Index& tgt) {
+void check_target(const char* op, const ModelConfig& config, int64_t rows, const Index& tgt) {
   ATTEND_CHECK(tgt.shape.rank() == 2 && tgt.shape[1] > 0, op, "tgt_in ", tgt.shape.str(),
                " must be [B, T] with T > 0");
-  ATTEND_CHECK(tgt.shape[0] == src.shape[0], op, "batch sizes differ: src ", src.shape.str(), " vs tgt_in ",
+  ATTEND_CHECK(tgt.shape[0] == rows, op, "batch sizes differ: the source has ", rows, " rows, tgt_in ",
                tgt.shape.str());
   const int64_t T = tgt.shape[1];
   for (int64_t i = 0; i < tgt.numel(); ++i) {
@@ -52,7 +35,7 @@ void check_target(const char* op, const Seq2SeqConfig& config, const Index& src,
   }
 }
 
-void check_step_tokens(const char* op, const Seq2SeqConfig& config, int64_t rows,
+void check_step_tokens(const char* op, const ModelConfig& config, int64_t rows,
                        const std::vector<int64_t>& prev_tokens) {
   ATTEND_CHECK(static_cast<int64_t>(prev_tokens.size()) == rows, op, "step got ", prev_tokens.size(),
                " tokens for a state of ", rows, " rows");
@@ -65,7 +48,7 @@ Tensor select_rows(const Tensor& x, int axis, const std::vector<int64_t>& rows) 
   return index_select(x, axis, Index(rows));
 }
 
-MemoryRows::MemoryRows(std::shared_ptr<const Memory> base) : base_(std::move(base)), rows_(base_) {
+MemoryRows::MemoryRows(std::shared_ptr<const AttentionMemory> base) : base_(std::move(base)), rows_(base_) {
   src_index_.resize(base_->lengths.size());
   for (size_t i = 0; i < src_index_.size(); ++i) src_index_[i] = static_cast<int64_t>(i);
 }
@@ -84,7 +67,7 @@ MemoryRows MemoryRows::select(const std::vector<int64_t>& rows) const {
     return out;
   }
   NoGrad no_grad;
-  auto m = std::make_shared<Memory>();
+  auto m = std::make_shared<AttentionMemory>();
   m->keys = select_rows(base_->keys, 0, out.src_index_);  // [N', S, Dk]
   if (base_->projected.defined()) m->projected = select_rows(base_->projected, 0, out.src_index_);  // [N', S, A]
   for (const int64_t s : out.src_index_) m->lengths.push_back(base_->lengths[static_cast<size_t>(s)]);
@@ -96,22 +79,18 @@ Tensor step_log_probs(const Tensor& logits) { return log_softmax(logits, 1).to(D
 
 }  // namespace internal
 
-Seq2SeqModel::Seq2SeqModel(const Seq2SeqConfig& config, Rng& rng) : config_(config) {
-  config_.validate();
+EncoderDecoder::EncoderDecoder(const ModelConfig& config, Rng& rng) : config_(config.clone()) {
+  config_->validate();
   dropout_rng_ = Rng(rng.next_u64());
 }
 
-std::unique_ptr<Seq2SeqModel> make_model(const Seq2SeqConfig& config, Rng& rng) {
-  config.validate();
-  switch (config.architecture) {
-    case Architecture::rnnsearch: return make_rnnsearch(config, rng);
-    case Architecture::luong: return make_luong(config, rng);
-    case Architecture::seq2seq: return make_seq2seq(config, rng);
-  }
-  throw Error("make_model", "unknown architecture");
+std::unique_ptr<DecoderState> EncoderDecoder::start(const Source& src) {
+  NoGrad no_grad;
+  internal::EvalGuard eval(*this);
+  return init_state(encode(src));
 }
 
-DecoderIO decoder_io(const Index& target, const std::vector<int64_t>& target_lengths, const Seq2SeqConfig& config) {
+DecoderIO decoder_io(const Index& target, const std::vector<int64_t>& target_lengths, const ModelConfig& config) {
   constexpr const char* op = "decoder_io";
   ATTEND_CHECK(target.shape.rank() == 2, op, "target ", target.shape.str(), " must be [B, T]");
   const int64_t B = target.shape[0], T = target.shape[1];

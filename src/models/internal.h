@@ -1,5 +1,5 @@
-// Pieces the three encoder-decoders share (internal to src/models): the embedding table, input
-// checks, and the encoder memory that the rows of a decoder state attend to.
+// Pieces the encoder-decoders share (internal to src/models): input checks, the attention memory
+// that the rows of a decoder state read, and inference-mode guards.
 #pragma once
 
 #include <cstdint>
@@ -7,38 +7,46 @@
 #include <vector>
 
 #include "attend/core/index.h"
-#include "attend/core/rng.h"
+#include "attend/core/source.h"
 #include "attend/core/tensor.h"
-#include "attend/models/seq2seq.h"
+#include "attend/models/encoder_decoder.h"
 #include "attend/nn/module.h"
 
 namespace attend::models::internal {
 
-// nn.Embedding: weight [V, E] ~ N(0, 1), the padding row zero and without gradient.
-class Embedding : public nn::Module {
- public:
-  Embedding(int64_t num_embeddings, int64_t dim, int64_t padding_idx, Rng& rng);
-  // ids [...] -> [..., E]
-  Tensor forward(const Index& ids) const;
-  Tensor weight;  // [V, E]
-
- private:
-  int64_t padding_idx_;
-};
-
-// Validates a batch for the model called `op`: src [B, S] with ids in [0, src_vocab), lengths [B]
-// in [1, S], and (when given) tgt [B, T] with ids in [0, tgt_vocab).
-void check_source(const char* op, const Seq2SeqConfig& config, const Index& src, const std::vector<int64_t>& lengths);
-void check_target(const char* op, const Seq2SeqConfig& config, const Index& src, const Index& tgt);
+// Validates a token source for the model called `op`: src.check(op), then ids in [0, src_vocab).
+// A feature source is an error naming the model (it reads token ids).
+void check_token_source(const char* op, const ModelConfig& config, const Source& src);
+// tgt [B, T] with T > 0, ids in [0, tgt_vocab), B = memory rows.
+void check_target(const char* op, const ModelConfig& config, int64_t rows, const Index& tgt);
 // prev_tokens [N] of a step: N = state rows, ids in [0, tgt_vocab).
-void check_step_tokens(const char* op, const Seq2SeqConfig& config, int64_t rows,
+void check_step_tokens(const char* op, const ModelConfig& config, int64_t rows,
                        const std::vector<int64_t>& prev_tokens);
+// The memory a model's encode() made, as its own type; error naming `op` otherwise.
+template <typename M>
+const M& memory_as(const char* op, const Memory& m) {
+  const auto* typed = dynamic_cast<const M*>(&m);
+  ATTEND_CHECK(typed != nullptr, op, "got a Memory that this model's encode() did not make");
+  return *typed;
+}
+template <typename M>
+std::shared_ptr<const M> memory_as(const char* op, std::shared_ptr<const Memory> m) {
+  memory_as<M>(op, *m);
+  return std::static_pointer_cast<const M>(std::move(m));
+}
 
-// What the decoder attends to, one row per source.
-struct Memory {
-  Tensor keys;                   // [N, S, Dk]: the encoder states (keys and values)
-  Tensor projected;              // [N, S, A]: keys projected once by the score, or undefined
-  std::vector<int64_t> lengths;  // [N] real source lengths (the padding mask)
+// The config a model's factory got, as its architecture's type; error naming `op` otherwise.
+template <typename C>
+const C& config_as(const char* op, const ModelConfig& c) {
+  const auto* typed = dynamic_cast<const C*>(&c);
+  ATTEND_CHECK(typed != nullptr, op, "got a ", c.architecture(), " config");
+  return *typed;
+}
+
+// Encoder states that a decoder attends to, one row per source.
+struct AttentionMemory : Memory {
+  Tensor keys;       // [N, S, Dk]: the encoder states (keys and values)
+  Tensor projected;  // [N, S, A]: keys projected once by the score, or undefined
 };
 
 // The memory rows of a decoder state: row r reads source src_index[r]. Selecting rows that read
@@ -47,14 +55,14 @@ struct Memory {
 class MemoryRows {
  public:
   MemoryRows() = default;
-  explicit MemoryRows(std::shared_ptr<const Memory> base);
+  explicit MemoryRows(std::shared_ptr<const AttentionMemory> base);
   MemoryRows select(const std::vector<int64_t>& rows) const;
-  const Memory& get() const { return *rows_; }
+  const AttentionMemory& get() const { return *rows_; }
 
  private:
-  std::shared_ptr<const Memory> base_;  // one row per source
-  std::vector<int64_t> src_index_;      // [N]
-  std::shared_ptr<const Memory> rows_;  // base_ gathered at src_index_
+  std::shared_ptr<const AttentionMemory> base_;  // one row per source
+  std::vector<int64_t> src_index_;               // [N]
+  std::shared_ptr<const AttentionMemory> rows_;  // base_ gathered at src_index_
 };
 
 // x with its `axis` entries picked at rows (no gradient needed: decoding).

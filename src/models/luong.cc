@@ -1,4 +1,4 @@
-// Luong, Pham & Manning 2015 (seq2seq.h has the equations): stacked LSTMs, input feeding,
+// Luong, Pham & Manning 2015 (luong.h has the equations): stacked LSTMs, input feeding,
 // attention on the top decoder state with any of the paper's scores and alignments, the
 // attentional state h~_t = tanh(W_c [c_t; h_t]) and the softmax layer on h~_t.
 #include <cmath>
@@ -6,6 +6,8 @@
 #include "attend/attention/local.h"
 #include "attend/attention/multiplicative.h"
 #include "attend/nn/linear.h"
+#include "attend/models/luong.h"
+#include "attend/nn/embedding.h"
 #include "attend/nn/rnn.h"
 #include "attend/ops/ops.h"
 #include "internal.h"
@@ -21,7 +23,7 @@ constexpr const char* kOp = "luong";
 // general W_a [H, H]; concat W_a [A, 2H], v_a [A]; location W_a [L, H]; local-p W_p [A, H], v_p [A].
 class LuongAttention : public nn::Module {
  public:
-  LuongAttention(const Seq2SeqConfig& c, Rng& rng) : score_(c.score), alignment_(c.alignment), D_(c.window) {
+  LuongAttention(const LuongConfig& c, Rng& rng) : score_(c.score), alignment_(c.alignment), D_(c.window) {
     const int64_t H = c.hidden_dim;
     switch (score_) {
       case Score::dot: break;
@@ -59,7 +61,7 @@ class LuongAttention : public nn::Module {
   }
 
   // query h_t [N, 1, H] at target step t -> context [N, 1, H] and weights [N, 1, S].
-  attention::AttentionResult attend(const Tensor& query, const internal::Memory& m, int64_t t,
+  attention::AttentionResult attend(const Tensor& query, const internal::AttentionMemory& m, int64_t t,
                                     bool need_weights) const {
     Tensor scores;  // [N, 1, S]
     switch (score_) {
@@ -104,6 +106,11 @@ class CellStack : public nn::Module {
   std::vector<std::unique_ptr<nn::LSTMCell>> cells;
 };
 
+// Encoder states (the keys, projected once by the score) and the encoder's final (h, c) per layer.
+struct LuongMemory : internal::AttentionMemory {
+  Tensor h_n, c_n;  // [L, B, H]
+};
+
 class LuongState : public DecoderState {
  public:
   int64_t rows() const override { return feed.size(0); }
@@ -122,10 +129,11 @@ class LuongState : public DecoderState {
   int64_t t = 0;             // target position of the next step (local-m's p_t)
 };
 
-class Luong : public Seq2SeqModel {
+class Luong : public EncoderDecoder {
  public:
-  Luong(const Seq2SeqConfig& c, Rng& rng)
-      : Seq2SeqModel(c, rng),
+  Luong(const LuongConfig& c, Rng& rng)
+      : EncoderDecoder(c, rng),
+        c_(static_cast<const LuongConfig&>(*config_)),
         src_embed_(c.src_vocab, c.embed_dim, c.pad_id, rng),
         tgt_embed_(c.tgt_vocab, c.embed_dim, c.pad_id, rng),
         encoder_({.input_size = c.embed_dim, .hidden_size = c.hidden_dim, .num_layers = c.num_layers,
@@ -144,13 +152,25 @@ class Luong : public Seq2SeqModel {
     register_module("output", output_);
   }
 
-  ForwardResult forward(const Index& src, const std::vector<int64_t>& src_lengths, const Index& tgt_in,
-                        const ForwardOptions& opt) override {
-    internal::check_source(kOp, config_, src, src_lengths);
-    internal::check_target(kOp, config_, src, tgt_in);
+  std::shared_ptr<const Memory> encode(const Source& src) override {
+    internal::check_token_source(kOp, c_, src);
+    const Tensor x = drop(src_embed_.forward(src.tokens), is_training());  // [B, S, E]
+    const nn::LSTMOutput enc = encoder_.forward(x, src.lengths);  // output [B, S, H], h_n, c_n [L, B, H]
+    auto m = std::make_shared<LuongMemory>();
+    m->keys = enc.output;
+    m->projected = attention_.project(enc.output);
+    m->h_n = enc.h_n;
+    m->c_n = enc.c_n;
+    m->lengths = src.lengths;
+    return m;
+  }
+
+  ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
+    const auto& m = internal::memory_as<LuongMemory>(kOp, memory);
+    internal::check_target(kOp, c_, m.rows(), tgt_in);
     const bool training = is_training();
     LuongState st;
-    const internal::Memory m = encode(src, src_lengths, training, st);
+    initial_state(m, st);
     const Tensor emb = drop(tgt_embed_.forward(tgt_in), training);  // [B, T, E]
     const int64_t T = tgt_in.shape[1];
     std::vector<Tensor> attentional, weights;
@@ -165,12 +185,11 @@ class Luong : public Seq2SeqModel {
     return out;
   }
 
-  std::unique_ptr<DecoderState> start(const Index& src, const std::vector<int64_t>& src_lengths) override {
-    internal::check_source(kOp, config_, src, src_lengths);
-    NoGrad no_grad;
-    internal::EvalGuard eval(*this);
+  std::unique_ptr<DecoderState> init_state(std::shared_ptr<const Memory> memory) override {
+    auto m = internal::memory_as<LuongMemory>(kOp, std::move(memory));
     auto state = std::make_unique<LuongState>();
-    state->memory = internal::MemoryRows(std::make_shared<internal::Memory>(encode(src, src_lengths, false, *state)));
+    initial_state(*m, *state);
+    state->memory = internal::MemoryRows(std::move(m));
     return state;
   }
 
@@ -178,7 +197,7 @@ class Luong : public Seq2SeqModel {
     auto* typed = dynamic_cast<LuongState*>(&base);
     ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
     auto& state = *typed;
-    internal::check_step_tokens(kOp, config_, state.rows(), prev_tokens);
+    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const Tensor w = advance(tgt_embed_.forward(Index(prev_tokens)), state, state.memory.get(), false, true);
@@ -186,28 +205,23 @@ class Luong : public Seq2SeqModel {
   }
 
  private:
-  Tensor drop(const Tensor& x, bool training) { return dropout(x, config_.dropout, training, dropout_rng_); }
+  Tensor drop(const Tensor& x, bool training) { return dropout(x, c_.dropout, training, dropout_rng_); }
 
-  // Encoder states (the keys) and the decoder's initial state: the encoder's final (h, c) per
-  // layer, h~_0 = 0.
-  internal::Memory encode(const Index& src, const std::vector<int64_t>& lengths, bool training, LuongState& st) {
-    const Tensor x = drop(src_embed_.forward(src), training);  // [B, S, E]
-    const nn::LSTMOutput enc = encoder_.forward(x, lengths);   // output [B, S, H], h_n, c_n [L, B, H]
-    const int64_t B = src.shape[0], H = config_.hidden_dim;
-    for (int64_t k = 0; k < config_.num_layers; ++k) {
-      st.h.push_back(squeeze(slice(enc.h_n, 0, k, k + 1), 0));  // [B, H]
-      st.c.push_back(squeeze(slice(enc.c_n, 0, k, k + 1), 0));  // [B, H]
+  // The decoder's initial state: the encoder's final (h, c) per layer, h~_0 = 0.
+  void initial_state(const LuongMemory& m, LuongState& st) const {
+    for (int64_t k = 0; k < c_.num_layers; ++k) {
+      st.h.push_back(squeeze(slice(m.h_n, 0, k, k + 1), 0));  // [B, H]
+      st.c.push_back(squeeze(slice(m.c_n, 0, k, k + 1), 0));  // [B, H]
     }
-    st.feed = Tensor::zeros(Shape{B, H}, enc.output.dtype());  // [B, H]
+    st.feed = Tensor::zeros(Shape{m.rows(), c_.hidden_dim}, m.keys.dtype());  // [B, H]
     st.t = 0;
-    return {enc.output, attention_.project(enc.output), lengths};
   }
 
   // One step: the stacked cells on [E y_{t-1}; h~_{t-1}], attention on the top state, h~_t into
   // st.feed. Returns the attention weights [N, S] (undefined unless need_weights).
-  Tensor advance(const Tensor& e_prev, LuongState& st, const internal::Memory& m, bool training, bool need_weights) {
+  Tensor advance(const Tensor& e_prev, LuongState& st, const internal::AttentionMemory& m, bool training, bool need_weights) {
     Tensor x = concat({e_prev, st.feed}, 1);  // [N, E + H]
-    const int64_t L = config_.num_layers;
+    const int64_t L = c_.num_layers;
     for (int64_t k = 0; k < L; ++k) {
       const nn::LSTMState next = decoder_.cells[static_cast<size_t>(k)]->forward(
           x, {st.h[static_cast<size_t>(k)], st.c[static_cast<size_t>(k)]});  // [N, H] each
@@ -221,7 +235,8 @@ class Luong : public Seq2SeqModel {
     return need_weights ? squeeze(a.weights, 1) : Tensor();  // [N, S]
   }
 
-  internal::Embedding src_embed_, tgt_embed_;
+  const LuongConfig& c_;  // *config_, typed
+  nn::Embedding src_embed_, tgt_embed_;
   nn::LSTM encoder_;
   CellStack decoder_;
   LuongAttention attention_;
@@ -231,8 +246,35 @@ class Luong : public Seq2SeqModel {
 
 }  // namespace
 
-std::unique_ptr<Seq2SeqModel> make_luong(const Seq2SeqConfig& config, Rng& rng) {
-  return std::make_unique<Luong>(config, rng);
+std::vector<Field> LuongConfig::arch_fields() {
+  return {int_field("embed_dim", "--embed", "embedding width", embed_dim),
+          int_field("hidden_dim", "--hidden", "recurrent state width", hidden_dim),
+          int_field("attention_dim", "--attention-dim", "concat score and local-p position network width",
+                    attention_dim),
+          int_field("num_layers", "--layers", "stacked LSTM layers", num_layers),
+          choice_field("score", "--score", "score function", score, kScoreNames),
+          choice_field("alignment", "--align", "global or local attention", alignment, kAlignmentNames),
+          int_field("window", "--window", "local attention: half window D", window),
+          int_field("max_source_len", "--max-source-len", "location score: longest source (0 on the command line: "
+                    "from the data)", max_source_len),
+          real_field("dropout", "--dropout", "dropout on embeddings, between layers and before the output", dropout,
+                     0.0, 1.0)};
+}
+
+void LuongConfig::check_more() const {
+  ATTEND_CHECK(src_vocab > 0, op(), "key 'src_vocab': ", src_vocab, " must be positive (luong reads token ids)");
+}
+
+ArchitectureInfo luong_architecture() {
+  return {.name = LuongConfig::kName,
+          .summary = "Luong et al. 2015: stacked LSTMs, input feeding, dot/general/concat/location scores, "
+                     "global/local-m/local-p attention",
+          .has_attention = true,
+          .source = SourceKind::tokens,
+          .make_config = [] { return std::make_unique<LuongConfig>(); },
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+            return std::make_unique<Luong>(internal::config_as<LuongConfig>(kOp, c), rng);
+          }};
 }
 
 }  // namespace attend::models

@@ -1,14 +1,12 @@
-// The constructors make_model dispatches to (internal to src/models).
+// The built-in architectures' registrations (internal to src/models; registry.cc lists them).
 #pragma once
 
-#include <memory>
-
-#include "attend/models/seq2seq.h"
+#include "attend/models/registry.h"
 
 namespace attend::models {
 
-std::unique_ptr<Seq2SeqModel> make_rnnsearch(const Seq2SeqConfig& config, Rng& rng);
-std::unique_ptr<Seq2SeqModel> make_luong(const Seq2SeqConfig& config, Rng& rng);
-std::unique_ptr<Seq2SeqModel> make_seq2seq(const Seq2SeqConfig& config, Rng& rng);
+ArchitectureInfo rnnsearch_architecture();
+ArchitectureInfo luong_architecture();
+ArchitectureInfo seq2seq_architecture();
 
 }  // namespace attend::models

@@ -1,9 +1,11 @@
-// RNNsearch, Bahdanau, Cho & Bengio 2015 (seq2seq.h has the equations). The recurrent part runs
+// RNNsearch, Bahdanau, Cho & Bengio 2015 (rnnsearch.h has the equations). The recurrent part runs
 // step by step (the attention query s_{t-1} and the context c_t feed the next state); the deep
 // output and the vocabulary projection run once over all steps.
 #include <cmath>
 
 #include "attend/attention/additive.h"
+#include "attend/models/rnnsearch.h"
+#include "attend/nn/embedding.h"
 #include "attend/nn/linear.h"
 #include "attend/nn/rnn.h"
 #include "attend/ops/ops.h"
@@ -29,6 +31,11 @@ class AdditiveAttention : public nn::Module {
   attention::AdditiveScore score;
 };
 
+// Annotations, their projection by W_k, and s_0.
+struct RnnsearchMemory : internal::AttentionMemory {
+  Tensor s0;  // [B, H]
+};
+
 class RnnsearchState : public DecoderState {
  public:
   int64_t rows() const override { return s.size(0); }
@@ -42,10 +49,11 @@ class RnnsearchState : public DecoderState {
   Tensor s;  // [N, H]: s_{t-1}
 };
 
-class Rnnsearch : public Seq2SeqModel {
+class Rnnsearch : public EncoderDecoder {
  public:
-  Rnnsearch(const Seq2SeqConfig& c, Rng& rng)
-      : Seq2SeqModel(c, rng),
+  Rnnsearch(const RnnsearchConfig& c, Rng& rng)
+      : EncoderDecoder(c, rng),
+        c_(static_cast<const RnnsearchConfig&>(*config_)),
         src_embed_(c.src_vocab, c.embed_dim, c.pad_id, rng),
         tgt_embed_(c.tgt_vocab, c.embed_dim, c.pad_id, rng),
         encoder_({.input_size = c.embed_dim, .hidden_size = c.hidden_dim, .batch_first = true, .bidirectional = true},
@@ -65,13 +73,25 @@ class Rnnsearch : public Seq2SeqModel {
     register_module("output", output_);
   }
 
-  ForwardResult forward(const Index& src, const std::vector<int64_t>& src_lengths, const Index& tgt_in,
-                        const ForwardOptions& opt) override {
-    internal::check_source(kOp, config_, src, src_lengths);
-    internal::check_target(kOp, config_, src, tgt_in);
+  // Annotations, their projection by W_k, and s_0 = tanh(W_s h_1^backward).
+  std::shared_ptr<const Memory> encode(const Source& src) override {
+    internal::check_token_source(kOp, c_, src);
     const bool training = is_training();
-    Tensor s;                                                          // [B, H]
-    const internal::Memory m = encode(src, src_lengths, training, s);
+    auto m = std::make_shared<RnnsearchMemory>();
+    const Tensor x = drop(src_embed_.forward(src.tokens), training);  // [B, S, E]
+    const nn::GRUOutput enc = encoder_.forward(x, src.lengths);       // output [B, S, 2H], h_n [2, B, H]
+    m->s0 = tanh(init_state_.forward(squeeze(slice(enc.h_n, 0, 1, 2), 0)));  // [B, H]
+    m->keys = enc.output;                                                     // [B, S, 2H]
+    m->projected = attention_.score.project_keys(enc.output);                 // [B, S, A]
+    m->lengths = src.lengths;
+    return m;
+  }
+
+  ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
+    const auto& m = internal::memory_as<RnnsearchMemory>(kOp, memory);
+    internal::check_target(kOp, c_, m.rows(), tgt_in);
+    const bool training = is_training();
+    Tensor s = m.s0;                                                   // [B, H]
     const int64_t T = tgt_in.shape[1];
     const Tensor emb = drop(tgt_embed_.forward(tgt_in), training);     // [B, T, E]
     std::vector<Tensor> states, contexts, weights;
@@ -89,12 +109,11 @@ class Rnnsearch : public Seq2SeqModel {
     return out;
   }
 
-  std::unique_ptr<DecoderState> start(const Index& src, const std::vector<int64_t>& src_lengths) override {
-    internal::check_source(kOp, config_, src, src_lengths);
-    NoGrad no_grad;
-    internal::EvalGuard eval(*this);
+  std::unique_ptr<DecoderState> init_state(std::shared_ptr<const Memory> memory) override {
+    auto m = internal::memory_as<RnnsearchMemory>(kOp, std::move(memory));
     auto state = std::make_unique<RnnsearchState>();
-    state->memory = internal::MemoryRows(std::make_shared<internal::Memory>(encode(src, src_lengths, false, state->s)));
+    state->s = m->s0;
+    state->memory = internal::MemoryRows(std::move(m));
     return state;
   }
 
@@ -102,7 +121,7 @@ class Rnnsearch : public Seq2SeqModel {
     auto* typed = dynamic_cast<RnnsearchState*>(&base);
     ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
     auto& state = *typed;
-    internal::check_step_tokens(kOp, config_, state.rows(), prev_tokens);
+    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const Tensor e = tgt_embed_.forward(Index(prev_tokens));  // [N, E]
@@ -118,18 +137,10 @@ class Rnnsearch : public Seq2SeqModel {
     Tensor weights;  // [N, S]   a_t (when asked)
   };
 
-  Tensor drop(const Tensor& x, bool training) { return dropout(x, config_.dropout, training, dropout_rng_); }
-
-  // Annotations, their projection by W_k, and s_0 = tanh(W_s h_1^backward).
-  internal::Memory encode(const Index& src, const std::vector<int64_t>& lengths, bool training, Tensor& s0) {
-    const Tensor x = drop(src_embed_.forward(src), training);  // [B, S, E]
-    const nn::GRUOutput enc = encoder_.forward(x, lengths);    // output [B, S, 2H], h_n [2, B, H]
-    s0 = tanh(init_state_.forward(squeeze(slice(enc.h_n, 0, 1, 2), 0)));  // [B, H]
-    return {enc.output, attention_.score.project_keys(enc.output), lengths};  // [B, S, 2H], [B, S, A]
-  }
+  Tensor drop(const Tensor& x, bool training) { return dropout(x, c_.dropout, training, dropout_rng_); }
 
   // a_t from s_{t-1}, c_t, then s_t = GRU([E y_{t-1}; c_t], s_{t-1}).
-  Step advance(const Tensor& e_prev, const Tensor& s_prev, const internal::Memory& m, bool need_weights) {
+  Step advance(const Tensor& e_prev, const Tensor& s_prev, const internal::AttentionMemory& m, bool need_weights) {
     const Tensor scores = attention_.score.scores_projected(unsqueeze(s_prev, 1), m.projected);  // [N, 1, S]
     const attention::AttentionResult a = attention::attend(
         scores, m.keys, {.key_lengths = m.lengths}, {.need_weights = need_weights, .op = kOp});  // [N, 1, 2H]
@@ -147,7 +158,8 @@ class Rnnsearch : public Seq2SeqModel {
     return output_.forward(drop(t, training));                         // [..., V]
   }
 
-  internal::Embedding src_embed_, tgt_embed_;
+  const RnnsearchConfig& c_;  // *config_, typed
+  nn::Embedding src_embed_, tgt_embed_;
   nn::GRU encoder_;
   nn::Linear init_state_;  // W_s [H, H]
   AdditiveAttention attention_;
@@ -158,8 +170,27 @@ class Rnnsearch : public Seq2SeqModel {
 
 }  // namespace
 
-std::unique_ptr<Seq2SeqModel> make_rnnsearch(const Seq2SeqConfig& config, Rng& rng) {
-  return std::make_unique<Rnnsearch>(config, rng);
+std::vector<Field> RnnsearchConfig::arch_fields() {
+  return {int_field("embed_dim", "--embed", "embedding width", embed_dim),
+          int_field("hidden_dim", "--hidden", "recurrent state width (per direction in the encoder)", hidden_dim),
+          int_field("attention_dim", "--attention-dim", "additive attention width", attention_dim),
+          int_field("readout_dim", "--readout", "deep-output width", readout_dim),
+          real_field("dropout", "--dropout", "dropout on embeddings and the output layer's input", dropout, 0.0, 1.0)};
+}
+
+void RnnsearchConfig::check_more() const {
+  ATTEND_CHECK(src_vocab > 0, op(), "key 'src_vocab': ", src_vocab, " must be positive (rnnsearch reads token ids)");
+}
+
+ArchitectureInfo rnnsearch_architecture() {
+  return {.name = RnnsearchConfig::kName,
+          .summary = "Bahdanau et al. 2015: bidirectional GRU encoder, additive attention, GRU decoder",
+          .has_attention = true,
+          .source = SourceKind::tokens,
+          .make_config = [] { return std::make_unique<RnnsearchConfig>(); },
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+            return std::make_unique<Rnnsearch>(internal::config_as<RnnsearchConfig>(kOp, c), rng);
+          }};
 }
 
 }  // namespace attend::models

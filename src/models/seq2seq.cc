@@ -2,6 +2,8 @@
 // final (h, c) per layer is the decoder's initial state, the only path from source to target.
 // The decoder has no per-step input besides the previous token, so teacher forcing runs it as one
 // nn::LSTM call over all steps and a step is the same call with T = 1.
+#include "attend/models/seq2seq.h"
+#include "attend/nn/embedding.h"
 #include "attend/nn/linear.h"
 #include "attend/nn/rnn.h"
 #include "attend/ops/ops.h"
@@ -13,6 +15,11 @@ namespace attend::models {
 namespace {
 
 constexpr const char* kOp = "seq2seq";
+
+// The encoder's final (h, c) per layer: the decoder's initial state.
+struct Seq2SeqMemory : Memory {
+  Tensor h, c;  // [L, B, H]
+};
 
 class Seq2SeqState : public DecoderState {
  public:
@@ -29,10 +36,11 @@ class Seq2SeqState : public DecoderState {
   Tensor h, c;  // [L, N, H]
 };
 
-class Seq2Seq : public Seq2SeqModel {
+class Seq2Seq : public EncoderDecoder {
  public:
   Seq2Seq(const Seq2SeqConfig& c, Rng& rng)
-      : Seq2SeqModel(c, rng),
+      : EncoderDecoder(c, rng),
+        c_(static_cast<const Seq2SeqConfig&>(*config_)),
         src_embed_(c.src_vocab, c.embed_dim, c.pad_id, rng),
         tgt_embed_(c.tgt_vocab, c.embed_dim, c.pad_id, rng),
         encoder_(options(c), rng),
@@ -45,25 +53,31 @@ class Seq2Seq : public Seq2SeqModel {
     register_module("output", output_);
   }
 
-  ForwardResult forward(const Index& src, const std::vector<int64_t>& src_lengths, const Index& tgt_in,
-                        const ForwardOptions&) override {
-    internal::check_source(kOp, config_, src, src_lengths);
-    internal::check_target(kOp, config_, src, tgt_in);
+  std::shared_ptr<const Memory> encode(const Source& src) override {
+    internal::check_token_source(kOp, c_, src);
+    const Tensor x = drop(src_embed_.forward(src.tokens), is_training());  // [B, S, E]
+    const nn::LSTMOutput enc = encoder_.forward(x, src.lengths);           // h_n, c_n [L, B, H]
+    auto m = std::make_shared<Seq2SeqMemory>();
+    m->h = enc.h_n;
+    m->c = enc.c_n;
+    m->lengths = src.lengths;
+    return m;
+  }
+
+  ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions&) override {
+    const auto& m = internal::memory_as<Seq2SeqMemory>(kOp, memory);
+    internal::check_target(kOp, c_, m.rows(), tgt_in);
     const bool training = is_training();
-    const nn::LSTMState s0 = encode(src, src_lengths, training);                     // [L, B, H]
     const Tensor emb = drop(tgt_embed_.forward(tgt_in), training);                    // [B, T, E]
-    const nn::LSTMOutput dec = decoder_.forward(emb, {}, s0);                         // [B, T, H]
+    const nn::LSTMOutput dec = decoder_.forward(emb, {}, {m.h, m.c});                 // [B, T, H]
     return {output_.forward(drop(dec.output, training)), Tensor()};                   // [B, T, V]
   }
 
-  std::unique_ptr<DecoderState> start(const Index& src, const std::vector<int64_t>& src_lengths) override {
-    internal::check_source(kOp, config_, src, src_lengths);
-    NoGrad no_grad;
-    internal::EvalGuard eval(*this);
-    const nn::LSTMState s0 = encode(src, src_lengths, false);
+  std::unique_ptr<DecoderState> init_state(std::shared_ptr<const Memory> memory) override {
+    const auto& m = internal::memory_as<Seq2SeqMemory>(kOp, *memory);
     auto state = std::make_unique<Seq2SeqState>();
-    state->h = s0.h;
-    state->c = s0.c;
+    state->h = m.h;
+    state->c = m.c;
     return state;
   }
 
@@ -71,7 +85,7 @@ class Seq2Seq : public Seq2SeqModel {
     auto* typed = dynamic_cast<Seq2SeqState*>(&base);
     ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
     auto& state = *typed;
-    internal::check_step_tokens(kOp, config_, state.rows(), prev_tokens);
+    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const int64_t N = state.rows();
@@ -87,23 +101,37 @@ class Seq2Seq : public Seq2SeqModel {
     return {.input_size = c.embed_dim, .hidden_size = c.hidden_dim, .num_layers = c.num_layers,
             .batch_first = true, .dropout = c.dropout};
   }
-  Tensor drop(const Tensor& x, bool training) { return dropout(x, config_.dropout, training, dropout_rng_); }
+  Tensor drop(const Tensor& x, bool training) { return dropout(x, c_.dropout, training, dropout_rng_); }
 
-  nn::LSTMState encode(const Index& src, const std::vector<int64_t>& lengths, bool training) {
-    const Tensor x = drop(src_embed_.forward(src), training);  // [B, S, E]
-    const nn::LSTMOutput enc = encoder_.forward(x, lengths);   // h_n, c_n [L, B, H]
-    return {enc.h_n, enc.c_n};
-  }
-
-  internal::Embedding src_embed_, tgt_embed_;
+  const Seq2SeqConfig& c_;  // *config_, typed
+  nn::Embedding src_embed_, tgt_embed_;
   nn::LSTM encoder_, decoder_;
   nn::Linear output_;  // [V, H]
 };
 
 }  // namespace
 
-std::unique_ptr<Seq2SeqModel> make_seq2seq(const Seq2SeqConfig& config, Rng& rng) {
-  return std::make_unique<Seq2Seq>(config, rng);
+std::vector<Field> Seq2SeqConfig::arch_fields() {
+  return {int_field("embed_dim", "--embed", "embedding width", embed_dim),
+          int_field("hidden_dim", "--hidden", "recurrent state width", hidden_dim),
+          int_field("num_layers", "--layers", "stacked LSTM layers", num_layers),
+          real_field("dropout", "--dropout", "dropout on embeddings, between layers and before the output", dropout,
+                     0.0, 1.0)};
+}
+
+void Seq2SeqConfig::check_more() const {
+  ATTEND_CHECK(src_vocab > 0, op(), "key 'src_vocab': ", src_vocab, " must be positive (seq2seq reads token ids)");
+}
+
+ArchitectureInfo seq2seq_architecture() {
+  return {.name = Seq2SeqConfig::kName,
+          .summary = "Sutskever et al. 2014: LSTM encoder-decoder without attention (the baseline)",
+          .has_attention = false,
+          .source = SourceKind::tokens,
+          .make_config = [] { return std::make_unique<Seq2SeqConfig>(); },
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+            return std::make_unique<Seq2Seq>(internal::config_as<Seq2SeqConfig>(kOp, c), rng);
+          }};
 }
 
 }  // namespace attend::models

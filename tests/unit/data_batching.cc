@@ -25,8 +25,8 @@ std::vector<Example> random_examples(int n, uint64_t seed) {
 }
 
 bool same(const Batch& a, const Batch& b) {
-  return a.example_ids == b.example_ids && a.source.data == b.source.data && a.target.data == b.target.data &&
-         a.source.shape == b.source.shape && a.target.shape == b.target.shape;
+  return a.example_ids == b.example_ids && a.source.tokens.data == b.source.tokens.data && a.target.data == b.target.data &&
+         a.source.tokens.shape == b.source.tokens.shape && a.source.lengths == b.source.lengths && a.target.shape == b.target.shape;
 }
 
 TEST(DataBatching, LimitsPaddingAndCoverage) {
@@ -37,16 +37,16 @@ TEST(DataBatching, LimitsPaddingAndCoverage) {
   std::multiset<int64_t> seen;
   for (const auto& ids : plan) {
     const Batch batch = b.make_batch(ids);
-    const int64_t B = batch.size(), ts = batch.source.shape[1], tt = batch.target.shape[1];
+    const int64_t B = batch.size(), ts = batch.source.tokens.shape[1], tt = batch.target.shape[1];
     ASSERT_LE(B, 16);
     ASSERT_LE(B * std::max(ts, tt), 200);
-    ASSERT_EQ(batch.source.shape, (Shape{B, ts}));
+    ASSERT_EQ(batch.source.tokens.shape, (Shape{B, ts}));
     for (int64_t r = 0; r < B; ++r) {
       const Example& e = ex[static_cast<size_t>(batch.example_ids[static_cast<size_t>(r)])];
-      ASSERT_EQ(batch.source_lengths[static_cast<size_t>(r)], static_cast<int64_t>(e.source.size()));
+      ASSERT_EQ(batch.source.lengths[static_cast<size_t>(r)], static_cast<int64_t>(e.source.size()));
       for (int64_t c = 0; c < ts; ++c) {
         const int64_t want = c < static_cast<int64_t>(e.source.size()) ? e.source[static_cast<size_t>(c)] : 0;
-        ASSERT_EQ(batch.source.data[static_cast<size_t>(r * ts + c)], want);
+        ASSERT_EQ(batch.source.tokens.data[static_cast<size_t>(r * ts + c)], want);
       }
       for (int64_t c = 0; c < tt; ++c) {
         const int64_t want = c < static_cast<int64_t>(e.target.size()) ? e.target[static_cast<size_t>(c)] : 0;
@@ -65,9 +65,9 @@ TEST(DataBatching, BucketsGroupSimilarLengths) {
   int64_t padded = 0, real = 0;
   for (const auto& ids : b.plan(0)) {
     const Batch batch = b.make_batch(ids);
-    padded += batch.size() * std::max(batch.source.shape[1], batch.target.shape[1]);
+    padded += batch.size() * std::max(batch.source.tokens.shape[1], batch.target.shape[1]);
     for (int64_t r = 0; r < batch.size(); ++r)
-      real += std::max(batch.source_lengths[static_cast<size_t>(r)], batch.target_lengths[static_cast<size_t>(r)]);
+      real += std::max(batch.source.lengths[static_cast<size_t>(r)], batch.target_lengths[static_cast<size_t>(r)]);
   }
   EXPECT_LT(static_cast<double>(padded) / static_cast<double>(real), 1.1);  // random batches would be ~1.5
 }

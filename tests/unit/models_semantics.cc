@@ -5,44 +5,44 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 #include <string>
 #include <vector>
 
-#include "attend/models/seq2seq.h"
+#include "attend/models/luong.h"
+#include "attend/models/registry.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
+#include "support/models.h"
 
 namespace attend {
 namespace {
 
-using models::Alignment;
-using models::Architecture;
-using models::Score;
-using models::Seq2SeqConfig;
+using test::tokens;
 
-Seq2SeqConfig tiny(Architecture a) {
-  return {.architecture = a, .src_vocab = 11, .tgt_vocab = 9, .embed_dim = 6, .hidden_dim = 7, .attention_dim = 5,
-          .readout_dim = 4, .window = 2, .max_source_len = 8};
+std::shared_ptr<models::ModelConfig> tiny(const std::string& arch, std::map<std::string, std::string> more = {}) {
+  std::map<std::string, std::string> m{{"src_vocab", "11"},    {"tgt_vocab", "9"},     {"embed_dim", "6"},
+                                       {"hidden_dim", "7"},    {"attention_dim", "5"}, {"readout_dim", "4"},
+                                       {"window", "2"},        {"max_source_len", "8"}};
+  for (const auto& [key, value] : more) m[key] = value;
+  return test::model_config(arch, m);
 }
 
 struct Variant {
   std::string name;
-  Seq2SeqConfig config;
+  std::shared_ptr<models::ModelConfig> config;
+  bool has_attention = true;
+  bool global = true;  // attention rows sum to one
 };
 
 std::vector<Variant> variants() {
-  std::vector<Variant> v{{"rnnsearch", tiny(Architecture::rnnsearch)}};
-  for (const Score s : {Score::dot, Score::general, Score::concat, Score::location})
-    for (const Alignment al : {Alignment::global, Alignment::local_m, Alignment::local_p}) {
-      Seq2SeqConfig c = tiny(Architecture::luong);
-      c.score = s;
-      c.alignment = al;
-      c.num_layers = 2;
-      v.push_back({std::string("luong-") + models::score_name(s) + "-" + models::alignment_name(al), c});
-    }
-  Seq2SeqConfig s2s = tiny(Architecture::seq2seq);
-  s2s.num_layers = 2;
-  v.push_back({"seq2seq", s2s});
+  std::vector<Variant> v{{"rnnsearch", tiny("rnnsearch")}};
+  for (const char* s : {"dot", "general", "concat", "location"})
+    for (const char* al : {"global", "local-m", "local-p"})
+      v.push_back({std::string("luong-") + s + "-" + al,
+                   tiny("luong", {{"score", s}, {"alignment", al}, {"num_layers", "2"}}), true,
+                   std::string(al) == "global"});
+  v.push_back({"seq2seq", tiny("seq2seq", {{"num_layers", "2"}}), false});
   return v;
 }
 
@@ -71,19 +71,19 @@ TEST(SemanticsModels, StepByStepDecodingReproducesTeacherForcedLogProbs) {
   for (const Variant& v : variants()) {
     SCOPED_TRACE(v.name);
     Rng rng(7);
-    auto model = models::make_model(v.config, rng);
+    auto model = models::make_model(*v.config, rng);
     model->eval();
     const std::vector<int64_t> lengths{5, 3, 4};
-    const Index src = random_ids(3, 5, v.config.src_vocab, lengths, rng);
-    const Index tgt_in = random_ids(3, 4, v.config.tgt_vocab, {}, rng, v.config.bos_id);
-    const models::ForwardResult fr = model->forward(src, lengths, tgt_in, {.need_attention = true});
+    const Index src = random_ids(3, 5, v.config->src_vocab, lengths, rng);
+    const Index tgt_in = random_ids(3, 4, v.config->tgt_vocab, {}, rng, v.config->bos_id);
+    const models::ForwardResult fr = model->forward(tokens(src, lengths), tgt_in, {.need_attention = true});
     ASSERT_EQ(fr.logits.shape(), Shape({3, 4, 9}));
     const Tensor lp = log_softmax(fr.logits, 2);  // [B, T, V]
-    auto state = model->start(src, lengths);
+    auto state = model->start(tokens(src, lengths));
     for (int64_t t = 0; t < 4; ++t) {
       const models::StepOutput o = model->step(*state, column(tgt_in, t));
       EXPECT_TRUE(test::all_close(o.log_probs, at_step(lp, t), 2e-5, 1e-5)) << "step " << t;
-      if (v.config.architecture == Architecture::seq2seq) {
+      if (!v.has_attention) {
         EXPECT_FALSE(o.attention.defined());
         EXPECT_FALSE(fr.attention.defined());
       } else {
@@ -96,18 +96,18 @@ TEST(SemanticsModels, StepByStepDecodingReproducesTeacherForcedLogProbs) {
 
 TEST(SemanticsModels, PaddedSourcePositionsGetNoAttentionAndGlobalRowsSumToOne) {
   for (const Variant& v : variants()) {
-    if (v.config.architecture == Architecture::seq2seq) continue;
+    if (!v.has_attention) continue;
     SCOPED_TRACE(v.name);
     Rng rng(8);
-    auto model = models::make_model(v.config, rng);
+    auto model = models::make_model(*v.config, rng);
     model->eval();
     const std::vector<int64_t> lengths{2, 5};
-    const Index src = random_ids(2, 5, v.config.src_vocab, lengths, rng);
-    const Index tgt_in = random_ids(2, 3, v.config.tgt_vocab, {}, rng, v.config.bos_id);
-    const Tensor w = model->forward(src, lengths, tgt_in, {.need_attention = true}).attention;  // [2, 3, 5]
+    const Index src = random_ids(2, 5, v.config->src_vocab, lengths, rng);
+    const Index tgt_in = random_ids(2, 3, v.config->tgt_vocab, {}, rng, v.config->bos_id);
+    const Tensor w = model->forward(tokens(src, lengths), tgt_in, {.need_attention = true}).attention;  // [2, 3, 5]
     for (int64_t t = 0; t < 3; ++t) {
       for (int64_t s = 2; s < 5; ++s) EXPECT_EQ(w.at({0, t, s}), 0.0);
-      if (v.config.alignment == Alignment::global)
+      if (v.global)
         for (int64_t b = 0; b < 2; ++b) {
           double sum = 0;
           for (int64_t s = 0; s < 5; ++s) sum += w.at({b, t, s});
@@ -121,14 +121,14 @@ TEST(SemanticsModels, SourcePaddingDoesNotChangeTheResult) {
   for (const Variant& v : variants()) {
     SCOPED_TRACE(v.name);
     Rng rng(9);
-    auto model = models::make_model(v.config, rng);
+    auto model = models::make_model(*v.config, rng);
     model->eval();
-    const Index both = random_ids(2, 6, v.config.src_vocab, {3, 6}, rng);
+    const Index both = random_ids(2, 6, v.config->src_vocab, {3, 6}, rng);
     const Index alone(std::vector<int64_t>(both.data.begin(), both.data.begin() + 3), Shape{1, 3});
-    const Index tgt_in = random_ids(2, 4, v.config.tgt_vocab, {}, rng, v.config.bos_id);
+    const Index tgt_in = random_ids(2, 4, v.config->tgt_vocab, {}, rng, v.config->bos_id);
     const Index tgt_alone(std::vector<int64_t>(tgt_in.data.begin(), tgt_in.data.begin() + 4), Shape{1, 4});
-    const Tensor batched = model->logits(both, {3, 6}, tgt_in);           // [2, 4, V]
-    const Tensor single = model->logits(alone, {3}, tgt_alone);           // [1, 4, V]
+    const Tensor batched = model->logits(tokens(both, {3, 6}), tgt_in);           // [2, 4, V]
+    const Tensor single = model->logits(tokens(alone, {3}), tgt_alone);           // [1, 4, V]
     EXPECT_TRUE(test::all_close(slice(batched, 0, 0, 1), single, 1e-5, 1e-5));
   }
 }
@@ -137,11 +137,11 @@ TEST(SemanticsModels, SelectMovesAndReplicatesRows) {
   for (const Variant& v : variants()) {
     SCOPED_TRACE(v.name);
     Rng rng(10);
-    auto model = models::make_model(v.config, rng);
+    auto model = models::make_model(*v.config, rng);
     model->eval();
     const std::vector<int64_t> lengths{4, 2};
-    const Index src = random_ids(2, 4, v.config.src_vocab, lengths, rng);
-    auto state = model->start(src, lengths);
+    const Index src = random_ids(2, 4, v.config->src_vocab, lengths, rng);
+    auto state = model->start(tokens(src, lengths));
     const models::StepOutput first = model->step(*state, {2, 2});
     auto swapped = state->select({1, 0, 1});
     ASSERT_EQ(swapped->rows(), 3);
@@ -155,23 +155,40 @@ TEST(SemanticsModels, SelectMovesAndReplicatesRows) {
 }
 
 TEST(SemanticsModels, ConfigRoundTripsThroughItsTextMap) {
-  Seq2SeqConfig c = tiny(Architecture::luong);
-  c.score = Score::concat;
-  c.alignment = Alignment::local_p;
-  c.dropout = 0.1;
-  c.num_layers = 3;
-  const auto m = c.to_map();
+  const auto c = tiny("luong", {{"score", "concat"}, {"alignment", "local-p"}, {"dropout", "0.1"}, {"num_layers", "3"}});
+  const auto m = c->to_map();
   EXPECT_EQ(m.at("architecture"), "luong");
   EXPECT_EQ(m.at("alignment"), "local-p");
-  const Seq2SeqConfig d = Seq2SeqConfig::from_map(m);
-  EXPECT_EQ(d.to_map(), m);
-  EXPECT_EQ(d.dropout, 0.1);
-  EXPECT_EQ(d.alignment, Alignment::local_p);
+  EXPECT_EQ(m.count("readout_dim"), 0u);  // rnnsearch's field, not luong's
+  const auto d = models::make_config("luong", m);
+  EXPECT_EQ(d->to_map(), m);
+  const auto& typed = dynamic_cast<const models::LuongConfig&>(*d);
+  EXPECT_EQ(typed.dropout, 0.1);
+  EXPECT_EQ(typed.alignment, models::Alignment::local_p);
+  EXPECT_EQ(typed.num_layers, 3);
+}
+
+TEST(SemanticsModels, EveryRegisteredArchitectureBuildsFromItsDefaults) {
+  for (const std::string& name : models::architecture_names()) {
+    SCOPED_TRACE(name);
+    const models::ArchitectureInfo& a = models::architecture(name);
+    EXPECT_EQ(a.name, name);
+    auto c = a.make_config();
+    EXPECT_EQ(c->architecture(), name);
+    c->src_vocab = 12;
+    c->tgt_vocab = 10;
+    Rng rng(1);
+    auto model = models::make_model(*c, rng);
+    EXPECT_EQ(model->config().architecture(), name);
+    EXPECT_EQ(model->vocab_size(), 10);
+    // Every field has a key, and each key appears once.
+    std::set<std::string> keys;
+    for (const models::Field& f : c->fields()) EXPECT_TRUE(keys.insert(f.key).second) << f.key;
+  }
 }
 
 TEST(SemanticsModels, DecoderIOPutsBosBeforeAndEosAfterTheTarget) {
-  const Seq2SeqConfig c = tiny(Architecture::rnnsearch);
-  const models::DecoderIO io = models::decoder_io(Index({5, 6, 7, 8, 0, 0}, Shape{2, 3}), {3, 1}, c);
+  const models::DecoderIO io = models::decoder_io(Index({5, 6, 7, 8, 0, 0}, Shape{2, 3}), {3, 1}, *tiny("rnnsearch"));
   EXPECT_EQ(io.tgt_in.shape, Shape({2, 4}));
   EXPECT_EQ(io.tgt_in.data, (std::vector<int64_t>{2, 5, 6, 7, 2, 8, 0, 0}));
   EXPECT_EQ(io.tgt_out.data, (std::vector<int64_t>{5, 6, 7, 3, 8, 3, 0, 0}));
@@ -197,7 +214,7 @@ TEST(SemanticsModels, SequenceLossIsTheMeanOverNonPadTokens) {
 
 TEST(SemanticsModels, ParametersHavePyTorchStyleNames) {
   Rng rng(12);
-  auto model = models::make_model(tiny(Architecture::rnnsearch), rng);
+  auto model = models::make_model(*tiny("rnnsearch"), rng);
   std::vector<std::string> names;
   for (const auto& [name, p] : model->named_parameters()) names.push_back(name);
   for (const char* expected : {"src_embed.weight", "encoder.weight_ih_l0_reverse", "init_state.weight",

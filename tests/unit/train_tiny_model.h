@@ -56,7 +56,7 @@ inline std::vector<data::Example> tiny_examples(int64_t n, int64_t vocab, uint64
 
 // Mean token cross-entropy of the tagger on a batch (pad targets ignored).
 inline train::StepLoss tiny_loss(const TinyTagger& model, const data::Batch& batch, Rng& rng) {
-  const Tensor logits = model.forward(batch.source, rng);  // [B, T, V]
+  const Tensor logits = model.forward(batch.source.tokens, rng);  // [B, T, V]
   const int64_t n = logits.size(0) * logits.size(1);
   const Tensor flat = reshape(logits, {n, logits.size(2)});
   const Index targets(batch.target.data, Shape{n});

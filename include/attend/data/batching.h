@@ -8,15 +8,15 @@
 // exactly from a BatchPosition {epoch, batch}. With shuffle = false the order is by length, then
 // by example index, every epoch.
 //
-//   Batch.source  [B, Ts]  ids, padded with Vocab::kPad (0) on the right
-//   Batch.target  [B, Tt]
-//   source_lengths / target_lengths  [B]  true lengths;  example_ids [B]  indices into the input
+//   Batch.source  a token Source: ids [B, Ts] padded with Vocab::kPad (0) on the right, lengths [B]
+//   Batch.target  [B, Tt], target_lengths [B];  example_ids [B]  indices into the input
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "attend/core/index.h"
+#include "attend/core/source.h"
 
 namespace attend::data {
 
@@ -34,10 +34,10 @@ struct BatchingOptions {
   int64_t pad_id = 0;
 };
 
+// A source plus a target.
 struct Batch {
-  Index source;  // [B, Ts]
-  Index target;  // [B, Tt]
-  std::vector<int64_t> source_lengths;  // [B]
+  Source source;                        // tokens [B, Ts], lengths [B]
+  Index target;                         // [B, Tt]
   std::vector<int64_t> target_lengths;  // [B]
   std::vector<int64_t> example_ids;     // [B]
   int64_t size() const { return static_cast<int64_t>(example_ids.size()); }

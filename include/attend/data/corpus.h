@@ -32,7 +32,8 @@ std::vector<Pair> read_parallel(const std::string& source_path, const std::strin
 // Reads a TSV file: each line is source<TAB>target.
 std::vector<Pair> read_tsv(const std::string& path);
 
-// Reads the lines of one UTF-8 text file with the checks above; `op` prefixes errors.
+// Reads the lines of one UTF-8 text file with the checks above ("-" = standard input, named
+// "<stdin>" in errors; a directory is an error); `op` prefixes errors.
 std::vector<std::string> read_lines(const std::string& path, const char* op = "read_lines");
 
 // Writes pairs as two aligned streams / one TSV stream, one pair per line. Throws

@@ -15,6 +15,11 @@ namespace attend::data {
 
 enum class TokenizerKind { character, word };
 
+// "char" / "word" (as written in checkpoints and on the command line); parse throws
+// attend::Error("[tokens] unknown tokenizer 'x' (known: char, word)").
+TokenizerKind parse_tokenizer_kind(const std::string& name);
+const char* tokenizer_kind_name(TokenizerKind kind);
+
 struct TokenizerOptions {
   TokenizerKind kind = TokenizerKind::word;
   bool split_punctuation = true;  // word level only

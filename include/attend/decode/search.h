@@ -19,7 +19,7 @@
 // beam_size = 1 with no normalization is greedy search.
 //
 // Maximum target length of sentence b: min(max_len, ceil(max_len_ratio * S_b) + max_len_offset)
-// tokens, EOS included, where S_b is its real source length (max_len 0 = no absolute cap).
+// tokens, EOS included, where S_b is its real source length (tokens, or regions of a feature source) (max_len 0 = no absolute cap).
 //
 // Hypothesis.attention is the [T, S_b] matrix of the decoder's attention weights, row t for the
 // step that produced tokens[t], over the real source positions, followed through every reordering
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "attend/core/index.h"
+#include "attend/core/source.h"
 #include "attend/core/tensor.h"
 #include "attend/models/step_decoder.h"
 
@@ -64,15 +65,14 @@ struct BeamOptions {
   LengthLimit limit{};
 };
 
-// src [B, S], src_lengths [B] -> B hypotheses (the arg max token at each step). Errors
-// "[greedy] ..." name the shapes.
-std::vector<Hypothesis> greedy(models::StepDecoder& model, const Index& src, const std::vector<int64_t>& src_lengths,
-                               const GreedyOptions& opt = {});
+// src (B rows of token ids or features, with lengths) -> B hypotheses (the arg max token at each
+// step). Errors "[greedy] ..." name the shapes.
+std::vector<Hypothesis> greedy(models::StepDecoder& model, const Source& src, const GreedyOptions& opt = {});
 
-// src [B, S], src_lengths [B] -> for each source, its nbest hypotheses sorted by score, best first.
+// src (B rows) -> for each source, its nbest hypotheses sorted by score, best first.
 // Errors "[beam_search] ..." name the shapes and options.
-std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, const Index& src,
-                                                 const std::vector<int64_t>& src_lengths, const BeamOptions& opt = {});
+std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, const Source& src,
+                                                 const BeamOptions& opt = {});
 
 // The ranking score of a hypothesis of `length` tokens with log-probability log_prob.
 double length_normalized(double log_prob, int64_t length, LengthPenalty penalty, double alpha);

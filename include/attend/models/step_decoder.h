@@ -2,7 +2,7 @@
 // batch of sources once, then advances any set of partial hypotheses one token at a time. The
 // search never sees the model's internals: it reorders and replicates rows of the state.
 //
-//   auto state = model.start(src, src_lengths);        // rows = B sources
+//   auto state = model.start(src);                      // src: tokens or features, rows = B sources
 //   StepOutput o = model.step(*state, prev_tokens);    // prev_tokens [N] -> log_probs [N, V]
 //   state = state->select(rows);                        // beam bookkeeping: row r <- old row rows[r]
 #pragma once
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "attend/core/index.h"
+#include "attend/core/source.h"
 #include "attend/core/tensor.h"
 
 namespace attend::models {
@@ -35,8 +36,9 @@ struct StepOutput {
 class StepDecoder {
  public:
   virtual ~StepDecoder() = default;
-  // src [B, S] token ids (padded), src_lengths [B] -> a state with B rows, ready for the first step.
-  virtual std::unique_ptr<DecoderState> start(const Index& src, const std::vector<int64_t>& src_lengths) = 0;
+  // Encodes src (B rows; inference: no dropout, no gradient) -> a state with B rows, ready for the
+  // first step.
+  virtual std::unique_ptr<DecoderState> start(const Source& src) = 0;
   // Feeds prev_tokens [N] (the BOS id at the first step) and advances `state` in place.
   virtual StepOutput step(DecoderState& state, const std::vector<int64_t>& prev_tokens) = 0;
   virtual int64_t bos_id() const = 0;

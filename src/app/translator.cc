@@ -1,59 +1,15 @@
-#include "translator.h"
+#include "attend/app/translator.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 
 #include "attend/autograd/autograd.h"
-#include "attend/data/utf8.h"
+#include "attend/train/checkpoint.h"
 
-namespace attend::cli {
+namespace attend::app {
 
-data::TokenizerKind parse_tokenizer_kind(const std::string& s) {
-  if (s == "char") return data::TokenizerKind::character;
-  if (s == "word") return data::TokenizerKind::word;
-  throw Error("tokens", "unknown tokenizer '" + s + "' (known: char, word)");
-}
-
-const char* tokenizer_kind_name(data::TokenizerKind k) { return k == data::TokenizerKind::character ? "char" : "word"; }
-
-std::string ModelSpec::to_json() const {
-  nlohmann::json j;
-  j["model"] = model.to_map();
-  j["source_tokens"] = tokenizer_kind_name(source_tokens);
-  j["target_tokens"] = tokenizer_kind_name(target_tokens);
-  j["lowercase"] = lowercase;
-  return j.dump();
-}
-
-ModelSpec ModelSpec::from_json(const std::string& json, const std::string& source) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint", source + ": model_config is not JSON: " + e.what());
-  }
-  ATTEND_CHECK(j.is_object() && j.contains("model") && j.contains("source_tokens") && j.contains("target_tokens"),
-               "checkpoint", source, ": model_config lacks model, source_tokens or target_tokens");
-  ModelSpec s;
-  try {
-    s.model = models::Seq2SeqConfig::from_map(j["model"].get<std::map<std::string, std::string>>());
-    s.source_tokens = parse_tokenizer_kind(j["source_tokens"].get<std::string>());
-    s.target_tokens = parse_tokenizer_kind(j["target_tokens"].get<std::string>());
-    s.lowercase = j.value("lowercase", false);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("checkpoint", source + ": model_config: " + e.what());
-  } catch (const Error& e) {
-    throw Error("checkpoint", source + ": model_config: " + e.what());
-  }
-  return s;
-}
-
-std::string ModelSpec::reference_form(const std::string& reference) const {
-  return lowercase ? data::utf8_lower(reference) : reference;
-}
-
-Translator::Translator(std::unique_ptr<models::Seq2SeqModel> model, ModelSpec spec, data::Vocab source_vocab,
+Translator::Translator(std::unique_ptr<models::EncoderDecoder> model, ModelSpec spec, data::Vocab source_vocab,
                        data::Vocab target_vocab)
     : owned_(std::move(model)),
       model_(owned_.get()),
@@ -70,17 +26,28 @@ Translator Translator::load(const std::string& checkpoint) {
     ATTEND_CHECK(info.vocabs.count(v), "checkpoint", checkpoint, ": no ", v, " vocabulary");
   const data::Vocab& sv = info.vocabs.at("source");
   const data::Vocab& tv = info.vocabs.at("target");
-  ATTEND_CHECK(sv.size() == spec.model.src_vocab && tv.size() == spec.model.tgt_vocab, "checkpoint", checkpoint,
-               ": vocabulary sizes ", sv.size(), "/", tv.size(), " do not match the config's ", spec.model.src_vocab,
-               "/", spec.model.tgt_vocab);
+  ATTEND_CHECK(sv.size() == spec.model->src_vocab && tv.size() == spec.model->tgt_vocab, "checkpoint", checkpoint,
+               ": vocabulary sizes ", sv.size(), "/", tv.size(), " do not match the config's ", spec.model->src_vocab,
+               "/", spec.model->tgt_vocab);
   Rng rng(0);
-  auto model = models::make_model(spec.model, rng);
+  auto model = models::make_model(*spec.model, rng);
   train::load_checkpoint(checkpoint, *model);
   model->eval();
   return Translator(std::move(model), std::move(spec), sv, tv);
 }
 
-Translator Translator::borrowed(models::Seq2SeqModel& model, ModelSpec spec, data::Vocab source_vocab,
+void Translator::save(const std::string& checkpoint) const {
+  train::CheckpointInfo info;
+  info.model_config = spec_.to_json();
+  info.vocabs = {{"source", source_vocab_}, {"target", target_vocab_}};
+  train::save_checkpoint(checkpoint, *model_, nullptr, info);
+}
+
+const models::ArchitectureInfo& Translator::architecture() const {
+  return models::architecture(spec_.model->architecture());
+}
+
+Translator Translator::borrowed(models::EncoderDecoder& model, ModelSpec spec, data::Vocab source_vocab,
                                 data::Vocab target_vocab) {
   Translator t(nullptr, std::move(spec), std::move(source_vocab), std::move(target_vocab));
   t.model_ = &model;
@@ -125,12 +92,13 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
       flat.insert(flat.end(), row.begin(), row.end());
       flat.insert(flat.end(), static_cast<size_t>(S) - row.size(), data::Vocab::kPad);
     }
-    const Index src(std::move(flat), Shape{static_cast<int64_t>(ids.size()), S});
+    const Source src = Source::of_tokens(Index(std::move(flat), Shape{static_cast<int64_t>(ids.size()), S}),
+                                         std::move(lengths));
     std::vector<std::vector<decode::Hypothesis>> results;
     if (s.beam <= 1) {
-      for (auto& h : decode::greedy(*model_, src, lengths, {.limit = limit})) results.push_back({std::move(h)});
+      for (auto& h : decode::greedy(*model_, src, {.limit = limit})) results.push_back({std::move(h)});
     } else {
-      results = decode::beam_search(*model_, src, lengths,
+      results = decode::beam_search(*model_, src,
                                     {.beam_size = s.beam, .length_penalty = s.length_penalty, .alpha = s.alpha,
                                      .nbest = s.nbest, .limit = limit});
     }
@@ -146,4 +114,4 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   return out;
 }
 
-}  // namespace attend::cli
+}  // namespace attend::app

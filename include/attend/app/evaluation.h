@@ -1,0 +1,38 @@
+// Scoring a model on a test set (what `attend eval` prints): exact match and token accuracy
+// (compared as tokens), corpus BLEU (sacreBLEU's defaults), and exact match by source length.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attend/app/translator.h"
+#include "attend/data/corpus.h"
+#include "attend/train/metrics.h"
+
+namespace attend::app {
+
+// `count` pairs of the checkpoint's own task that follow its training and validation pairs (never
+// seen in training). Errors name the checkpoint when it was not trained on a task.
+std::vector<data::Pair> held_out_task_pairs(const std::string& checkpoint, int64_t count);
+
+struct EvalReport {
+  int64_t pairs = 0;
+  int64_t beam = 1;
+  double exact_match = 0.0;     // fraction in [0, 1]
+  double token_accuracy = 0.0;  // fraction in [0, 1]
+  train::BleuScore bleu;
+  std::vector<train::LengthBucket> by_source_length;
+  bool lowercased = false;    // the model lowercases: references were lowercased for BLEU
+  std::string source_tokens;  // "char" | "word": the unit of the length buckets
+
+  std::string text() const;                            // the human-readable report
+  std::string json(const std::string& model) const;   // the same numbers as JSON (attend plot reads it)
+};
+
+// Translates the sources of `pairs` with `search` and scores them against their targets.
+EvalReport evaluate(const Translator& translator, const std::vector<data::Pair>& pairs, const SearchSettings& search,
+                    int64_t bucket_width = 5);
+
+}  // namespace attend::app

@@ -1,0 +1,69 @@
+// The training recipe of `attend train` as a library call: data (an embedded task or a parallel
+// corpus), tokenizers and vocabularies, the architecture's typed config from the registry, Adam,
+// the teacher-forced loss, validation (loss, perplexity, greedy exact match and BLEU), atomic
+// checkpoints that resume exactly, and the examples printed at the end.
+//
+//   app::TrainRecipe r{.task = "dates", .arch = "luong", .model = {{"hidden_dim", "64"}}, .epochs = 3};
+//   app::TrainResult res = app::train(r);        // writes r.out; res.translator translates at once
+#pragma once
+
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attend/app/translator.h"
+#include "attend/data/corpus.h"
+#include "attend/train/trainer.h"
+
+namespace attend::app {
+
+struct TrainRecipe {
+  // data: an embedded task (data/tasks.h) ...
+  std::string task;
+  int64_t train_size = 20000, valid_size = 500;
+  int64_t task_min_length = 1, task_max_length = 10, task_vocab = 10;
+  // ... or files: two line-aligned files or one TSV each
+  std::string train_src, train_tgt, train_tsv, valid_src, valid_tgt, valid_tsv;
+  std::string source_tokens = "auto", target_tokens = "auto";  // char | word | auto (by task)
+  int64_t max_length = 100;                                    // tokens; longer pairs are dropped
+  int64_t min_freq = 1, max_vocab = 0;
+  bool lowercase = false;
+  // model: a registered architecture and field values (key -> text, models/config.h) over its
+  // defaults; the vocabulary sizes come from the data, and a "max_source_len" field left out (or
+  // "0") becomes 2 * the longest source + 10.
+  std::string arch = "rnnsearch";
+  std::map<std::string, std::string> model;
+  // optimization
+  int64_t batch = 64, max_tokens = 0, epochs = 10, max_steps = 0, patience = 0;
+  double max_time_min = 0.0;
+  double lr = 1e-3, clip = 5.0, label_smoothing = 0.0, plateau_factor = 0.5;
+  int64_t plateau_patience = 1;
+  // run
+  std::string out = "model.ckpt", best;
+  bool resume = false;
+  int64_t checkpoint_every = 0, valid_decode = 500, show_examples = 5;
+  uint64_t seed = 1;
+};
+
+struct TrainResult {
+  train::FitResult fit;
+  Translator translator;  // owns the trained model, spec and vocabularies
+};
+
+// Trains as the recipe says; progress and summaries go to `log`, the examples to `out`.
+// Errors (bad data, an unknown architecture or field, an unwritable --out) are attend::Error.
+TrainResult train(const TrainRecipe& recipe, std::ostream& log = std::cerr, std::ostream& out = std::cout);
+
+// The training and validation pairs of a recipe: a task's seeded stream (train = pairs
+// [0, train_size), valid = the next valid_size; `attend eval --task-test` reads the pairs after
+// those, so held-out data never overlaps training data), or the files.
+struct Splits {
+  std::vector<data::Pair> train, valid;
+};
+Splits load_splits(const TrainRecipe& recipe);
+
+}  // namespace attend::app

@@ -1,0 +1,125 @@
+#include "attend/app/evaluation.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <unordered_map>
+
+#include "attend/data/tasks.h"
+#include "attend/train/checkpoint.h"
+
+namespace attend::app {
+
+namespace {
+
+int64_t extra_int(const train::CheckpointInfo& info, const std::string& key, const std::string& path) {
+  const auto it = info.extra.find(key);
+  ATTEND_CHECK(it != info.extra.end(), "eval", path, ": task metadata lacks '", key, "'");
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(it->second, &used);
+    if (used == it->second.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw Error("eval", path + ": task metadata '" + key + "' is not an integer: '" + it->second + "'");
+}
+
+// Token sequences as ids of a local table, so that the comparison is by token text (a token
+// outside the model's vocabulary never matches the model's <unk>).
+class Interner {
+ public:
+  std::vector<int64_t> ids(const std::vector<std::string>& tokens) {
+    std::vector<int64_t> out;
+    for (const auto& t : tokens) out.push_back(table_.try_emplace(t, static_cast<int64_t>(table_.size())).first->second);
+    return out;
+  }
+
+ private:
+  std::unordered_map<std::string, int64_t> table_;
+};
+
+}  // namespace
+
+std::vector<data::Pair> held_out_task_pairs(const std::string& path, int64_t count) {
+  const train::CheckpointInfo info = train::read_checkpoint_info(path);
+  const auto task = info.extra.find("task");
+  ATTEND_CHECK(task != info.extra.end(), "eval", path,
+               ": no task metadata (the model was not trained with `attend train --task`); use --src/--ref or "
+               "--tsv");
+  const int64_t offset = extra_int(info, "task_offset", path);
+  const auto all = data::generate_task(data::parse_task(task->second),
+                                       {.count = offset + count,
+                                        .min_length = extra_int(info, "task_min_length", path),
+                                        .max_length = extra_int(info, "task_max_length", path),
+                                        .seed = static_cast<uint64_t>(extra_int(info, "task_seed", path)),
+                                        .vocab_size = extra_int(info, "task_vocab", path)});
+  return {all.begin() + offset, all.end()};
+}
+
+EvalReport evaluate(const Translator& tr, const std::vector<data::Pair>& pairs, const SearchSettings& search,
+                    int64_t bucket_width) {
+  ATTEND_CHECK(!pairs.empty(), "eval", "the test set is empty");
+  std::vector<std::string> src, hyp_text;
+  std::vector<std::vector<std::string>> refs(1);
+  for (const auto& p : pairs) src.push_back(p.source), refs[0].push_back(tr.spec().reference_form(p.target));
+  const auto t = tr.translate(src, search);
+
+  const data::Tokenizer target_tok = tr.spec().target_tokenizer();
+  Interner interner;
+  std::vector<std::vector<int64_t>> hyp_ids, ref_ids;
+  std::vector<int64_t> source_lengths;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    hyp_text.push_back(t[i].text.empty() ? "" : t[i].text[0]);
+    hyp_ids.push_back(t[i].target_tokens.empty() ? std::vector<int64_t>{} : interner.ids(t[i].target_tokens[0]));
+    ref_ids.push_back(interner.ids(target_tok.tokenize(pairs[i].target)));
+    source_lengths.push_back(static_cast<int64_t>(t[i].source_tokens.size()));
+  }
+  EvalReport r;
+  r.pairs = static_cast<int64_t>(pairs.size());
+  r.beam = search.beam;
+  r.exact_match = train::exact_match(hyp_ids, ref_ids);
+  r.token_accuracy = train::token_accuracy(hyp_ids, ref_ids);
+  r.bleu = train::corpus_bleu(hyp_text, refs);
+  r.by_source_length = train::accuracy_by_length(source_lengths, hyp_ids, ref_ids, bucket_width);
+  r.lowercased = tr.spec().lowercase;
+  r.source_tokens = data::tokenizer_kind_name(tr.spec().source_tokens);
+  return r;
+}
+
+std::string EvalReport::text() const {
+  char buf[512];
+  std::string s;
+  std::snprintf(buf, sizeof buf, "pairs           %lld\nsearch          %s\nexact match     %.2f%%\n"
+                "token accuracy  %.2f%%\n%s%s\n\nexact match by source length (%s tokens):\n",
+                static_cast<long long>(pairs), beam <= 1 ? "greedy" : ("beam " + std::to_string(beam)).c_str(),
+                100.0 * exact_match, 100.0 * token_accuracy, bleu.str().c_str(),
+                lowercased ? "  (lowercased model: references lowercased)" : "", source_tokens.c_str());
+  return buf + train::format_length_table(by_source_length);
+}
+
+std::string EvalReport::json(const std::string& model) const {
+  nlohmann::json j;
+  j["model"] = model;
+  j["pairs"] = pairs;
+  j["beam"] = beam;
+  j["exact_match"] = exact_match;
+  j["token_accuracy"] = token_accuracy;
+  j["bleu"] = {{"score", bleu.score},
+               {"precisions", bleu.precisions},
+               {"brevity_penalty", bleu.brevity_penalty},
+               {"sys_len", bleu.sys_len},
+               {"ref_len", bleu.ref_len},
+               {"str", bleu.str()},
+               {"lowercased", lowercased}};
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& b : by_source_length)
+    rows.push_back({{"min_length", b.min_length},
+                    {"max_length", b.max_length},
+                    {"count", b.count},
+                    {"exact", b.exact},
+                    {"accuracy", b.accuracy()}});
+  j["by_source_length"] = rows;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace attend::app
