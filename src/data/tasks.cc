@@ -146,8 +146,10 @@ bool is_alpha(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0;
 // has both cases (else it would be one of the other families' spellings); an ordinal suffix
 // ("3rd") is lower or upper only ("3Rd" is nobody's spelling).
 std::string mixed_case(const std::string& text, PairRng& r) {
-  const auto has = [](const std::string& s, int (*is)(int)) {
-    return std::any_of(s.begin(), s.end(), [is](char c) { return is(static_cast<unsigned char>(c)) != 0; });
+  const auto both_cases = [](const std::string& s) {
+    const auto lower = [](char c) { return std::islower(static_cast<unsigned char>(c)) != 0; };
+    const auto upper = [](char c) { return std::isupper(static_cast<unsigned char>(c)) != 0; };
+    return std::any_of(s.begin(), s.end(), lower) && std::any_of(s.begin(), s.end(), upper);
   };
   for (int attempt = 0;; ++attempt) {
     std::string s = text;
@@ -167,7 +169,7 @@ std::string mixed_case(const std::string& text, PairRng& r) {
       }
       k = end;
     }
-    if (attempt >= 8 || (has(s, std::islower) && has(s, std::isupper))) return s;
+    if (attempt >= 8 || both_cases(s)) return s;
   }
 }
 

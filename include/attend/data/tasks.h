@@ -55,7 +55,8 @@ enum class DateFamily {
                       // "Tue., Mar. 3, 2015", "Tue, 3 Mar 2015", "Tuesday, the 3rd of March 2015",
                       // "tuesday, march third, 2015"
   upper_case,         // a format of the four name families above in capitals: "MARCH 3RD, 2015"
-  mixed_case,         // the same with each word lower, Capitalized or UPPER: "tuesday 3 MARCH 2015"
+  mixed_case,         // the same with each word lower, Capitalized or UPPER, both cases present:
+                      // "tuesday 3 MARCH 2015"
 };
 inline constexpr int kNumDateFamilies = 9;
 // "iso", "us_numeric", "day_first_numeric", "month_name_first", "day_first_name", "spelled_out",
