@@ -1,0 +1,136 @@
+// attend::app as a library, with no CLI code linked: train a tiny model, save it, load it and
+// translate through the same calls the CLI and the Python bindings make; checkpoints written
+// before the typed configs (format 1) still load and translate exactly as they did; evaluation
+// and the recipe's checks.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "attend/app/evaluation.h"
+#include "attend/app/training.h"
+#include "attend/app/translator.h"
+#include "attend/core/threads.h"
+#include "attend/data/corpus.h"
+#include "attend/train/checkpoint.h"
+#include "attend/viz/alignment.h"
+#include "support/check.h"
+#include "support/temp_dir.h"
+
+namespace attend {
+namespace {
+
+using test::expect_error;
+
+const std::string kLegacy = std::string(ATTEND_TEST_DATA_DIR) + "/legacy/";
+
+class AppLibrary : public test::TempDirTest {
+ protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    set_num_threads(1);
+  }
+  app::TrainRecipe tiny_dates(const std::string& arch) const {
+    std::map<std::string, std::string> model{{"embed_dim", "8"}, {"hidden_dim", "12"}};
+    if (arch != "seq2seq") model["attention_dim"] = "8";
+    if (arch == "rnnsearch") model["readout_dim"] = "8";
+    return {.task = "dates", .train_size = 600, .valid_size = 20, .arch = arch, .model = model,
+            .epochs = 1, .out = path(arch + ".ckpt"), .valid_decode = 5, .show_examples = 0, .seed = 3};
+  }
+};
+
+TEST_F(AppLibrary, TrainSaveLoadTranslateWithoutTheCli) {
+  std::ostringstream log, out;
+  for (const char* arch : {"rnnsearch", "luong", "seq2seq"}) {
+    SCOPED_TRACE(arch);
+    const app::TrainResult trained = app::train(tiny_dates(arch), log, out);
+    EXPECT_GT(trained.fit.state.global_step, 0);
+    const std::vector<std::string> sources{"3 march 2015", "1/2/99", "the 4th of july 1976"};
+    const auto before = trained.translator.translate(sources, {.beam = 3});
+    // The trainer's checkpoint and a weights-only save both load back to the same translations.
+    trained.translator.save(path("saved.ckpt"));
+    for (const std::string& file : {path(std::string(arch) + ".ckpt"), path("saved.ckpt")}) {
+      const app::Translator loaded = app::Translator::load(file);
+      EXPECT_EQ(loaded.spec().model->architecture(), std::string(arch));
+      EXPECT_EQ(loaded.spec().model->to_map(), trained.translator.spec().model->to_map());
+      const auto after = loaded.translate(sources, {.beam = 3});
+      ASSERT_EQ(after.size(), sources.size());
+      for (size_t i = 0; i < sources.size(); ++i) {
+        EXPECT_EQ(after[i].text, before[i].text);
+        EXPECT_NEAR(after[i].nbest[0].score, before[i].nbest[0].score, 1e-6);
+      }
+    }
+  }
+  EXPECT_NE(log.str().find("attend train: seq2seq"), std::string::npos);
+}
+
+TEST_F(AppLibrary, FirstFormatCheckpointsLoadAndTranslateAsBefore) {
+  const std::vector<std::string> sources = data::read_lines(kLegacy + "in.txt");
+  for (const char* name : {"rnnsearch_v1", "luong_v1"}) {
+    SCOPED_TRACE(name);
+    const std::string file = kLegacy + name + ".ckpt";
+    // The file is of the first format: string values, every architecture's keys in one map.
+    EXPECT_EQ(train::read_checkpoint_info(file).model_config.find("\"format\""), std::string::npos);
+    const app::Translator tr = app::Translator::load(file);
+    const auto t = tr.translate(sources, {.beam = 3});
+    // What `attend translate --beam 3 --scores --alignment hard` printed with the attend that
+    // wrote the file: TEXT ||| ALIGNMENT ||| SCORE.
+    const std::vector<std::string> expected = data::read_lines(kLegacy + name + ".expected");
+    ASSERT_EQ(expected.size(), sources.size());
+    for (size_t i = 0; i < sources.size(); ++i) {
+      const decode::Hypothesis& h = t[i].nbest[0];
+      const Tensor rows = h.attention.as_strided(Shape{h.attention.size(0) - 1, h.attention.size(1)},
+                                                 h.attention.strides(), h.attention.offset());
+      char score[32];
+      std::snprintf(score, sizeof score, "%.6f", h.score);
+      EXPECT_EQ(t[i].text[0] + " ||| " + viz::format_pharaoh(viz::hard_alignment(rows.contiguous())) + " ||| " + score,
+                expected[i]);
+    }
+    // Saved again, it is written in the current format and reads back the same.
+    tr.save(path("resaved.ckpt"));
+    EXPECT_NE(train::read_checkpoint_info(path("resaved.ckpt")).model_config.find("\"format\":2"), std::string::npos);
+    EXPECT_EQ(app::Translator::load(path("resaved.ckpt")).translate(sources, {.beam = 3})[1].text, t[1].text);
+  }
+}
+
+TEST_F(AppLibrary, EvaluateScoresHeldOutTaskPairs) {
+  std::ostringstream log, out;
+  const app::TrainResult trained = app::train(tiny_dates("rnnsearch"), log, out);
+  const auto pairs = app::held_out_task_pairs(path("rnnsearch.ckpt"), 30);
+  ASSERT_EQ(pairs.size(), 30u);
+  const app::EvalReport r = app::evaluate(trained.translator, pairs, {.beam = 1});
+  EXPECT_EQ(r.pairs, 30);
+  EXPECT_GE(r.exact_match, 0.0);
+  EXPECT_LE(r.exact_match, r.token_accuracy + 1e-12);  // an exact match is all tokens right
+  EXPECT_NE(r.text().find("exact match"), std::string::npos);
+  EXPECT_NE(r.json("m").find("\"by_source_length\""), std::string::npos);
+}
+
+TEST_F(AppLibrary, RecipeErrorsNameWhatIsWrong) {
+  app::TrainRecipe r = tiny_dates("rnnsearch");
+  r.arch = "transformer-xl";
+  expect_error([&] { app::train(r); }, {"unknown architecture 'transformer-xl'"});
+  r = tiny_dates("rnnsearch");
+  r.model["score"] = "dot";
+  expect_error([&] { app::train(r); }, {"[rnnsearch config]", "key 'score'", "no such field"});
+  r = tiny_dates("rnnsearch");
+  r.out = path("missing/dir/m.ckpt");
+  expect_error([&] { app::train(r); }, {"[train]", "--out", "does not exist"});
+  // A corpus of blank lines says so, not that the pairs are too long.
+  {
+    std::ofstream(path("blank.src")) << "\n\n\n";
+    std::ofstream(path("blank.tgt")) << "\n\n\n";
+  }
+  r = tiny_dates("rnnsearch");
+  r.task.clear();
+  r.train_src = path("blank.src");
+  r.train_tgt = path("blank.tgt");
+  expect_error([&] { app::train(r); }, {"[train]", "every one of the 3 training pairs has an empty source"});
+  expect_error([&] { app::Translator::load(dir_.string()); }, {dir_.string().c_str(), "directory"});
+}
+
+}  // namespace
+}  // namespace attend
