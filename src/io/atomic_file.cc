@@ -170,8 +170,11 @@ Destination resolve(const std::string& path) {
     struct stat lst {};
     if (::lstat(p.c_str(), &lst) != 0 || !S_ISLNK(lst.st_mode)) break;
     ATTEND_CHECK(hops < kMaxLinks, kOp, path, ": too many levels of symbolic links");
+    // A link in /proc (also reached through /dev/fd or /dev/stdout, whose directories are links
+    // into /proc) names a descriptor: its target is no path one could rename over.
     std::error_code ec;
-    if (fs::absolute(p, ec).string().rfind("/proc/", 0) == 0) return {Destination::write_through, path};
+    const std::string link_dir = fs::canonical(dir_of(fs::absolute(p, ec)), ec).string();
+    if (!ec && (link_dir == "/proc" || link_dir.rfind("/proc/", 0) == 0)) return {Destination::write_through, path};
     const fs::path target = fs::read_symlink(p, ec);
     ATTEND_CHECK(!ec, kOp, path, ": cannot read the symbolic link ", p.string(), ": ", ec.message());
     p = target.is_absolute() ? target : dir_of(p) / target;
@@ -298,6 +301,9 @@ void write_file_atomic(const std::string& path, std::string_view contents) {
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  // An ifstream opens a directory and reads nothing, which would read as an empty file.
+  ATTEND_CHECK(!std::filesystem::is_directory(path, ec), "read_file", path, ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   ATTEND_CHECK(in.good(), "read_file", path, ": cannot open: ", errno_text());
   std::ostringstream ss;

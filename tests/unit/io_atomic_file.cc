@@ -196,6 +196,26 @@ TEST_F(IoAtomicFile, CharacterDevicesAreWrittenThrough) {
     EXPECT_EQ(entry.path().filename().string().rfind(".null.tmp.", 0), std::string::npos) << entry.path();
 }
 
+TEST_F(IoAtomicFile, OpenDescriptorNamesAreWrittenThrough) {
+  // /dev/fd/N (like /dev/stdout) names a descriptor the caller already opened, here on a regular
+  // file: the bytes are appended through it, the file is neither replaced nor truncated (same
+  // inode), and no temporary appears beside it or in /proc.
+  const std::string p = path("stdout.txt");
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ASSERT_EQ(::write(fd, "head\n", 5), 5);
+  struct stat before {};
+  ASSERT_EQ(::stat(p.c_str(), &before), 0);
+  const std::string e = error_of([&] { write_file_atomic("/dev/fd/" + std::to_string(fd), "body\n"); });
+  ::close(fd);
+  EXPECT_EQ(e, "(no error)");
+  struct stat after {};
+  ASSERT_EQ(::stat(p.c_str(), &after), 0);
+  EXPECT_EQ(before.st_ino, after.st_ino) << "the file was replaced";
+  EXPECT_EQ(read_file(p), "head\nbody\n");
+  EXPECT_EQ(entries(), 1u);
+}
+
 TEST_F(IoAtomicFile, DiskFullNamesTheSystemReason) {
   // /dev/full: every write fails with ENOSPC, the disk-full case (written through: a device).
   if (!fs::is_character_file("/dev/full")) GTEST_SKIP() << "no /dev/full";
