@@ -17,7 +17,8 @@ struct EvalOptions {
   std::string model;
   int64_t task_test = 0;  // held-out pairs of the checkpoint's task
   std::string src, ref, tsv;
-  int64_t beam = 5, batch = 64, bucket_width = 5, max = 0;
+  int64_t beam = 5, batch = 64, bucket_width = 5, max = 0, max_input_length = 1024;
+  bool truncate = false;
   double alpha = 0.6;
   std::string json;
   int threads = 0;
@@ -43,8 +44,12 @@ void run_eval(const EvalOptions& o) {
   }
   if (o.max > 0 && static_cast<int64_t>(pairs.size()) > o.max) pairs.resize(static_cast<size_t>(o.max));
   const app::Translator tr = app::Translator::load(o.model);
-  const app::EvalReport report =
-      app::evaluate(tr, pairs, {.beam = o.beam, .alpha = o.alpha, .batch = o.batch}, o.bucket_width);
+  const app::SearchSettings search{.beam = o.beam, .alpha = o.alpha, .batch = o.batch,
+                                   .max_input_tokens = o.max_input_length, .truncate = o.truncate};
+  std::vector<std::string> inputs;
+  for (const auto& p : pairs) inputs.push_back(p.source);
+  tr.check_lengths(inputs, search, o.task_test > 0 ? "task" : (o.tsv.empty() ? o.src : o.tsv));
+  const app::EvalReport report = app::evaluate(tr, pairs, search, o.bucket_width);
   std::printf("%s", report.text().c_str());
   std::fflush(stdout);
   if (!o.json.empty()) io::write_file_atomic(o.json, report.json(o.model));
@@ -69,6 +74,9 @@ void add_eval_command(CLI::App& app) {
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
   c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
   c->add_option("--batch", o->batch, "sentences per search call")->capture_default_str();
+  c->add_option("--max-input-length", o->max_input_length, "longest source in tokens (longer: an error)")
+      ->capture_default_str();
+  c->add_flag("--truncate", o->truncate, "score the first --max-input-length tokens of longer sources");
   c->add_option("--bucket-width", o->bucket_width, "source tokens per length bucket")->capture_default_str();
   c->add_option("--json", o->json, "also write the numbers as JSON to this file (atomically)");
   c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1)");

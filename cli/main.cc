@@ -10,7 +10,9 @@
 #endif
 
 #include "attend/core/error.h"
+#include "attend/attention/flash.h"
 #include "attend/core/threads.h"
+#include "attend/kernels/flash_attention.h"
 #include "commands.h"
 
 namespace attend::cli {
@@ -44,6 +46,10 @@ int main(int argc, char** argv) {
   attend::cli::add_plot_command(app);
   attend::cli::add_vocab_command(app);
   try {
+    // The environment's settings are checked before any work or output, whatever the command.
+    attend::num_threads();                   // ATTEND_NUM_THREADS
+    attend::kernels::flash_isa_name();       // ATTEND_ISA
+    attend::attention::check_attention_env();  // ATTEND_ATTENTION
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

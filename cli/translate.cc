@@ -21,7 +21,8 @@ namespace {
 struct TranslateOptions {
   std::string model;
   std::string input = "-", output = "-";
-  int64_t beam = 5, nbest = 1, batch = 64;
+  int64_t beam = 5, nbest = 1, batch = 64, max_input_length = 1024;
+  bool truncate = false;
   double alpha = 0.6, max_len_ratio = 2.0;
   std::string length_penalty = "gnmt";
   std::string alignment = "none";  // none | hard | soft
@@ -73,7 +74,9 @@ void run_translate(const TranslateOptions& o) {
                                 .alpha = o.alpha,
                                 .length_penalty = parse_length_penalty(o.length_penalty),
                                 .max_len_ratio = o.max_len_ratio,
-                                .batch = o.batch};
+                                .batch = o.batch,
+                                .max_input_tokens = o.max_input_length,
+                                .truncate = o.truncate};
 
   const app::Translator tr = app::Translator::load(o.model);
   const bool want_alignment = o.alignment != "none";
@@ -81,6 +84,7 @@ void run_translate(const TranslateOptions& o) {
                tr.architecture().name, " model has no attention, so there is no --alignment to write");
 
   const std::vector<std::string> lines = data::read_lines(o.input, "translate");
+  tr.check_lengths(lines, settings, o.input == "-" ? "<stdin>" : o.input);
   // Sentences with no source token give empty output; the others are translated sorted by length,
   // so a batch pads little, and put back in input order.
   std::vector<size_t> order;
@@ -158,6 +162,10 @@ void add_translate_command(CLI::App& app) {
   c->add_option("--max-len-ratio", o->max_len_ratio, "longest output = ratio * source tokens + 10")
       ->capture_default_str();
   c->add_option("--batch", o->batch, "sentences per search call")->capture_default_str();
+  c->add_option("--max-input-length", o->max_input_length,
+                "longest input in source tokens; a longer line is an error naming it (or see --truncate)")
+      ->capture_default_str();
+  c->add_flag("--truncate", o->truncate, "translate the first --max-input-length tokens of longer lines");
   c->add_option("--alignment", o->alignment,
                 "none | hard (Pharaoh 'i-j': 0-based source-target indices, argmax of each target "
                 "token's attention, </s> excluded) | soft (each target token's weights over the source "

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "attend/autograd/autograd.h"
 #include "attend/train/checkpoint.h"
@@ -29,8 +30,19 @@ Translator Translator::load(const std::string& checkpoint) {
   ATTEND_CHECK(sv.size() == spec.model->src_vocab && tv.size() == spec.model->tgt_vocab, "checkpoint", checkpoint,
                ": vocabulary sizes ", sv.size(), "/", tv.size(), " do not match the config's ", spec.model->src_vocab,
                "/", spec.model->tgt_vocab);
-  Rng rng(0);
-  auto model = models::make_model(*spec.model, rng);
+  // The config is untrusted input: a hand-edited hidden_dim must not allocate without bound. The
+  // weights of a model the file can hold take at most the file's size; construction may also make
+  // a few temporaries, so the budget is four times that plus 64 MiB. A config within the budget but
+  // not matching the file fails below, in load_checkpoint, naming the parameter and both shapes.
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(checkpoint, ec);
+  std::unique_ptr<models::EncoderDecoder> model;
+  {
+    const AllocationBudget budget(4 * static_cast<size_t>(ec ? 0 : file_bytes) + (size_t{64} << 20), "checkpoint",
+                                  checkpoint + ": its model_config describes a model larger than the file's weights");
+    Rng rng(0);
+    model = models::make_model(*spec.model, rng);
+  }
   train::load_checkpoint(checkpoint, *model);
   model->eval();
   return Translator(std::move(model), std::move(spec), sv, tv);
@@ -70,6 +82,25 @@ std::string Translator::detokenize_target(const std::vector<int64_t>& ids) const
   return target_tok_.detokenize(target_vocab_.decode(ids));
 }
 
+namespace {
+
+std::string too_long(int64_t tokens, const SearchSettings& s) {
+  return detail::concat(tokens, " source tokens, more than the limit of ", s.max_input_tokens,
+                        " (--max-input-length; --truncate translates the first ", s.max_input_tokens, ")");
+}
+
+}  // namespace
+
+void Translator::check_lengths(const std::vector<std::string>& sentences, const SearchSettings& s,
+                               const std::string& source) const {
+  ATTEND_CHECK(s.max_input_tokens >= 1, "translate", "--max-input-length must be >= 1, got ", s.max_input_tokens);
+  if (s.truncate) return;
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    const auto n = static_cast<int64_t>(source_tok_.tokenize(sentences[i]).size());
+    ATTEND_CHECK(n <= s.max_input_tokens, "translate", source, ":", i + 1, ": ", too_long(n, s));
+  }
+}
+
 std::vector<Translation> Translator::translate(const std::vector<std::string>& sentences,
                                                const SearchSettings& s) const {
   NoGrad no_grad;
@@ -82,6 +113,11 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
     int64_t S = 1;
     for (size_t i = begin; i < end; ++i) {
       out[i].source_tokens = source_tok_.tokenize(sentences[i]);
+      const auto n = static_cast<int64_t>(out[i].source_tokens.size());
+      if (n > s.max_input_tokens) {
+        ATTEND_CHECK(s.truncate, "translate", "sentence ", i + 1, ": ", too_long(n, s));
+        out[i].source_tokens.resize(static_cast<size_t>(s.max_input_tokens));
+      }
       ids.push_back(source_vocab_.encode(out[i].source_tokens));
       if (ids.back().empty()) ids.back().push_back(data::Vocab::kUnk);  // an empty line still gets a row
       lengths.push_back(static_cast<int64_t>(ids.back().size()));

@@ -123,6 +123,8 @@ bool path_forced() {
 
 }  // namespace
 
+void check_attention_env() { forced_path(); }
+
 std::string fused_unsupported_reason(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask,
                                      const SdpaOptions& opt) {
   if (q.dtype() != DType::f32 || k.dtype() != DType::f32 || v.dtype() != DType::f32)

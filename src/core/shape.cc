@@ -18,7 +18,9 @@ int64_t Shape::at(int i) const { return d_[static_cast<size_t>(normalize_axis(i,
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < rank_; ++i) n *= d_[static_cast<size_t>(i)];
+  for (int i = 0; i < rank_; ++i)
+    ATTEND_CHECK(!__builtin_mul_overflow(n, d_[static_cast<size_t>(i)], &n), "Shape", "element count of ", str(),
+                 " overflows 64 bits");
   return n;
 }
 

@@ -1,5 +1,6 @@
 #include "attend/core/tensor.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -12,7 +13,27 @@ namespace attend {
 size_t dtype_size(DType t) { return t == DType::f64 ? 8 : 4; }
 const char* dtype_name(DType t) { return t == DType::f64 ? "f64" : "f32"; }
 
+namespace {
+thread_local AllocationBudget* current_budget = nullptr;
+}
+
+AllocationBudget::AllocationBudget(size_t bytes, std::string op, std::string context)
+    : limit_(bytes), op_(std::move(op)), context_(std::move(context)), outer_(current_budget) {
+  current_budget = this;
+}
+
+AllocationBudget::~AllocationBudget() { current_budget = outer_; }
+
+void AllocationBudget::charge(size_t bytes) {
+  AllocationBudget* b = current_budget;
+  if (b == nullptr) return;
+  ATTEND_CHECK(bytes <= b->limit_ - b->used_, b->op_, b->context_, " (allocating ", bytes,
+               " more bytes would exceed the budget of ", b->limit_, " bytes, ", b->used_, " used)");
+  b->used_ += bytes;
+}
+
 Storage::Storage(size_t bytes) : bytes_(bytes) {
+  AllocationBudget::charge(bytes);
   const size_t rounded = ((bytes + 63) / 64) * 64;
   data_ = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   if (!data_) throw std::bad_alloc();
@@ -27,7 +48,10 @@ TensorImpl& Tensor::impl() const {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape.numel()) * dtype_size(dtype));
+  const int64_t n = shape.numel();
+  ATTEND_CHECK(static_cast<uint64_t>(n) <= SIZE_MAX / dtype_size(dtype), "Tensor", shape.str(), " of ", dtype_name(dtype),
+               " is larger than the address space");
+  impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * dtype_size(dtype));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

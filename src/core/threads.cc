@@ -15,7 +15,7 @@ int initial_threads() {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
     ATTEND_CHECK(end && *end == '\0' && n >= 1 && n <= 4096, "ATTEND_NUM_THREADS",
-                 "expected a positive integer, got '", env, "'");
+                 "expected an integer from 1 to 4096, got '", env, "'");
     return static_cast<int>(n);
   }
   return omp_get_num_procs();

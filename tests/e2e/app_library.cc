@@ -15,6 +15,7 @@
 #include "attend/app/translator.h"
 #include "attend/core/threads.h"
 #include "attend/data/corpus.h"
+#include "attend/io/safetensors.h"
 #include "attend/train/checkpoint.h"
 #include "attend/viz/alignment.h"
 #include "support/check.h"
@@ -93,6 +94,25 @@ TEST_F(AppLibrary, FirstFormatCheckpointsLoadAndTranslateAsBefore) {
     tr.save(path("resaved.ckpt"));
     EXPECT_NE(train::read_checkpoint_info(path("resaved.ckpt")).model_config.find("\"format\":2"), std::string::npos);
     EXPECT_EQ(app::Translator::load(path("resaved.ckpt")).translate(sources, {.beam = 3})[1].text, t[1].text);
+  }
+}
+
+// A hand-edited config is checked against the file before it can allocate: hidden_dim 200000
+// would need gigabytes (std::bad_alloc before), 33 instead of 32 fits in memory but not the file.
+TEST_F(AppLibrary, ConfigsThatDisagreeWithTheWeightsAreRefused) {
+  io::SafetensorsContents c = io::load_safetensors(kLegacy + "rnnsearch_v1.ckpt");
+  std::string& config = c.metadata.at("model_config");
+  const std::string key = "\"hidden_dim\":\"32\"";
+  ASSERT_NE(config.find(key), std::string::npos) << config;
+  for (const auto& [value, expected] : {std::pair<std::string, std::string>{"200000", "larger than the file's weights"},
+                                        {"33", "shape"}}) {
+    SCOPED_TRACE(value);
+    std::string edited = c.metadata.at("model_config");
+    edited.replace(edited.find(key), key.size(), "\"hidden_dim\":\"" + value + "\"");
+    io::Metadata metadata = c.metadata;
+    metadata["model_config"] = edited;
+    io::save_safetensors(path("edited.ckpt"), c.tensors, metadata);
+    expect_error([&] { app::Translator::load(path("edited.ckpt")); }, {"edited.ckpt", expected.c_str()});
   }
 }
 

@@ -123,3 +123,31 @@ TEST(BadInputCore, MessagesNameTheOpAndShape) {
 
 }  // namespace
 }  // namespace attend
+
+namespace attend {
+namespace {
+
+TEST(CoreAllocationBudget, RefusesAllocationsBeyondItsBytesAndNests) {
+  {
+    AllocationBudget outer(1000, "op", "building");
+    Tensor a = Tensor::zeros(Shape{100});  // 400 bytes
+    EXPECT_EQ(outer.used(), 400u);
+    {
+      AllocationBudget inner(100, "inner", "small");
+      test::expect_error([] { Tensor::zeros(Shape{26}); }, {"[inner] small", "104 more bytes", "budget of 100"});
+    }
+    test::expect_error([] { Tensor::zeros(Shape{151}); }, {"[op] building", "604 more bytes", "400 used"});
+    Tensor b = Tensor::zeros(Shape{150});
+    EXPECT_EQ(outer.used(), 1000u);
+  }
+  Tensor unbounded = Tensor::zeros(Shape{1000});  // no budget alive
+  EXPECT_EQ(unbounded.numel(), 1000);
+}
+
+TEST(CoreAllocationBudget, OverflowingShapesAreErrorsNotWraparounds) {
+  test::expect_error([] { Shape{int64_t{1} << 40, int64_t{1} << 40}.numel(); }, {"[Shape]", "overflows 64 bits"});
+  test::expect_error([] { Tensor::zeros(Shape{int64_t{1} << 62, 1}); }, {"[Tensor]", "larger than the address space"});
+}
+
+}  // namespace
+}  // namespace attend

@@ -26,6 +26,11 @@ struct SearchSettings {
   double max_len_ratio = 2.0;
   int64_t max_len_offset = 10;
   int64_t batch = 64;  // sentences per search call
+  // Inputs are limited so that time and memory stay bounded (a search holds batch * beam rows of
+  // states over S source and at most ratio * S + offset target positions): a sentence of more than
+  // max_input_tokens source tokens is an error, or with truncate cut to its first max_input_tokens.
+  int64_t max_input_tokens = 1024;
+  bool truncate = false;
 };
 
 struct Translation {
@@ -53,7 +58,13 @@ class Translator {
   std::vector<std::string> target_tokens(const std::vector<int64_t>& ids) const;
   std::string detokenize_target(const std::vector<int64_t>& ids) const;
 
-  // Translates `sentences` in batches; result i belongs to sentence i.
+  // Checks every sentence against s.max_input_tokens before any translation starts; the error names
+  // `source` and the 1-based line: "[translate] <source>:<line>: N tokens, more than ...". Nothing
+  // to check with s.truncate.
+  void check_lengths(const std::vector<std::string>& sentences, const SearchSettings& s,
+                     const std::string& source) const;
+  // Translates `sentences` in batches; result i belongs to sentence i. A sentence over
+  // s.max_input_tokens is cut (s.truncate) or an error naming it.
   std::vector<Translation> translate(const std::vector<std::string>& sentences, const SearchSettings& s) const;
 
   models::EncoderDecoder& model() const { return *model_; }

@@ -34,6 +34,11 @@ struct Dispatch {
 Dispatch choose_attention_path(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask,
                                const SdpaOptions& opt);
 
+// Checks ATTEND_ATTENTION now (fused, composed, auto or unset) rather than at the first attention
+// call; an Error naming the variable and the value otherwise. Programs call it at start-up so a
+// misspelt value fails before any work or output.
+void check_attention_env();
+
 // Whether the fused kernel can compute this call at all (empty reason when it can).
 std::string fused_unsupported_reason(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask,
                                      const SdpaOptions& opt);

@@ -50,6 +50,27 @@ class Storage {
   size_t bytes_ = 0;
 };
 
+// While an AllocationBudget lives on a thread, every tensor storage allocated on that thread counts
+// against its bytes, and an allocation that would exceed them throws attend::Error("[<what>]
+// ...") instead of allocating. For building something whose size comes from untrusted input (a
+// model from a checkpoint's config) without letting that input allocate without bound. Budgets
+// nest; the innermost one counts.
+class AllocationBudget {
+ public:
+  AllocationBudget(size_t bytes, std::string op, std::string context);
+  ~AllocationBudget();
+  AllocationBudget(const AllocationBudget&) = delete;
+  AllocationBudget& operator=(const AllocationBudget&) = delete;
+  size_t used() const { return used_; }
+  // Counts `bytes` against the innermost budget of this thread, if any; throws when over.
+  static void charge(size_t bytes);
+
+ private:
+  size_t limit_, used_ = 0;
+  std::string op_, context_;
+  AllocationBudget* outer_;
+};
+
 class Tensor;
 
 struct TensorImpl {

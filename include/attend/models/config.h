@@ -36,7 +36,7 @@ struct Field {
 // Field builders over a member: integers in [min, max], reals in [min, max_exclusive), and
 // enumerations named by a table of {name, value}.
 Field int_field(std::string key, std::string flag, std::string help, int64_t& value, int64_t min = 1,
-                int64_t max = int64_t{1} << 40);
+                int64_t max = (int64_t{1} << 31) - 1);
 Field real_field(std::string key, std::string flag, std::string help, double& value, double min, double max_exclusive);
 
 template <typename E, size_t N>
