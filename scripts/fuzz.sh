@@ -29,15 +29,18 @@ ninja -C "$build" -j "$jobs" fuzz_loaders > "$build/ninja.log" 2>&1 || { cat "$b
 mkdir -p "$build/corpus" "$build/crashes"
 log="$build/fuzz.log"
 set +e
-ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+TIMEFORMAT='%U %S'  # the harness's CPU time (user, system): on a busy machine far below the wall time
+{ time ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   "$build/fuzz_loaders" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-  -dict="$root/tests/fuzz/loaders.dict" -print_final_stats=1 -artifact_prefix="$build/crashes/" "$build/corpus" "$root/tests/fuzz/corpus" > "$log" 2>&1
+  -dict="$root/tests/fuzz/loaders.dict" -print_final_stats=1 -artifact_prefix="$build/crashes/" "$build/corpus" \
+  "$root/tests/fuzz/corpus" > "$log" 2>&1; } 2> "$build/cpu.txt"
 rc=$?
 set -e
+cpu="$(awk '{ printf "%.0f", $1 + $2 }' "$build/cpu.txt" 2>/dev/null || true)"
 execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
 rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
 crashes="$(find "$build/crashes" -type f | wc -l)"
-echo "fuzz_loaders: ${seconds} s, ${execs:-?} executions, ${rate:-?} exec/s, corpus $(ls "$build/corpus" | wc -l) inputs, crash files in $build/crashes: $crashes"
+echo "fuzz_loaders: ${seconds} s (${cpu:-?} CPU s), ${execs:-?} executions, ${rate:-?} exec/s, corpus $(ls "$build/corpus" | wc -l) inputs, crash files in $build/crashes: $crashes"
 if [ "$rc" -ne 0 ]; then
   grep -E '^(==[0-9]+==|SUMMARY|fuzz_loaders:|.*runtime error|.*uncaught exception|.*Test unit written)' "$log" | head -20 >&2
   echo "fuzz.sh: the harness failed (exit $rc); full log: $log" >&2
