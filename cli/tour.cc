@@ -15,6 +15,8 @@
 #include "attend/attention/local.h"
 #include "attend/attention/multiplicative.h"
 #include "attend/attention/scaled_dot.h"
+#include "attend/data/tokenizer.h"
+#include "attend/data/utf8.h"
 #include "attend/nn/multihead_attention.h"
 #include "attend/ops/ops.h"
 #include "commands.h"
@@ -32,37 +34,20 @@ struct TourOptions {
 };
 
 std::vector<std::string> split_words(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ' ') {
-      if (!cur.empty()) out.push_back(cur), cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
+  return data::Tokenizer({.kind = data::TokenizerKind::word, .split_punctuation = false}).tokenize(s);
 }
 
 // Display width of a UTF-8 string (code points; the tour's tokens have no wide characters).
-size_t display_width(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
+size_t display_width(const std::string& s) { return data::utf8_split(s).size(); }
 
 std::string pad(const std::string& s, size_t width) { return s + std::string(width - std::min(width, display_width(s)), ' '); }
 
+// At most `width` code points, the last one "~" when cut.
 std::string shorten(const std::string& s, size_t width) {
-  if (display_width(s) <= width) return s;
+  const std::vector<std::string> chars = data::utf8_split(s);
+  if (chars.size() <= width) return s;
   std::string out;
-  size_t n = 0;
-  for (size_t i = 0; i < s.size() && n < width - 1; ++i) {
-    out += s[i];
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) ++n;
-    while (i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xC0) == 0x80) out += s[++i];
-  }
+  for (size_t i = 0; i + 1 < width; ++i) out += chars[i];
   return out + "~";
 }
 
@@ -169,7 +154,7 @@ int run_tour(const TourOptions& o) {
                  first(first(r.weights)), tgt, src);
   }
   {  // sparsemax normalizer: exact zeros
-    auto r = attention::attend(dot, keys, {}, {.normalizer = attention::Normalizer::sparsemax, .need_weights = true});
+    auto r = attention::attend(dot, keys, {}, {.normalizer = attention::Normalizer::sparsemax(), .need_weights = true});
     print_matrix("sparsemax normalizer (Martins & Astudillo 2016) on the dot score", first(r.weights), tgt, src);
   }
   {  // multi-head self attention over the target with a causal mask, weights averaged over heads

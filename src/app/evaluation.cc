@@ -80,6 +80,7 @@ EvalReport evaluate(const Translator& tr, const std::vector<data::Pair>& pairs, 
   r.exact_match = train::exact_match(hyp_ids, ref_ids);
   r.token_accuracy = train::token_accuracy(hyp_ids, ref_ids);
   r.bleu = train::corpus_bleu(hyp_text, refs);
+  r.chrf = train::corpus_chrf(hyp_text, refs);
   r.by_source_length = train::accuracy_by_length(source_lengths, hyp_ids, ref_ids, bucket_width);
   r.lowercased = tr.spec().lowercase;
   r.source_tokens = data::tokenizer_kind_name(tr.spec().source_tokens);
@@ -90,10 +91,11 @@ std::string EvalReport::text() const {
   char buf[512];
   std::string s;
   std::snprintf(buf, sizeof buf, "pairs           %lld\nsearch          %s\nexact match     %.2f%%\n"
-                "token accuracy  %.2f%%\n%s%s\n\nexact match by source length (%s tokens):\n",
+                "token accuracy  %.2f%%\n%s\n%s\n%s\nexact match by source length (%s tokens):\n",
                 static_cast<long long>(pairs), beam <= 1 ? "greedy" : ("beam " + std::to_string(beam)).c_str(),
-                100.0 * exact_match, 100.0 * token_accuracy, bleu.str().c_str(),
-                lowercased ? "  (lowercased model: references lowercased)" : "", source_tokens.c_str());
+                100.0 * exact_match, 100.0 * token_accuracy, bleu.format(train::bleu_signature(1, lowercased)).c_str(),
+                chrf.format(train::chrf_signature(1, lowercased)).c_str(),
+                lowercased ? "(lowercased model: references lowercased)\n" : "", source_tokens.c_str());
   return buf + train::format_length_table(by_source_length);
 }
 
@@ -110,7 +112,9 @@ std::string EvalReport::json(const std::string& model) const {
                {"sys_len", bleu.sys_len},
                {"ref_len", bleu.ref_len},
                {"str", bleu.str()},
+               {"signature", train::bleu_signature(1, lowercased)},
                {"lowercased", lowercased}};
+  j["chrf"] = {{"score", chrf.score}, {"signature", train::chrf_signature(1, lowercased)}};
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& b : by_source_length)
     rows.push_back({{"min_length", b.min_length},

@@ -35,10 +35,11 @@ Tensor dropout_weights(const Tensor& weights, const AttendOptions& opt) {
 
 AttentionResult attend(const Tensor& scores, const Tensor& values, const Mask& mask, const AttendOptions& opt) {
   ATTEND_CHECK(scores.defined() && values.defined(), opt.op, "scores and values must be defined");
+  ATTEND_CHECK(opt.scale == 0.0, opt.op, "scale = ", opt.scale, ": attend() takes scores as they are (scale them first)");
   ATTEND_CHECK(scores.dtype() == values.dtype(), opt.op, "dtypes differ: scores ", scores.str(), " vs values ",
                values.str());
   const Tensor masked = apply_mask(scores, mask, opt.op);       // [B, (H,) Tq, Tk]
-  const Tensor weights = normalize(masked, opt.normalizer);     // [B, (H,) Tq, Tk]
+  const Tensor weights = opt.normalizer(masked);     // [B, (H,) Tq, Tk]
   const Tensor used = dropout_weights(weights, opt);            // [B, (H,) Tq, Tk]
   AttentionResult r;
   r.context = weighted_sum(used, values, opt.op);               // [B, (H,) Tq, Dv]

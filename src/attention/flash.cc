@@ -134,6 +134,7 @@ std::string fused_unsupported_reason(const Tensor& q, const Tensor& k, const Ten
   if (mask.attn_mask.defined() && mask.attn_mask_kind == MaskKind::additive && mask.attn_mask.requires_grad())
     return "the additive mask requires grad (the kernel gives no gradient for masks)";
   if (opt.training && opt.dropout_p > 0.0 && opt.rng == nullptr) return "dropout without an Rng";
+  if (!opt.normalizer.is_softmax()) return "the normalizer is " + opt.normalizer.name() + " (the kernel runs softmax)";
   return "";
 }
 

@@ -31,7 +31,7 @@ MaskTensors with_window(const Tensor& scores, const Mask& mask, const Tensor& wi
 AttentionResult finish(const Tensor& scores, const Tensor& values, const MaskTensors& parts, const Tensor& factor,
                        const AttendOptions& opt) {
   const Tensor masked = apply_mask(scores, parts);                  // [B, Tq, Tk]
-  Tensor weights = normalize(masked, opt.normalizer);               // [B, Tq, Tk]
+  Tensor weights = opt.normalizer(masked);               // [B, Tq, Tk]
   if (factor.defined()) weights = mul(weights, factor);             // [B, Tq, Tk]
   AttentionResult r;
   r.context = weighted_sum(dropout_weights(weights, opt), values, opt.op);  // [B, Tq, Dv]

@@ -1,5 +1,6 @@
 // Normalizers (the third step of the skeleton): softmax, sparsemax (Martins & Astudillo 2016),
-// 1.5-entmax (Peters, Niculae & Martins 2019) and the per-row log-sum-exp. Each works row by row
+// 1.5-entmax and alpha-entmax (Peters, Niculae & Martins 2019), the per-row log-sum-exp, and the
+// registry of Normalizer objects. Each works row by row
 // over the last axis of a contiguous copy; -inf entries (masked keys) get weight 0, and a row of
 // all -inf gives zeros and zero gradient.
 #include "attend/attention/normalizers.h"
@@ -8,20 +9,14 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
+#include <sstream>
 #include <vector>
 
 #include "attend/ops/ops.h"
 
 namespace attend::attention {
-
-const char* normalizer_name(Normalizer n) {
-  switch (n) {
-    case Normalizer::softmax: return "softmax";
-    case Normalizer::sparsemax: return "sparsemax";
-    case Normalizer::entmax15: return "entmax15";
-  }
-  return "?";
-}
 
 namespace {
 
@@ -125,6 +120,37 @@ void entmax15_row(const T* z, T* p, int64_t n) {
   }
 }
 
+// alpha-entmax by bisection on x = (alpha - 1)(z - max z): f(tau) = sum max(x - tau, 0)^(1/(alpha-1))
+// is decreasing, f(-1) >= 1 (the max entry alone gives 1) and f(0) = 0. 60 halvings of [-1, 0]
+// leave tau within 1e-18; p is renormalized so that it sums to 1 in the output dtype.
+template <typename T>
+void entmax_bisect_row(const T* z, T* p, int64_t n, double alpha) {
+  double m = kNegInf;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, static_cast<double>(z[i]));
+  if (m == kNegInf) {
+    std::fill(p, p + n, T(0));
+    return;
+  }
+  const double am1 = alpha - 1.0, inv = 1.0 / am1;
+  auto mass = [&](double tau, bool write) {
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = z[i] == static_cast<T>(kNegInf) ? kNegInf : am1 * (static_cast<double>(z[i]) - m);
+      const double v = x > tau ? std::pow(x - tau, inv) : 0.0;
+      if (write) p[i] = static_cast<T>(v);
+      s += v;
+    }
+    return s;
+  };
+  double lo = -1.0, hi = 0.0;
+  for (int it = 0; it < 60; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (mass(mid, false) >= 1.0 ? lo : hi) = mid;
+  }
+  const double total = mass(lo, true);
+  for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(static_cast<double>(p[i]) / total);
+}
+
 }  // namespace
 
 Tensor masked_softmax(const Tensor& scores) {
@@ -177,6 +203,34 @@ Tensor entmax15(const Tensor& scores) {
   return out;
 }
 
+Tensor entmax_bisect(const Tensor& scores, double alpha) {
+  check_rows(scores, "entmax");
+  ATTEND_CHECK(alpha > 1.0 && std::isfinite(alpha), "entmax", "alpha must be > 1 (1 is softmax), got ", alpha);
+  Tensor out = dispatch_dtype(scores.dtype(), [&]<typename T>() {
+    return map_rows<T>(scores, [alpha](const T* z, T* p, int64_t n) { entmax_bisect_row(z, p, n, alpha); });
+  });
+  // Backward: on the support p_i^(alpha-1) = (alpha-1) z_i - tau, so with s_i = p_i^(2-alpha),
+  // dp_i = s_i (dz_i - dtau / (alpha-1)) and sum_S dp_i = 0 fix dtau; hence
+  // dz_i = s_i g_i - s_i (sum_j s_j g_j) / (sum_j s_j), zero off the support (entmax15's rule at 1.5).
+  const Tensor p = out.detach();
+  autograd::record("entmax", {scores}, out, [p, alpha](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    return {map_rows_backward(p, g[0], [alpha]<typename T>(const T* pr, const T* gr, T* dr, int64_t n) {
+      T sg = 0, ss = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const T s = pr[i] > T(0) ? static_cast<T>(std::pow(static_cast<double>(pr[i]), 2.0 - alpha)) : T(0);
+        sg += s * gr[i];
+        ss += s;
+      }
+      const T q = ss > T(0) ? sg / ss : T(0);
+      for (int64_t i = 0; i < n; ++i) {
+        const T s = pr[i] > T(0) ? static_cast<T>(std::pow(static_cast<double>(pr[i]), 2.0 - alpha)) : T(0);
+        dr[i] = s * (gr[i] - q);
+      }
+    })};
+  });
+  return out;
+}
+
 Tensor logsumexp(const Tensor& scores) {
   check_rows(scores, "logsumexp");
   Shape out_shape = scores.shape();
@@ -209,13 +263,103 @@ Tensor logsumexp(const Tensor& scores) {
   return out;
 }
 
-Tensor normalize(const Tensor& scores, Normalizer normalizer) {
-  switch (normalizer) {
-    case Normalizer::softmax: return masked_softmax(scores);
-    case Normalizer::sparsemax: return sparsemax(scores);
-    case Normalizer::entmax15: return entmax15(scores);
+namespace {
+
+// A built-in normalizer: a name and a function.
+class FunctionNormalizer : public NormalizerImpl {
+ public:
+  FunctionNormalizer(std::string name, std::function<Tensor(const Tensor&)> f) : name_(std::move(name)), f_(std::move(f)) {}
+  std::string name() const override { return name_; }
+  Tensor apply(const Tensor& scores) const override { return f_(scores); }
+
+ private:
+  std::string name_;
+  std::function<Tensor(const Tensor&)> f_;
+};
+
+Normalizer builtin(const char* name, Tensor (*f)(const Tensor&)) {
+  return Normalizer(std::make_shared<FunctionNormalizer>(name, f));
+}
+
+struct NormalizerRegistry {
+  std::mutex mutex;
+  std::map<std::string, std::function<Normalizer()>> factories;
+};
+
+NormalizerRegistry& normalizer_registry() {
+  static NormalizerRegistry* r = [] {
+    auto* reg = new NormalizerRegistry;  // never destroyed: lookups may run during static destruction
+    reg->factories["softmax"] = &Normalizer::softmax;
+    reg->factories["sparsemax"] = &Normalizer::sparsemax;
+    reg->factories["entmax15"] = &Normalizer::entmax15;
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace
+
+Normalizer::Normalizer() : Normalizer(softmax()) {}
+Normalizer::Normalizer(std::shared_ptr<const NormalizerImpl> impl) : impl_(std::move(impl)) {
+  ATTEND_CHECK(impl_ != nullptr, "normalizer", "no implementation");
+}
+
+Normalizer Normalizer::softmax() {
+  static const Normalizer n = builtin("softmax", masked_softmax);
+  return n;
+}
+Normalizer Normalizer::sparsemax() {
+  static const Normalizer n = builtin("sparsemax", attention::sparsemax);
+  return n;
+}
+Normalizer Normalizer::entmax15() {
+  static const Normalizer n = builtin("entmax15", attention::entmax15);
+  return n;
+}
+Normalizer Normalizer::entmax(double alpha) {
+  ATTEND_CHECK(alpha > 1.0 && std::isfinite(alpha), "normalizer", "entmax alpha must be > 1 (1 is softmax), got ",
+               alpha);
+  if (alpha == 1.5) return entmax15();
+  if (alpha == 2.0) return sparsemax();
+  std::ostringstream name;
+  name << "entmax-" << alpha;
+  return Normalizer(std::make_shared<FunctionNormalizer>(
+      name.str(), [alpha](const Tensor& scores) { return entmax_bisect(scores, alpha); }));
+}
+
+bool Normalizer::is_softmax() const { return impl_ == softmax().impl_; }
+
+Normalizer make_normalizer(const std::string& name) {
+  if (name.starts_with("entmax-")) {
+    const std::string a = name.substr(7);
+    char* end = nullptr;
+    const double alpha = std::strtod(a.c_str(), &end);
+    ATTEND_CHECK(!a.empty() && end == a.c_str() + a.size(), "normalizer", "'", name,
+                 "': expected entmax-<alpha>, e.g. entmax-1.3");
+    return Normalizer::entmax(alpha);
   }
-  throw Error("normalize", "unknown normalizer");
+  NormalizerRegistry& r = normalizer_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  const auto it = r.factories.find(name);
+  if (it != r.factories.end()) return it->second();
+  std::string known;
+  for (const auto& [n, f] : r.factories) known += n + ", ";
+  throw Error("normalizer", "unknown normalizer '" + name + "' (known: " + known + "entmax-<alpha>)");
+}
+
+std::vector<std::string> normalizer_names() {
+  NormalizerRegistry& r = normalizer_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [n, f] : r.factories) names.push_back(n);
+  return names;
+}
+
+void register_normalizer(const std::string& name, std::function<Normalizer()> factory) {
+  ATTEND_CHECK(!name.empty() && factory, "normalizer", "a normalizer needs a name and a factory");
+  NormalizerRegistry& r = normalizer_registry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  r.factories[name] = std::move(factory);
 }
 
 }  // namespace attend::attention

@@ -54,14 +54,10 @@ AttentionResult scaled_dot_product_attention_composed(const Tensor& q, const Ten
                                                       const Mask& mask, const SdpaOptions& opt) {
   check_qkv(q, k, v, kSdpa);
   const Tensor scores = scaled_dot_scores(q, k, opt.scale, kSdpa);  // [B, H, Tq, Tk]
-  return attend(scores, v, mask,
-                AttendOptions{.normalizer = Normalizer::softmax,
-                              .dropout_p = opt.dropout_p,
-                              .training = opt.training,
-                              .rng = opt.rng,
-                              .need_weights = opt.need_weights,
-                              .need_lse = opt.need_lse,
-                              .op = kSdpa});
+  AttendOptions a = opt;  // the same options; the scores are scaled now
+  a.scale = 0.0;
+  a.op = kSdpa;
+  return attend(scores, v, mask, a);
 }
 
 AttentionResult scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Mask& mask,

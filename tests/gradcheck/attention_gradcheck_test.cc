@@ -17,7 +17,8 @@ using attention::MaskKind;
 using attention::Normalizer;
 using Inputs = std::vector<Tensor>;
 
-const Normalizer kNormalizers[] = {Normalizer::softmax, Normalizer::sparsemax, Normalizer::entmax15};
+const Normalizer kNormalizers[] = {Normalizer::softmax(), Normalizer::sparsemax(), Normalizer::entmax15(),
+                 Normalizer::entmax(1.25), Normalizer::entmax(1.75)};
 
 TEST(GradCheckNormalizers, EveryNormalizerWithMaskedAndFullyMaskedRows) {
   Rng rng(1);
@@ -25,8 +26,8 @@ TEST(GradCheckNormalizers, EveryNormalizerWithMaskedAndFullyMaskedRows) {
   // Batch 1 has no key at all; batch 0 has 4 keys, cut further by a causal band.
   const Mask mask{.key_lengths = {4, 0}, .causal = true, .causal_align = CausalAlign::top_left};
   for (Normalizer n : kNormalizers) {
-    SCOPED_TRACE(attention::normalizer_name(n));
-    EXPECT_TRUE(gradcheck([&](const Inputs& in) { return attention::normalize(attention::apply_mask(in[0], mask), n); },
+    SCOPED_TRACE(n.name());
+    EXPECT_TRUE(gradcheck([&](const Inputs& in) { return n(attention::apply_mask(in[0], mask)); },
                           {x}));
   }
 }
@@ -35,8 +36,8 @@ TEST(GradCheckNormalizers, Unmasked) {
   Rng rng(2);
   const Tensor x = randn64(Shape{4, 6}, rng);
   for (Normalizer n : kNormalizers) {
-    SCOPED_TRACE(attention::normalizer_name(n));
-    EXPECT_TRUE(gradcheck([&](const Inputs& in) { return attention::normalize(in[0], n); }, {x}));
+    SCOPED_TRACE(n.name());
+    EXPECT_TRUE(gradcheck([&](const Inputs& in) { return n(in[0]); }, {x}));
   }
 }
 
@@ -120,7 +121,7 @@ TEST(GradCheckLuong, DotWithEveryNormalizer) {
   const Inputs in{randn64(Shape{2, 2, 3}, rng), randn64(Shape{2, 4, 3}, rng), randn64(Shape{2, 4, 2}, rng)};
   const Mask mask{.key_lengths = {4, 0}};
   for (Normalizer n : kNormalizers) {
-    SCOPED_TRACE(attention::normalizer_name(n));
+    SCOPED_TRACE(n.name());
     EXPECT_TRUE(gradcheck(
         [&](const Inputs& x) {
           return attention::attend(attention::dot_scores(x[0], x[1]), x[2], mask, {.normalizer = n}).context;
@@ -182,7 +183,7 @@ TEST(GradCheckLocal, LocalMonotonic) {
   Rng rng(14);
   const Inputs in{randn64(Shape{2, 3, 5}, rng), randn64(Shape{2, 5, 2}, rng)};
   for (Normalizer n : kNormalizers) {
-    SCOPED_TRACE(attention::normalizer_name(n));
+    SCOPED_TRACE(n.name());
     EXPECT_TRUE(gradcheck(
         [&](const Inputs& x) {
           return attention::local_m_attention(x[0], x[1], {.key_lengths = {5, 2}},

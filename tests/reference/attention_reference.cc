@@ -41,13 +41,14 @@ std::vector<double> softmax_row(const std::vector<double>& z) {
 }
 
 // Finds tau with sum_i f(z_i - tau) = 1 by bisection, f increasing in its argument, f(<= 0) = 0.
+// f(reach) >= 1, so the row's maximum alone reaches mass 1 at tau = max - reach.
 template <typename F>
-std::vector<double> threshold_row(const std::vector<double>& z, F f) {
+std::vector<double> threshold_row(const std::vector<double>& z, F f, double reach) {
   double m = -kInf;
   for (double x : z) m = std::max(m, x);
   std::vector<double> p(z.size(), 0.0);
   if (m == -kInf) return p;
-  double lo = m - 1.0 - static_cast<double>(z.size()), hi = m;  // sum >= 1 at lo, 0 at hi
+  double lo = m - reach - 1.0, hi = m;  // sum >= 1 at lo, 0 at hi
   for (int it = 0; it < 200; ++it) {
     const double mid = 0.5 * (lo + hi);
     double s = 0;
@@ -59,16 +60,19 @@ std::vector<double> threshold_row(const std::vector<double>& z, F f) {
   return p;
 }
 
-std::vector<double> normalize_row(const std::vector<double>& z, Normalizer n) {
-  switch (n) {
-    case Normalizer::softmax: return softmax_row(z);
-    case Normalizer::sparsemax: return threshold_row(z, [](double u) { return u > 0 ? u : 0.0; });
-    case Normalizer::entmax15: {
-      // p = max(z/2 - tau', 0)^2: with u = z - tau (tau = 2 tau'), f(u) = (u/2)^2 for u > 0.
-      return threshold_row(z, [](double u) { return u > 0 ? 0.25 * u * u : 0.0; });
-    }
-  }
-  return {};
+// The normalizers by their definitions, whatever algorithm the library uses: softmax directly,
+// sparsemax and alpha-entmax as p_i = f(z_i - tau) with tau found by bisection, where
+// f(u) = ((alpha - 1) u)^(1 / (alpha - 1)) for u > 0 (alpha = 2: sparsemax; 1.5: (u / 2)^2).
+std::vector<double> normalize_row(const std::vector<double>& z, const Normalizer& n) {
+  const std::string name = n.name();
+  if (name == "softmax") return softmax_row(z);
+  double alpha = 0;
+  if (name == "sparsemax") alpha = 2.0;
+  else if (name == "entmax15") alpha = 1.5;
+  else if (name.starts_with("entmax-")) alpha = std::stod(name.substr(7));
+  else throw Error("ref::normalize", "no reference for normalizer '" + name + "'");
+  return threshold_row(z, [alpha](double u) { return u > 0 ? std::pow((alpha - 1.0) * u, 1.0 / (alpha - 1.0)) : 0.0; },
+                       1.0 / (alpha - 1.0));
 }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -114,7 +118,7 @@ Tensor mask_additive(const Mask& mask, int64_t B, int64_t H, int64_t Tq, int64_t
   return make(a, Shape{B, H, Tq, Tk});
 }
 
-Tensor normalize(const Tensor& scores, Normalizer n) {
+Tensor normalize(const Tensor& scores, const Normalizer& n) {
   const std::vector<double> z = vec(scores);
   const int64_t Tk = scores.shape().at(-1);
   std::vector<double> out(z.size());
@@ -146,7 +150,7 @@ Tensor logsumexp(const Tensor& scores) {
   return make(out, s);
 }
 
-Attention attend(const Tensor& scores, const Tensor& values, const Mask& mask, Normalizer n,
+Attention attend(const Tensor& scores, const Tensor& values, const Mask& mask, const Normalizer& n,
                  const Tensor& extra_allowed, const Tensor& factor) {
   const bool rank3 = scores.dim() == 3;
   const int64_t B = scores.size(0), H = rank3 ? 1 : scores.size(1), Tq = scores.size(-2), Tk = scores.size(-1);
@@ -307,7 +311,7 @@ Tensor additive_scores(const Tensor& q, const Tensor& k, const Tensor& W_q, cons
 }
 
 Attention local_m(const Tensor& scores, const Tensor& values, const Mask& mask, int64_t D, int64_t query_offset,
-                  Normalizer n) {
+                  const Normalizer& n) {
   const int64_t B = scores.size(0), Tq = scores.size(1), Tk = scores.size(2);
   std::vector<double> win(static_cast<size_t>(B * Tq * Tk));
   for (int64_t b = 0; b < B; ++b)
@@ -338,7 +342,7 @@ Tensor local_p_positions(const Tensor& q, const Tensor& W_p, const Tensor& v_p, 
 }
 
 Attention local_p(const Tensor& scores, const Tensor& values, const Tensor& positions, const Mask& mask, int64_t D,
-                  Normalizer n) {
+                  const Normalizer& n) {
   const int64_t B = scores.size(0), Tq = scores.size(1), Tk = scores.size(2);
   const std::vector<double> p = vec(positions);
   const double sigma = static_cast<double>(D) / 2.0;

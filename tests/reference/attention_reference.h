@@ -26,14 +26,14 @@ Tensor mask_allowed(const attention::Mask& mask, int64_t B, int64_t H, int64_t T
 Tensor mask_additive(const attention::Mask& mask, int64_t B, int64_t H, int64_t Tq, int64_t Tk);
 
 // Normalizers over the last axis (-inf entries get 0; a row of all -inf gives zeros).
-Tensor normalize(const Tensor& scores, attention::Normalizer n);
+Tensor normalize(const Tensor& scores, const attention::Normalizer& n);
 Tensor logsumexp(const Tensor& scores);  // [..., Tk] -> [...]
 
 // The skeleton on given scores [B, H, Tq, Tk] (or [B, Tq, Tk]) and values [B, Hkv, Tk, Dv] (or
 // [B, Tk, Dv]); `factor` (optional, [B, Tq, Tk] or scores' shape) multiplies the weights.
 // `extra_allowed` (optional, scores' shape) ANDs into the mask.
 Attention attend(const Tensor& scores, const Tensor& values, const attention::Mask& mask,
-                 attention::Normalizer n = attention::Normalizer::softmax, const Tensor& extra_allowed = Tensor(),
+                 const attention::Normalizer& n = attention::Normalizer::softmax(), const Tensor& extra_allowed = Tensor(),
                  const Tensor& factor = Tensor());
 
 // Scaled dot: q [B, H, Tq, D], k [B, Hkv, Tk, D] -> [B, H, Tq, Tk]; scale 0 = 1/sqrt(D).
@@ -53,10 +53,10 @@ Tensor additive_scores(const Tensor& q, const Tensor& k, const Tensor& W_q, cons
 
 // Luong local-m: window |s - (offset + t)| <= D on top of `mask`.
 Attention local_m(const Tensor& scores, const Tensor& values, const attention::Mask& mask, int64_t D,
-                  int64_t query_offset, attention::Normalizer n = attention::Normalizer::softmax);
+                  int64_t query_offset, const attention::Normalizer& n = attention::Normalizer::softmax());
 // Luong local-p: p_t = S_b * sigmoid(v_p . tanh(W_p h_t)) [B, Tq].
 Tensor local_p_positions(const Tensor& q, const Tensor& W_p, const Tensor& v_p, const std::vector<int64_t>& S);
 Attention local_p(const Tensor& scores, const Tensor& values, const Tensor& positions, const attention::Mask& mask,
-                  int64_t D, attention::Normalizer n = attention::Normalizer::softmax);
+                  int64_t D, const attention::Normalizer& n = attention::Normalizer::softmax());
 
 }  // namespace attend::ref

@@ -95,9 +95,10 @@ TEST(ReferenceNormalizers, SoftmaxSparsemaxEntmaxWithMaskedEntries) {
         x[i] = -std::numeric_limits<float>::infinity();
     }
     const Tensor masked = Tensor::from_vector(x, shape);
-    for (Normalizer n : {Normalizer::softmax, Normalizer::sparsemax, Normalizer::entmax15}) {
-      SCOPED_TRACE(attention::normalizer_name(n));
-      const Tensor got = attention::normalize(masked, n);
+    for (Normalizer n : {Normalizer::softmax(), Normalizer::sparsemax(), Normalizer::entmax15(),
+                 Normalizer::entmax(1.25), Normalizer::entmax(1.75)}) {
+      SCOPED_TRACE(n.name());
+      const Tensor got = n(masked);
       EXPECT_TRUE(all_close(got, ref::normalize(masked, n), 1e-6, 1e-5));
     }
     EXPECT_TRUE(all_close(attention::logsumexp(masked), ref::logsumexp(masked), 1e-5, 1e-5));
@@ -165,8 +166,9 @@ TEST(ReferenceLuong, DotGeneralConcatWithEveryNormalizer) {
     for (const auto& [got_s, want_s] : scores) {
       EXPECT_TRUE(all_close(got_s, want_s, kAtol, kRtol));
       for (const Mask& mask : seq_masks(s, rng))
-        for (Normalizer n : {Normalizer::softmax, Normalizer::sparsemax, Normalizer::entmax15}) {
-          SCOPED_TRACE(std::string(attention::normalizer_name(n)) + " scores " + got_s.shape().str());
+        for (Normalizer n : {Normalizer::softmax(), Normalizer::sparsemax(), Normalizer::entmax15(),
+                 Normalizer::entmax(1.25), Normalizer::entmax(1.75)}) {
+          SCOPED_TRACE(std::string(n.name()) + " scores " + got_s.shape().str());
           const auto got = attention::attend(got_s, v, mask, {.normalizer = n, .need_weights = true, .need_lse = true});
           const ref::Attention want = ref::attend(want_s, v, mask, n);
           EXPECT_TRUE(all_close(got.context, want.context, kAtol, kRtol));

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "attend/attention/additive.h"
+#include "attend/attention/flash.h"
 #include "attend/attention/local.h"
 #include "attend/attention/multiplicative.h"
 #include "attend/attention/scaled_dot.h"
@@ -97,8 +98,9 @@ TEST(SemanticsMask, EveryKindCombinesInOneCall) {
 // A fully masked row: zero weights, zero context, -inf lse, zero and finite gradients, for every
 // normalizer and family.
 TEST(SemanticsMask, FullyMaskedRowGivesZerosAndFiniteZeroGradients) {
-  for (Normalizer n : {Normalizer::softmax, Normalizer::sparsemax, Normalizer::entmax15}) {
-    SCOPED_TRACE(attention::normalizer_name(n));
+  for (Normalizer n : {Normalizer::softmax(), Normalizer::sparsemax(), Normalizer::entmax15(),
+                 Normalizer::entmax(1.25), Normalizer::entmax(1.75)}) {
+    SCOPED_TRACE(n.name());
     Rng rng(6);
     Tensor q = randn32(Shape{2, 3, 4}, rng), k = randn32(Shape{2, 5, 4}, rng), v = randn32(Shape{2, 5, 3}, rng);
     q.set_requires_grad(), k.set_requires_grad(), v.set_requires_grad();
@@ -147,7 +149,8 @@ TEST(SemanticsWeights, ReturnedWeightsAreTheOnesUsed) {
   Rng rng(8);
   const Tensor q = randn32(Shape{2, 3, 4}, rng), k = randn32(Shape{2, 6, 4}, rng), v = randn32(Shape{2, 6, 5}, rng);
   const Mask mask{.key_lengths = {6, 4}};
-  for (Normalizer n : {Normalizer::softmax, Normalizer::sparsemax, Normalizer::entmax15}) {
+  for (Normalizer n : {Normalizer::softmax(), Normalizer::sparsemax(), Normalizer::entmax15(),
+                 Normalizer::entmax(1.25), Normalizer::entmax(1.75)}) {
     const auto r = attention::attend(attention::dot_scores(q, k), v, mask, {.normalizer = n, .need_weights = true});
     EXPECT_TRUE(all_close(r.context, matmul(r.weights, v), 1e-6, 1e-6));
     // Each row of weights is a distribution.
@@ -223,3 +226,64 @@ TEST(SemanticsLocal, LocalMWindowFollowsTheQueryPosition) {
 
 }  // namespace
 }  // namespace attend::test
+
+namespace attend {
+namespace {
+
+// A normalizer is an object found by name: the built-ins, entmax-<alpha> (1.5 and 2 are the exact
+// entmax15 and sparsemax), and a program's own, registered like an architecture.
+TEST(SemanticsNormalizers, RegistryNamesAndEntmaxAlpha) {
+  using attention::make_normalizer;
+  using attention::Normalizer;
+  EXPECT_TRUE(make_normalizer("softmax").is_softmax());
+  EXPECT_TRUE(Normalizer().is_softmax());
+  EXPECT_EQ(make_normalizer("entmax-1.5"), Normalizer::entmax15());
+  EXPECT_EQ(make_normalizer("entmax-2"), Normalizer::sparsemax());
+  EXPECT_EQ(make_normalizer("entmax-1.3").name(), "entmax-1.3");
+  test::expect_error([] { make_normalizer("entmax-1"); }, {"[normalizer]", "alpha must be > 1"});
+  test::expect_error([] { make_normalizer("entmax-x"); }, {"[normalizer]", "entmax-<alpha>"});
+  test::expect_error([] { make_normalizer("softermax"); }, {"[normalizer]", "unknown normalizer 'softermax'", "sparsemax"});
+  // entmax by bisection agrees with the exact sort-based entmax15 and sparsemax at 1.5 and 2.
+  Rng rng(3);
+  const Tensor z = mul(Tensor::randn(Shape{4, 9}, rng, DType::f64), Tensor::scalar(3.0, DType::f64));
+  EXPECT_TRUE(test::all_close(attention::entmax_bisect(z, 1.5), attention::entmax15(z), 1e-12, 1e-12));
+  EXPECT_TRUE(test::all_close(attention::entmax_bisect(z, 2.0), attention::sparsemax(z), 1e-12, 1e-12));
+  // A registered normalizer (here: softmax at temperature 2) is found by name and used by attend.
+  attention::register_normalizer("softmax-t2", [] {
+    struct Tempered : attention::NormalizerImpl {
+      std::string name() const override { return "softmax-t2"; }
+      Tensor apply(const Tensor& s) const override { return attention::masked_softmax(mul(s, Tensor::scalar(0.5, s.dtype()))); }
+    };
+    return Normalizer(std::make_shared<Tempered>());
+  });
+  const Normalizer t2 = make_normalizer("softmax-t2");
+  const Tensor values = Tensor::randn(Shape{4, 9, 3}, rng, DType::f64);
+  const auto r = attention::attend(unsqueeze(z, 1), values, {}, {.normalizer = t2, .need_weights = true});
+  EXPECT_TRUE(test::all_close(squeeze(r.weights, 1), softmax(mul(z, Tensor::scalar(0.5, DType::f64)), -1), 1e-12, 1e-12));
+}
+
+}  // namespace
+}  // namespace attend
+
+namespace attend {
+namespace {
+
+// One options struct for every path: scaled dot-product attention honours a normalizer (the
+// dispatcher takes the composed path and says why), and attend() refuses a scale.
+TEST(SemanticsOptions, SdpaWithSparsemaxIsComposedAndAttendRefusesAScale) {
+  Rng rng(5);
+  const Tensor q = Tensor::randn(Shape{1, 2, 3, 4}, rng), k = Tensor::randn(Shape{1, 2, 5, 4}, rng),
+               v = Tensor::randn(Shape{1, 2, 5, 4}, rng);
+  const attention::AttendOptions o{.normalizer = attention::Normalizer::sparsemax(), .need_weights = true};
+  const attention::Dispatch d = attention::choose_attention_path(q, k, v, {}, o);
+  EXPECT_EQ(d.path, attention::AttentionPath::composed);
+  EXPECT_NE(d.reason.find("sparsemax"), std::string::npos) << d.reason;
+  const auto r = attention::scaled_dot_product_attention(q, k, v, {}, o);
+  const Tensor expected = attention::sparsemax(attention::scaled_dot_scores(q, k));
+  EXPECT_TRUE(test::all_close(r.weights, expected, 1e-6, 1e-6));
+  test::expect_error([&] { attention::attend(attention::scaled_dot_scores(q, k), v, {}, {.scale = 0.5}); },
+                     {"[attend]", "scale = 0.5"});
+}
+
+}  // namespace
+}  // namespace attend

@@ -1,5 +1,6 @@
 // Scoring a model on a test set (what `attend eval` prints): exact match and token accuracy
-// (compared as tokens), corpus BLEU (sacreBLEU's defaults), and exact match by source length.
+// (compared as tokens), corpus BLEU and chrF exactly as sacreBLEU computes them by default (with
+// its signature lines), and exact match by source length.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@ struct EvalReport {
   double exact_match = 0.0;     // fraction in [0, 1]
   double token_accuracy = 0.0;  // fraction in [0, 1]
   train::BleuScore bleu;
+  train::ChrfScore chrf;
   std::vector<train::LengthBucket> by_source_length;
   bool lowercased = false;    // the model lowercases: references were lowercased for BLEU
   std::string source_tokens;  // "char" | "word": the unit of the length buckets

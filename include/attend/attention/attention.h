@@ -1,7 +1,7 @@
 // The one attention skeleton (DESIGN.md section 2) that every family here composes:
 //   scores  = score_fn(query, keys)        // the family's own function, [..., Tq, Tk]
 //   scores  = apply_mask(scores, mask)     // padding, causal, window, boolean/additive masks
-//   weights = normalize(scores)            // softmax, sparsemax, entmax-1.5
+//   weights = normalize(scores)            // softmax, sparsemax, entmax (a Normalizer object)
 //   context = dropout(weights) @ values    // [..., Tq, Dv]
 // Shapes: scores [B, Tq, Tk] with values [B, Tk, Dv] (RNN-style families), or scores
 // [B, H, Tq, Tk] with values [B, Hkv, Tk, Dv], Hkv dividing H (head h reads value head
@@ -12,22 +12,13 @@
 
 #include "attend/attention/mask.h"
 #include "attend/attention/normalizers.h"
-#include "attend/attention/scaled_dot.h"
+#include "attend/attention/options.h"
 #include "attend/core/rng.h"
 #include "attend/core/tensor.h"
 
 namespace attend::attention {
 
-struct AttendOptions {
-  Normalizer normalizer = Normalizer::softmax;
-  double dropout_p = 0.0;
-  bool training = false;  // dropout applies only when training
-  Rng* rng = nullptr;     // dropout's random stream (required when dropout applies)
-  bool need_weights = false;
-  bool need_lse = false;
-  const char* op = "attend";  // the name errors carry; composing families pass their own
-};
-
+// opt.scale must be 0 (scores come as they are); opt.op names errors (default "attend").
 AttentionResult attend(const Tensor& scores, const Tensor& values, const Mask& mask = {},
                        const AttendOptions& opt = {});
 

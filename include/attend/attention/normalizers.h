@@ -10,24 +10,73 @@
 // - entmax15:  Peters, Niculae & Martins 2019, "Sparse Sequence-to-Sequence Models": 1.5-entmax,
 //              p_i = max(z_i / 2 - tau, 0)^2 with sum p = 1 (exact sort-based threshold).
 //              Gradient: with s_i = sqrt(p_i), dz = s * g - s * (sum_j s_j g_j) / sum_j s_j.
-// Numerical notes: computed in the input dtype; the threshold search runs on max-shifted values.
+// - entmax(alpha), alpha > 1: the same paper's alpha-entmax,
+//              p_i = max((alpha - 1) z_i - tau, 0)^(1 / (alpha - 1)) with sum p = 1, tau found by
+//              bisection in float64 (tau lies in [max - 1, max] of (alpha - 1) z) and p
+//              renormalized. alpha -> 1 approaches softmax; alpha = 2 is sparsemax.
+//              Gradient on the support: s_i = p_i^(2 - alpha), dz = s * g - s (sum s g) / sum s.
+// Numerical notes: computed in the input dtype (bisection in float64); the threshold search runs
+// on max-shifted values.
+//
+// A Normalizer is a small value object: a name, the function, and (for normalizers that learn,
+// such as a CRF's potentials) parameters. Normalizers are registered by name, like architectures:
+// make_normalizer("softmax" | "sparsemax" | "entmax15" | "entmax-1.3" | ...).
 #pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "attend/core/tensor.h"
 
 namespace attend::attention {
 
-enum class Normalizer { softmax, sparsemax, entmax15 };
+// What a normalizer is; derive to add one (and register it below).
+class NormalizerImpl {
+ public:
+  virtual ~NormalizerImpl() = default;
+  virtual std::string name() const = 0;
+  // scores [..., Tk] -> weights [..., Tk], differentiable.
+  virtual Tensor apply(const Tensor& scores) const = 0;
+  // Learned parameters, by name (none for the built-ins).
+  virtual std::vector<std::pair<std::string, Tensor>> parameters() const { return {}; }
+};
 
-const char* normalizer_name(Normalizer n);
+class Normalizer {
+ public:
+  Normalizer();  // softmax
+  explicit Normalizer(std::shared_ptr<const NormalizerImpl> impl);
+  static Normalizer softmax();
+  static Normalizer sparsemax();
+  static Normalizer entmax15();
+  // alpha > 1; 1.5 and 2 give the exact entmax15 and sparsemax.
+  static Normalizer entmax(double alpha);
 
-// Dispatches to one of the functions below (last axis).
-Tensor normalize(const Tensor& scores, Normalizer normalizer);
+  std::string name() const { return impl_->name(); }
+  bool is_softmax() const;
+  Tensor operator()(const Tensor& scores) const { return impl_->apply(scores); }
+  std::vector<std::pair<std::string, Tensor>> parameters() const { return impl_->parameters(); }
+  bool operator==(const Normalizer& o) const { return name() == o.name(); }
 
-// softmax over the last axis; fully masked rows give zeros (and zero gradient).
-Tensor masked_softmax(const Tensor& scores);
+ private:
+  std::shared_ptr<const NormalizerImpl> impl_;
+};
+
+// The normalizer called `name`: a registered name, or "entmax-<alpha>". Error "[normalizer]
+// unknown normalizer 'x' (known: ...)".
+Normalizer make_normalizer(const std::string& name);
+// Every registered name (entmax-<alpha> is parsed, not listed).
+std::vector<std::string> normalizer_names();
+// Adds (or replaces) a normalizer factory under `name`.
+void register_normalizer(const std::string& name, std::function<Normalizer()> factory);
+
+// The functions behind the built-ins (last axis).
+Tensor masked_softmax(const Tensor& scores);  // fully masked rows give zeros (and zero gradient)
 Tensor sparsemax(const Tensor& scores);
 Tensor entmax15(const Tensor& scores);
+Tensor entmax_bisect(const Tensor& scores, double alpha);
 
 // Per-row log-sum-exp over the last axis: x [..., Tk] -> [...]; -inf for a row of all -inf.
 // Gradient: dL/dx_i = g * softmax(x)_i (zero on a fully masked row).

@@ -5,30 +5,18 @@
 // query; Hkv = 1 is multi-query): head h reads key/value head h / (H / Hkv).
 // Returns context [B, H, Tq, Dv]; on request the weights [B, H, Tq, Tk] (before dropout) and the
 // per-row log-sum-exp [B, H, Tq] of the masked, scaled scores (-inf for a fully masked row).
+// Options (options.h): scale (0 = 1/sqrt(D)), a normalizer (softmax unless told; any other runs
+// the composed path), dropout, what to return.
 #pragma once
 
 #include <cstdint>
 
 #include "attend/attention/mask.h"
+#include "attend/attention/options.h"
 #include "attend/core/rng.h"
 #include "attend/core/tensor.h"
 
 namespace attend::attention {
-
-struct AttentionResult {
-  Tensor context;
-  Tensor weights;  // undefined unless requested
-  Tensor lse;      // undefined unless requested
-};
-
-struct SdpaOptions {
-  double scale = 0.0;  // 0 = 1/sqrt(D)
-  double dropout_p = 0.0;
-  bool training = false;  // dropout applies only when training
-  Rng* rng = nullptr;     // dropout's random stream (required when dropout applies)
-  bool need_weights = false;
-  bool need_lse = false;
-};
 
 // The entry point: the fused kernel (flash.h) wherever it applies, else the composition below;
 // choose_attention_path() says which and why, ATTEND_ATTENTION=fused|composed forces one.
