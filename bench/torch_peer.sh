@@ -12,16 +12,7 @@
 torch_peer_install() {
   local root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  "$root/scripts/deps.sh"
-  local need=() p
-  for p in python3-torch libjemalloc2; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-  done
-  if [ ${#need[@]} -gt 0 ]; then
-    local SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
-  fi
+  "$root/scripts/deps.sh" --also python3-torch libjemalloc2
 }
 
 torch_peer_openblas() {

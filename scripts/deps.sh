@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages attend builds with, when any is missing. Safe to re-run.
 # Called by the README's commands; needs root or sudo only when something is missing.
-#   scripts/deps.sh          install what is missing
-#   scripts/deps.sh --list   print the packages, one per line (the fresh-machine audit reads this)
+#   scripts/deps.sh                 install what is missing
+#   scripts/deps.sh --list          print the packages, one per line (the fresh-machine audit reads this)
+#   scripts/deps.sh --also PKG...   install what is missing of these too (benchmarks and golden
+#                                   generators name their own extra packages this way)
 # This list is the one place that names them: anything the build, the tests or the CLI use must
 # come from a package here or from one a fresh Debian 12 machine already has.
 set -euo pipefail
@@ -11,14 +13,16 @@ ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf python3 libdnnl-dev nlohmann-json
                  libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev
                  clang-14 libclang-rt-14-dev)  # these two: the loader fuzz harness (scripts/fuzz.sh)
 
+wanted=("${ATTEND_PACKAGES[@]}")
 case "${1:-}" in
   --list) printf '%s\n' "${ATTEND_PACKAGES[@]}"; exit 0 ;;
+  --also) shift; wanted+=("$@") ;;
   "") ;;
-  *) echo "usage: scripts/deps.sh [--list]" >&2; exit 2 ;;
+  *) echo "usage: scripts/deps.sh [--list | --also PKG...]" >&2; exit 2 ;;
 esac
 
 missing=()
-for p in "${ATTEND_PACKAGES[@]}"; do
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,7 +18,8 @@ echo "== held-out evaluation (1000 dates the model never saw)"
 "$attend" eval --model "$run/model.ckpt" --task-test 1000 --beam 5
 
 echo "== translations"
-printf '%s\n' "tuesday 3 march 2015" "3/3/15" "March 3rd, 2015" "the 29th of february 2024" "1 jan 1999" |
+printf '%s\n' "tuesday 3 march 2015" "3/3/15" "March 3rd, 2015" "the 29th of february 2024" "1 jan 1999" \
+  "1987-11-28" "28/11/1987" "NOVEMBER 28, 1987" "march third 2015" "Tue., Mar. 3, 2015" |
   "$attend" translate --model "$run/model.ckpt" --beam 5
 
 echo "== alignment of 'tuesday 3 march 2015'"

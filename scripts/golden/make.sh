@@ -7,16 +7,7 @@
 #   scripts/golden/make.sh make_rnn_golden one of them (file name with or without .py)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if ! dpkg-query -W -f='${Status}' python3-torch 2>/dev/null | grep -q "install ok installed"; then
-  echo "golden: installing Debian's python3-torch (PyTorch 1.13)"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "golden: need root or sudo to install python3-torch" >&2; exit 1; }
-    SUDO="sudo"
-  fi
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-torch
-fi
+"$here/../deps.sh" --also python3-torch
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] || scripts=(make_golden make_rnn_golden make_train_golden)
 for s in "${scripts[@]}"; do
