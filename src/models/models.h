@@ -8,5 +8,6 @@ namespace attend::models {
 ArchitectureInfo rnnsearch_architecture();
 ArchitectureInfo luong_architecture();
 ArchitectureInfo seq2seq_architecture();
+ArchitectureInfo transformer_architecture();
 
 }  // namespace attend::models

@@ -22,6 +22,7 @@ Registry& registry() {
     reg->entries.push_back(rnnsearch_architecture());
     reg->entries.push_back(luong_architecture());
     reg->entries.push_back(seq2seq_architecture());
+    reg->entries.push_back(transformer_architecture());
     return reg;
   }();
   return *r;

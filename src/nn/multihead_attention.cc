@@ -77,10 +77,32 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& opt, Rng
   register_module("out_proj", out_proj);
 }
 
+void MultiheadAttention::check_query(const Tensor& query) const {
+  const int64_t C = opt_.embed_dim;
+  ATTEND_CHECK(query.defined(), kOp, "query must be defined");
+  ATTEND_CHECK(query.dim() == 3 && query.size(2) == C, kOp, "query ", query.shape().str(), " must be [B, Tq, ", C,
+               "] (embed_dim ", C, ")");
+  const DType dt = out_proj.weight.dtype();
+  ATTEND_CHECK(query.dtype() == dt, kOp, "query ", query.str(), " must have the parameters' dtype ", dtype_name(dt));
+}
+
+void MultiheadAttention::check_mask(const attention::Mask& mask, int64_t B, int64_t Tq, int64_t Tk) const {
+  if (mask.key_padding.defined())
+    ATTEND_CHECK(mask.key_padding.shape() == Shape({B, Tk}), kOp, "key_padding ", mask.key_padding.shape().str(),
+                 " must be [B, Tk] = ", Shape({B, Tk}).str());
+  if (!mask.key_lengths.empty())
+    ATTEND_CHECK(static_cast<int64_t>(mask.key_lengths.size()) == B, kOp, "key_lengths has ",
+                 mask.key_lengths.size(), " entries for batch ", B);
+  const Shape full{B, opt_.num_heads, Tq, Tk};
+  if (mask.attn_mask.defined())
+    ATTEND_CHECK(broadcasts_to(mask.attn_mask.shape(), full), kOp, "attn_mask ", mask.attn_mask.shape().str(),
+                 " does not broadcast to [B, H, Tq, Tk] = ", full.str());
+}
+
 void MultiheadAttention::check_inputs(const Tensor& query, const Tensor& key, const Tensor& value,
                                       const attention::Mask& mask, const KVCache* cache) const {
-  const int64_t C = opt_.embed_dim;
   ATTEND_CHECK(query.defined() && key.defined() && value.defined(), kOp, "query, key and value must be defined");
+  const int64_t C = opt_.embed_dim;
   ATTEND_CHECK(query.dim() == 3 && query.size(2) == C, kOp, "query ", query.shape().str(), " must be [B, Tq, ", C,
                "] (embed_dim ", C, ")");
   ATTEND_CHECK(key.dim() == 3 && key.size(2) == opt_.kdim, kOp, "key ", key.shape().str(), " must be [B, Tk, ",
@@ -103,40 +125,34 @@ void MultiheadAttention::check_inputs(const Tensor& query, const Tensor& key, co
                  " kv heads of size ", head_dim_);
     Tk += cache->length();
   }
-  if (mask.key_padding.defined())
-    ATTEND_CHECK(mask.key_padding.shape() == Shape({B, Tk}), kOp, "key_padding ", mask.key_padding.shape().str(),
-                 " must be [B, Tk] = ", Shape({B, Tk}).str());
-  if (!mask.key_lengths.empty())
-    ATTEND_CHECK(static_cast<int64_t>(mask.key_lengths.size()) == B, kOp, "key_lengths has ",
-                 mask.key_lengths.size(), " entries for batch ", B);
-  const Shape full{B, opt_.num_heads, Tq, Tk};
-  if (mask.attn_mask.defined())
-    ATTEND_CHECK(broadcasts_to(mask.attn_mask.shape(), full), kOp, "attn_mask ", mask.attn_mask.shape().str(),
-                 " does not broadcast to [B, H, Tq, Tk] = ", full.str());
+  check_mask(mask, B, Tq, Tk);
+}
+
+MultiheadAttention::Projections MultiheadAttention::projections() const {
+  const int64_t C = opt_.embed_dim, D = head_dim_, Hkv = opt_.num_kv_heads;
+  // Rows of the packed [Wq; Wk; Wv] (views, so gradients flow back into it).
+  Projections p{.wq = q_proj_weight, .wk = k_proj_weight, .wv = v_proj_weight};
+  if (packed_in_proj()) {
+    p.wq = slice(in_proj_weight, 0, 0, C);                          // [C, C]
+    p.wk = slice(in_proj_weight, 0, C, C + Hkv * D);                // [Hkv D, C]
+    p.wv = slice(in_proj_weight, 0, C + Hkv * D, C + 2 * Hkv * D);  // [Hkv D, C]
+  }
+  if (in_proj_bias.defined()) {
+    p.bq = slice(in_proj_bias, 0, 0, C);                          // [C]
+    p.bk = slice(in_proj_bias, 0, C, C + Hkv * D);                // [Hkv D]
+    p.bv = slice(in_proj_bias, 0, C + Hkv * D, C + 2 * Hkv * D);  // [Hkv D]
+  }
+  return p;
 }
 
 MhaOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
                                       const attention::Mask& mask, const MhaCallOptions& opt) {
   check_inputs(query, key, value, mask, opt.cache);
-  const int64_t C = opt_.embed_dim, D = head_dim_, H = opt_.num_heads, Hkv = opt_.num_kv_heads;
-  const int64_t B = query.size(0), Tq = query.size(1);
-
-  // Projection weights: rows of the packed [Wq; Wk; Wv] (views, so gradients flow back into it).
-  Tensor wq = q_proj_weight, wk = k_proj_weight, wv = v_proj_weight;
-  if (packed_in_proj()) {
-    wq = slice(in_proj_weight, 0, 0, C);                      // [C, C]
-    wk = slice(in_proj_weight, 0, C, C + Hkv * D);            // [Hkv D, C]
-    wv = slice(in_proj_weight, 0, C + Hkv * D, C + 2 * Hkv * D);  // [Hkv D, C]
-  }
-  Tensor bq, bk, bv;
-  if (in_proj_bias.defined()) {
-    bq = slice(in_proj_bias, 0, 0, C);                       // [C]
-    bk = slice(in_proj_bias, 0, C, C + Hkv * D);             // [Hkv D]
-    bv = slice(in_proj_bias, 0, C + Hkv * D, C + 2 * Hkv * D);  // [Hkv D]
-  }
-  Tensor q = split_heads(linear(query, wq, bq), H, D);    // [B, H, Tq, D]
-  Tensor k = split_heads(linear(key, wk, bk), Hkv, D);    // [B, Hkv, Tk_new, D]
-  Tensor v = split_heads(linear(value, wv, bv), Hkv, D);  // [B, Hkv, Tk_new, D]
+  const int64_t D = head_dim_, H = opt_.num_heads, Hkv = opt_.num_kv_heads;
+  const Projections p = projections();
+  Tensor q = split_heads(linear(query, p.wq, p.bq), H, D);    // [B, H, Tq, D]
+  Tensor k = split_heads(linear(key, p.wk, p.bk), Hkv, D);    // [B, Hkv, Tk_new, D]
+  Tensor v = split_heads(linear(value, p.wv, p.bv), Hkv, D);  // [B, Hkv, Tk_new, D]
   if (opt.cache != nullptr) {
     if (opt.cache->length() > 0) {
       k = concat({opt.cache->k, k}, 2);  // [B, Hkv, Tk, D]
@@ -145,7 +161,44 @@ MhaOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, co
     opt.cache->k = k;
     opt.cache->v = v;
   }
+  return attend_heads(q, k, v, mask, opt);
+}
 
+KVCache MultiheadAttention::project_kv(const Tensor& key, const Tensor& value) const {
+  ATTEND_CHECK(key.defined() && value.defined(), kOp, "key and value must be defined");
+  ATTEND_CHECK(key.dim() == 3 && key.size(2) == opt_.kdim && value.dim() == 3 && value.size(2) == opt_.vdim &&
+                   key.size(0) == value.size(0) && key.size(1) == value.size(1),
+               kOp, "project_kv: key ", key.shape().str(), " and value ", value.shape().str(), " must be [B, Tk, ",
+               opt_.kdim, "] and [B, Tk, ", opt_.vdim, "]");
+  const DType dt = out_proj.weight.dtype();
+  ATTEND_CHECK(key.dtype() == dt && value.dtype() == dt, kOp, "project_kv: key ", key.str(), " and value ",
+               value.str(), " must have the parameters' dtype ", dtype_name(dt));
+  const Projections p = projections();
+  KVCache kv;
+  kv.k = split_heads(linear(key, p.wk, p.bk), opt_.num_kv_heads, head_dim_);    // [B, Hkv, Tk, D]
+  kv.v = split_heads(linear(value, p.wv, p.bv), opt_.num_kv_heads, head_dim_);  // [B, Hkv, Tk, D]
+  return kv;
+}
+
+MhaOutput MultiheadAttention::forward_kv(const Tensor& query, const KVCache& kv, const attention::Mask& mask,
+                                         const MhaCallOptions& opt) {
+  check_query(query);
+  const int64_t B = query.size(0), Tq = query.size(1);
+  ATTEND_CHECK(kv.length() > 0 && kv.v.defined() && kv.k.dim() == 4 && kv.k.size(0) == B &&
+                   kv.k.size(1) == opt_.num_kv_heads && kv.k.size(3) == head_dim_ && kv.v.shape() == kv.k.shape() &&
+                   kv.k.dtype() == query.dtype() && kv.v.dtype() == query.dtype(),
+               kOp, "forward_kv: k ", kv.k.defined() ? kv.k.str() : "undefined", " and v ",
+               kv.v.defined() ? kv.v.str() : "undefined", " must be [", B, ", ", opt_.num_kv_heads, ", Tk, ",
+               head_dim_, "] of query ", query.str());
+  check_mask(mask, B, Tq, kv.length());
+  const Projections p = projections();
+  const Tensor q = split_heads(linear(query, p.wq, p.bq), opt_.num_heads, head_dim_);  // [B, H, Tq, D]
+  return attend_heads(q, kv.k, kv.v, mask, opt);
+}
+
+MhaOutput MultiheadAttention::attend_heads(const Tensor& q, const Tensor& k, const Tensor& v,
+                                           const attention::Mask& mask, const MhaCallOptions& opt) {
+  const int64_t B = q.size(0), Tq = q.size(2), C = opt_.embed_dim;
   const attention::SdpaOptions sdpa{.dropout_p = opt_.dropout,
                                     .training = is_training(),
                                     .rng = &dropout_rng_,

@@ -1,6 +1,6 @@
 // Finite-difference gradient checks in f64 (PyTorch's gradcheck defaults) of each model's
 // sequence loss w.r.t. every parameter: rnnsearch, luong with each score (global) and with local-m
-// and local-p alignment, seq2seq. Tiny sizes, padded sources and targets (pad targets ignored).
+// and local-p alignment, seq2seq, transformer. Tiny sizes, padded sources and targets (pad targets ignored).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -47,6 +47,16 @@ void check_model(const std::string& arch, const Values& more, double label_smoot
 TEST(GradCheckModels, Rnnsearch) { check_model("rnnsearch", {}, 0.1); }
 
 TEST(GradCheckModels, Seq2SeqTwoLayers) { check_model("seq2seq", {{"num_layers", "2"}}); }
+
+TEST(GradCheckModels, TransformerPreNormTiedAndPostNormUntied) {
+  const Values sizes{{"d_model", "4"}, {"num_heads", "2"}, {"ffn_dim", "4"}, {"encoder_layers", "1"},
+                     {"decoder_layers", "2"}};
+  check_model("transformer", sizes, 0.1);
+  Values post = sizes;
+  post.insert({{"norm_first", "0"}, {"tie_output", "0"}, {"positions", "learned"}, {"max_positions", "4"},
+               {"activation", "gelu"}});
+  check_model("transformer", post);
+}
 
 TEST(GradCheckModels, LuongEveryScoreGlobal) {
   for (const char* s : {"dot", "general", "concat", "location"}) {

@@ -23,7 +23,9 @@ using test::tokens;
 std::shared_ptr<models::ModelConfig> tiny(const std::string& arch, std::map<std::string, std::string> more = {}) {
   std::map<std::string, std::string> m{{"src_vocab", "11"},    {"tgt_vocab", "9"},     {"embed_dim", "6"},
                                        {"hidden_dim", "7"},    {"attention_dim", "5"}, {"readout_dim", "4"},
-                                       {"window", "2"},        {"max_source_len", "8"}};
+                                       {"window", "2"},        {"max_source_len", "8"},
+                                       {"d_model", "8"},       {"num_heads", "2"},     {"ffn_dim", "12"},
+                                       {"encoder_layers", "2"}, {"decoder_layers", "2"}};
   for (const auto& [key, value] : more) m[key] = value;
   return test::model_config(arch, m);
 }
@@ -43,6 +45,9 @@ std::vector<Variant> variants() {
                    tiny("luong", {{"score", s}, {"alignment", al}, {"num_layers", "2"}}), true,
                    std::string(al) == "global"});
   v.push_back({"seq2seq", tiny("seq2seq", {{"num_layers", "2"}}), false});
+  v.push_back({"transformer", tiny("transformer")});
+  v.push_back({"transformer-post-norm-gelu-learned",
+               tiny("transformer", {{"norm_first", "0"}, {"activation", "gelu"}, {"positions", "learned"}})});
   return v;
 }
 

@@ -77,6 +77,15 @@ class MultiheadAttention : public Module {
   MhaOutput forward(const Tensor& query, const Tensor& key, const Tensor& value, const attention::Mask& mask = {},
                     const MhaCallOptions& opt = {});
 
+  // Keys and values projected once, for cross-attention during incremental decoding: key
+  // [B, Tk, kdim], value [B, Tk, vdim] -> k, v [B, Hkv, Tk, D]. forward_kv(query, kv) then equals
+  // forward(query, key, value) at a query projection's cost per step.
+  KVCache project_kv(const Tensor& key, const Tensor& value) const;
+  // query [B, Tq, C] against keys and values that project_kv made (opt.cache is not read); the
+  // mask's sizes refer to Tk = kv.length().
+  MhaOutput forward_kv(const Tensor& query, const KVCache& kv, const attention::Mask& mask = {},
+                       const MhaCallOptions& opt = {});
+
   const MultiheadAttentionOptions& options() const { return opt_; }
   int64_t head_dim() const { return head_dim_; }
   bool packed_in_proj() const { return in_proj_weight.defined(); }
@@ -93,6 +102,16 @@ class MultiheadAttention : public Module {
  private:
   void check_inputs(const Tensor& query, const Tensor& key, const Tensor& value, const attention::Mask& mask,
                     const KVCache* cache) const;
+  void check_query(const Tensor& query) const;
+  void check_mask(const attention::Mask& mask, int64_t B, int64_t Tq, int64_t Tk) const;
+  // The rows of the packed projection (or the separate weights) and biases of q, k and v.
+  struct Projections {
+    Tensor wq, wk, wv, bq, bk, bv;
+  };
+  Projections projections() const;
+  // Attention of projected q [B, H, Tq, D] over k, v [B, Hkv, Tk, D], then the output projection.
+  MhaOutput attend_heads(const Tensor& q, const Tensor& k, const Tensor& v, const attention::Mask& mask,
+                         const MhaCallOptions& opt);
 
   MultiheadAttentionOptions opt_;
   int64_t head_dim_;

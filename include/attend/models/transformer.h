@@ -1,0 +1,57 @@
+// transformer: Vaswani et al. 2017, "Attention Is All You Need". Encoder and decoder stacks of
+// nn::TransformerEncoderLayer / nn::TransformerDecoderLayer (nn/transformer.h has the layer
+// equations and PyTorch's parameter names):
+//   encoder: x_0 = dropout(sqrt(C) E_src[src] + PE[0..S)),  x_l = enc_l(x_{l-1}, source padding)
+//   decoder: y_0 = dropout(sqrt(C) E_tgt[tgt_in] + PE[0..T)),  y_l = dec_l(y_{l-1}, x_L, causal)
+//   logits  = y_L W_out^T (+ b_out)           W_out = E_tgt when tie_output (then no bias)
+// With norm_first (pre-norm) each stack ends in a LayerNorm (encoder.norm, decoder.norm), as in
+// fairseq's normalize_before; post-norm (the paper) has none.
+//
+// Shapes: C d_model, H num_heads, F ffn_dim, S source length, T target length, V vocabulary.
+// Embeddings are drawn N(0, C^-1/2) (fairseq), so sqrt(C) E has unit scale beside PE.
+// share_embeddings uses one table for source and target (src_vocab must equal tgt_vocab).
+// Positions beyond max_positions are an error naming the length, for sources and targets alike.
+//
+// Incremental decoding (init_state/step): each decoder layer keeps its self-attention keys and
+// values (nn::KVCache) and the cross-attention keys and values of the source, projected once by
+// init_state and reordered with the rows by DecoderState::select. A step costs O(t) attention per
+// layer instead of recomputing the prefix.
+//
+// Attention for `show` and --alignment: the cross-attention weights of decoder layer
+// alignment_layer (1-based; 0 = the penultimate layer, or the only one), averaged over heads.
+#pragma once
+
+#include "attend/models/config.h"
+#include "attend/nn/transformer.h"
+
+namespace attend::models {
+
+inline constexpr std::pair<const char*, nn::Activation> kActivationNames[] = {{"relu", nn::Activation::relu},
+                                                                              {"gelu", nn::Activation::gelu}};
+inline constexpr std::pair<const char*, nn::PositionKind> kPositionNames[] = {
+    {"sinusoidal", nn::PositionKind::sinusoidal}, {"learned", nn::PositionKind::learned}};
+
+struct TransformerConfig : ConfigOf<TransformerConfig> {
+  static constexpr const char* kName = "transformer";
+  int64_t d_model = 128;  // C
+  int64_t num_heads = 4;  // H; must divide C
+  int64_t ffn_dim = 512;  // F
+  int64_t encoder_layers = 3;
+  int64_t decoder_layers = 3;
+  double dropout = 0.1;            // embeddings, residual branches, feed-forward
+  double attention_dropout = 0.0;  // attention weights
+  nn::Activation activation = nn::Activation::relu;
+  int64_t norm_first = 1;  // 1 pre-norm, 0 post-norm (the paper)
+  nn::PositionKind positions = nn::PositionKind::sinusoidal;
+  int64_t max_positions = 1024;
+  int64_t share_embeddings = 0;  // 1: one embedding table for source and target
+  int64_t tie_output = 1;        // 1: the output projection is the target embedding
+  int64_t alignment_layer = 0;   // 1-based decoder layer whose cross-attention is returned; 0 = default
+
+  std::vector<Field> arch_fields() override;
+
+ protected:
+  void check_more() const override;
+};
+
+}  // namespace attend::models

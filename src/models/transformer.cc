@@ -1,0 +1,271 @@
+// The Transformer, Vaswani et al. 2017 (transformer.h has the equations). Teacher forcing runs
+// every target position at once under a causal mask; incremental decoding keeps per-layer
+// self-attention caches and the source's cross-attention keys/values, so each step attends
+// only from the new position.
+#include "attend/models/transformer.h"
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attend/nn/embedding.h"
+#include "attend/nn/linear.h"
+#include "attend/ops/ops.h"
+#include "internal.h"
+#include "models.h"
+
+namespace attend::models {
+
+namespace {
+
+constexpr const char* kOp = "transformer";
+
+// PyTorch's nn.ModuleList: children named "0", "1", ...
+template <typename Layer>
+class LayerList : public nn::Module {
+ public:
+  LayerList(int64_t n, const nn::TransformerLayerOptions& opt, Rng& rng) {
+    for (int64_t i = 0; i < n; ++i) {
+      items.push_back(std::make_unique<Layer>(opt, rng));
+      register_module(std::to_string(i), *items.back());
+    }
+  }
+  std::vector<std::unique_ptr<Layer>> items;
+};
+
+// A stack of layers with the final LayerNorm of pre-norm models ("layers.<i>.*", "norm.*").
+template <typename Layer>
+class Stack : public nn::Module {
+ public:
+  Stack(int64_t n, const nn::TransformerLayerOptions& opt, Rng& rng) : layers(n, opt, rng) {
+    register_module("layers", layers);
+    if (opt.norm_first) {
+      norm = std::make_unique<nn::LayerNorm>(opt.d_model, opt.layer_norm_eps, opt.dtype);
+      register_module("norm", *norm);
+    }
+  }
+  Tensor finish(const Tensor& x) const { return norm ? norm->forward(x) : x; }
+
+  LayerList<Layer> layers;
+  std::unique_ptr<nn::LayerNorm> norm;  // pre-norm only
+};
+
+struct TransformerMemory : Memory {
+  Tensor states;  // [B, S, C]: the encoder stack's output
+};
+
+class TransformerState : public DecoderState {
+ public:
+  int64_t rows() const override { return static_cast<int64_t>(lengths.size()); }
+  std::unique_ptr<DecoderState> select(const std::vector<int64_t>& rows) const override {
+    for (const int64_t r : rows)
+      ATTEND_CHECK(r >= 0 && r < this->rows(), "DecoderState::select", "row ", r, " is outside a state of ",
+                   this->rows(), " rows");
+    NoGrad no_grad;
+    auto out = std::make_unique<TransformerState>();
+    out->position = position;
+    for (const int64_t r : rows) out->lengths.push_back(lengths[static_cast<size_t>(r)]);
+    auto pick = [&rows](const nn::KVCache& c) {
+      nn::KVCache d;
+      if (c.length() > 0) {
+        d.k = internal::select_rows(c.k, 0, rows);  // [N', Hkv, T, D]
+        d.v = internal::select_rows(c.v, 0, rows);
+      }
+      return d;
+    };
+    for (const nn::KVCache& c : self) out->self.push_back(pick(c));
+    for (const nn::KVCache& c : cross) out->cross.push_back(pick(c));
+    return out;
+  }
+
+  std::vector<int64_t> lengths;     // [N] source lengths (the cross-attention's key padding)
+  std::vector<nn::KVCache> self;    // per decoder layer: [N, H, t, D], the steps so far
+  std::vector<nn::KVCache> cross;   // per decoder layer: [N, H, S, D], projected once per source
+  int64_t position = 0;             // steps taken (the next target position)
+};
+
+nn::TransformerLayerOptions layer_options(const TransformerConfig& c) {
+  return {.d_model = c.d_model,
+          .num_heads = c.num_heads,
+          .ffn_dim = c.ffn_dim,
+          .dropout = c.dropout,
+          .attention_dropout = c.attention_dropout,
+          .activation = c.activation,
+          .norm_first = c.norm_first != 0};
+}
+
+class Transformer : public EncoderDecoder {
+ public:
+  Transformer(const TransformerConfig& c, Rng& rng)
+      : EncoderDecoder(c, rng),
+        c_(static_cast<const TransformerConfig&>(*config_)),
+        tgt_embed_(c.tgt_vocab, c.d_model, c.pad_id, rng),
+        src_positions_(c.positions, c.max_positions, c.d_model, rng),
+        tgt_positions_(c.positions, c.max_positions, c.d_model, rng),
+        encoder_(c.encoder_layers, layer_options(c), rng),
+        decoder_(c.decoder_layers, layer_options(c), rng) {
+    const double scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
+    if (!c.share_embeddings) {
+      src_embed_ = std::make_unique<nn::Embedding>(c.src_vocab, c.d_model, c.pad_id, rng);
+      src_embed_->load_parameter("weight", mul(src_embed_->weight, scale));  // N(0, C^-1/2)
+      register_module("src_embed", *src_embed_);
+    }
+    tgt_embed_.load_parameter("weight", mul(tgt_embed_.weight, scale));
+    register_module("tgt_embed", tgt_embed_);
+    register_module("src_positions", src_positions_);
+    register_module("tgt_positions", tgt_positions_);
+    register_module("encoder", encoder_);
+    register_module("decoder", decoder_);
+    if (!c.tie_output) {
+      output_ = std::make_unique<nn::Linear>(c.d_model, c.tgt_vocab, rng);
+      register_module("output", *output_);
+    }
+    const int64_t L = c.decoder_layers;
+    align_layer_ = c.alignment_layer > 0 ? c.alignment_layer - 1 : (L >= 2 ? L - 2 : 0);
+  }
+
+  std::shared_ptr<const Memory> encode(const Source& src) override {
+    internal::check_token_source(kOp, c_, src);
+    const bool training = is_training();
+    const int64_t S = src.tokens.shape[1];
+    const nn::Embedding& embed = src_embed_ ? *src_embed_ : tgt_embed_;
+    Tensor x = mul(embed.forward(src.tokens), std::sqrt(static_cast<double>(c_.d_model)));  // [B, S, C]
+    x = drop(add(x, src_positions_.forward(0, S, x.dtype(), kOp, "source")), training);     // [B, S, C]
+    const attention::Mask mask{.key_lengths = src.lengths};
+    for (const auto& layer : encoder_.layers.items) x = layer->forward(x, mask);           // [B, S, C]
+    auto m = std::make_shared<TransformerMemory>();
+    m->states = encoder_.finish(x);
+    m->lengths = src.lengths;
+    return m;
+  }
+
+  ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
+    const auto& m = internal::memory_as<TransformerMemory>(kOp, memory);
+    internal::check_target(kOp, c_, m.rows(), tgt_in);
+    const bool training = is_training();
+    Tensor y = embed_targets(tgt_in, 0, training);  // [B, T, C]
+    const attention::Mask causal{.causal = true};
+    const attention::Mask cross{.key_lengths = m.lengths};
+    ForwardResult out;
+    for (size_t l = 0; l < decoder_.layers.items.size(); ++l) {
+      const bool want = opt.need_attention && static_cast<int64_t>(l) == align_layer_;
+      nn::DecoderLayerOutput r =
+          decoder_.layers.items[l]->forward(y, m.states, causal, cross, {.need_weights = want});
+      y = r.output;
+      if (want) out.attention = r.cross_weights;  // [B, T, S]
+    }
+    out.logits = project(decoder_.finish(y));  // [B, T, V]
+    return out;
+  }
+
+  std::unique_ptr<DecoderState> init_state(std::shared_ptr<const Memory> memory) override {
+    const auto m = internal::memory_as<TransformerMemory>(kOp, std::move(memory));
+    NoGrad no_grad;
+    auto state = std::make_unique<TransformerState>();
+    state->lengths = m->lengths;
+    for (const auto& layer : decoder_.layers.items) {
+      state->cross.push_back(layer->memory_kv(m->states));  // [B, H, S, D] each
+      state->self.emplace_back();
+    }
+    return state;
+  }
+
+  StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
+    auto* typed = dynamic_cast<TransformerState*>(&base);
+    ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
+    TransformerState& state = *typed;
+    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
+    NoGrad no_grad;
+    internal::EvalGuard eval(*this);
+    const int64_t N = state.rows();
+    Tensor y = embed_targets(Index(prev_tokens, Shape{N, 1}), state.position, false);  // [N, 1, C]
+    const attention::Mask causal{.causal = true};  // bottom-right: the new position sees every cached one
+    const attention::Mask cross{.key_lengths = state.lengths};
+    Tensor weights;
+    for (size_t l = 0; l < decoder_.layers.items.size(); ++l) {
+      const bool want = static_cast<int64_t>(l) == align_layer_;
+      nn::DecoderLayerOutput r = decoder_.layers.items[l]->forward(
+          y, Tensor(), causal, cross, {.need_weights = want, .self_cache = &state.self[l], .memory_kv = &state.cross[l]});
+      y = r.output;
+      if (want) weights = r.cross_weights;  // [N, 1, S]
+    }
+    ++state.position;
+    const Tensor logits = squeeze(project(decoder_.finish(y)), 1);  // [N, V]
+    return {internal::step_log_probs(logits), squeeze(weights, 1).to(DType::f32)};
+  }
+
+ private:
+  Tensor drop(const Tensor& x, bool training) { return dropout(x, c_.dropout, training, dropout_rng_); }
+
+  // sqrt(C) E[ids] + PE[offset .. offset + T), dropped out: ids [B, T] -> [B, T, C].
+  Tensor embed_targets(const Index& ids, int64_t offset, bool training) {
+    const int64_t T = ids.shape[1];
+    const Tensor e = mul(tgt_embed_.forward(ids), std::sqrt(static_cast<double>(c_.d_model)));  // [B, T, C]
+    return drop(add(e, tgt_positions_.forward(offset, T, e.dtype(), kOp, "target")), training);
+  }
+
+  // [..., C] -> [..., V]
+  Tensor project(const Tensor& y) const {
+    return output_ ? output_->forward(y) : linear(y, tgt_embed_.weight);
+  }
+
+  const TransformerConfig& c_;  // *config_, typed
+  std::unique_ptr<nn::Embedding> src_embed_;  // absent with share_embeddings
+  nn::Embedding tgt_embed_;
+  nn::PositionalEncoding src_positions_, tgt_positions_;
+  Stack<nn::TransformerEncoderLayer> encoder_;
+  Stack<nn::TransformerDecoderLayer> decoder_;
+  std::unique_ptr<nn::Linear> output_;  // absent with tie_output
+  int64_t align_layer_ = 0;             // 0-based
+};
+
+}  // namespace
+
+std::vector<Field> TransformerConfig::arch_fields() {
+  return {int_field("d_model", "--d-model", "model width C (embeddings, every layer's input and output)", d_model),
+          int_field("num_heads", "--heads", "attention heads (must divide d_model)", num_heads),
+          int_field("ffn_dim", "--ffn", "position-wise feed-forward width", ffn_dim),
+          int_field("encoder_layers", "--enc-layers", "encoder layers", encoder_layers),
+          int_field("decoder_layers", "--dec-layers", "decoder layers", decoder_layers),
+          real_field("dropout", "--dropout", "dropout on embeddings, residual branches and in the feed-forward",
+                     dropout, 0.0, 1.0),
+          real_field("attention_dropout", "--attention-dropout", "dropout on the attention weights",
+                     attention_dropout, 0.0, 1.0),
+          choice_field("activation", "--activation", "feed-forward activation", activation, kActivationNames),
+          int_field("norm_first", "--norm-first", "1: pre-norm (LayerNorm before each sublayer), 0: post-norm (paper)",
+                    norm_first, 0, 1),
+          choice_field("positions", "--positions", "positional encoding", positions, kPositionNames),
+          int_field("max_positions", "--max-positions", "longest source or target (positions)", max_positions, 1,
+                    1 << 20),
+          int_field("share_embeddings", "--share-embeddings", "1: one embedding table for source and target",
+                    share_embeddings, 0, 1),
+          int_field("tie_output", "--tie-output", "1: the output projection is the target embedding", tie_output, 0,
+                    1),
+          int_field("alignment_layer", "--alignment-layer",
+                    "decoder layer (1-based) whose cross-attention is shown; 0: the penultimate", alignment_layer, 0,
+                    1 << 20)};
+}
+
+void TransformerConfig::check_more() const {
+  ATTEND_CHECK(src_vocab > 0, op(), "key 'src_vocab': ", src_vocab, " must be positive (the transformer reads token ids)");
+  ATTEND_CHECK(d_model % num_heads == 0, op(), "key 'd_model': ", d_model, " is not divisible by num_heads ",
+               num_heads);
+  ATTEND_CHECK(alignment_layer <= decoder_layers, op(), "key 'alignment_layer': ", alignment_layer,
+               " is beyond decoder_layers ", decoder_layers);
+  ATTEND_CHECK(!share_embeddings || src_vocab == tgt_vocab, op(), "key 'share_embeddings': src_vocab ", src_vocab,
+               " and tgt_vocab ", tgt_vocab, " differ (a shared table needs one vocabulary)");
+}
+
+ArchitectureInfo transformer_architecture() {
+  return {.name = TransformerConfig::kName,
+          .summary = "Vaswani et al. 2017: self-attention encoder and decoder, multi-head cross-attention",
+          .has_attention = true,
+          .source = SourceKind::tokens,
+          .make_config = [] { return std::make_unique<TransformerConfig>(); },
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+            return std::make_unique<Transformer>(internal::config_as<TransformerConfig>(kOp, c), rng);
+          }};
+}
+
+}  // namespace attend::models
