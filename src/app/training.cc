@@ -30,6 +30,36 @@ data::TokenizerKind default_tokens(const TrainRecipe& r, bool source) {
   return data::TokenizerKind::character;
 }
 
+// The SentencePiece model file of a side ("" when none).
+const std::string& spm_file(const TrainRecipe& r, bool source) {
+  const std::string& own = source ? r.source_spm : r.target_spm;
+  return own.empty() ? r.spm : own;
+}
+
+// The sides' tokenizers and SentencePiece models (training.h: spm, source_spm, target_spm).
+void set_tokenizers(const TrainRecipe& r, ModelSpec& spec) {
+  std::map<std::string, std::shared_ptr<const data::SentencePiece>> loaded;  // one model per file
+  for (const bool source : {true, false}) {
+    const std::string side = source ? "source" : "target";
+    const std::string& given = source ? r.source_tokens : r.target_tokens;
+    const std::string& own = source ? r.source_spm : r.target_spm;
+    const std::string& file = spm_file(r, source);
+    const std::string flag = own.empty() ? "--spm" : "--" + side + "-spm";
+    const data::TokenizerKind kind =
+        given == "auto" && !file.empty() ? data::TokenizerKind::sentencepiece : default_tokens(r, source);
+    (source ? spec.source_tokens : spec.target_tokens) = kind;
+    if (kind != data::TokenizerKind::sentencepiece) {
+      ATTEND_CHECK(file.empty(), "train", flag, " ", file, " is for spm tokens, but --", side, "-tokens is ", given);
+      continue;
+    }
+    ATTEND_CHECK(!file.empty(), "train", "--", side, "-tokens spm needs a SentencePiece model: --", side,
+                 "-spm FILE.model, or --spm FILE.model for both sides (`attend vocab` trains one)");
+    auto& sp = loaded[file];
+    if (sp == nullptr) sp = std::make_shared<const data::SentencePiece>(data::SentencePiece::load(file));
+    (source ? spec.source_spm : spec.target_spm) = sp;
+  }
+}
+
 struct Encoded {
   std::vector<data::Example> examples;
   int64_t empty = 0, too_long = 0;
@@ -132,17 +162,19 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
   ATTEND_CHECK(!data.train.empty(), "train", "no training pairs");
 
   ModelSpec spec;
-  spec.source_tokens = default_tokens(r, true);
-  spec.target_tokens = default_tokens(r, false);
+  set_tokenizers(r, spec);
   spec.lowercase = r.lowercase;
   const data::Tokenizer st = spec.source_tokenizer(), tt = spec.target_tokenizer();
-  std::vector<std::vector<std::string>> src_sents, tgt_sents;
-  for (const auto& p : data.train) {
-    src_sents.push_back(st.tokenize(p.source));
-    tgt_sents.push_back(tt.tokenize(p.target));
-  }
-  const data::VocabOptions vo{.min_freq = r.min_freq, .max_size = r.max_vocab};
-  const data::Vocab sv = data::Vocab::build(src_sents, vo), tv = data::Vocab::build(tgt_sents, vo);
+  // A char or word side's vocabulary is counted from the training data; an spm side's is its
+  // model's pieces in the model's order (model_spec.h).
+  auto side_vocab = [&](const data::Tokenizer& tok, bool source) {
+    const auto& sp = source ? spec.source_spm : spec.target_spm;
+    if (sp != nullptr) return spm_vocab(*sp, spm_file(r, source));
+    std::vector<std::vector<std::string>> sents;
+    for (const auto& p : data.train) sents.push_back(tok.tokenize(source ? p.source : p.target));
+    return data::Vocab::build(sents, {.min_freq = r.min_freq, .max_size = r.max_vocab});
+  };
+  const data::Vocab sv = side_vocab(st, true), tv = side_vocab(tt, false);
 
   // Encoding needs only the tokenizers and vocabularies: a translator without a model yet.
   Translator encoder(nullptr, spec, sv, tv);
@@ -237,7 +269,6 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
                              .patience = r.patience,
                              .plateau = train::PlateauOptions{.factor = r.plateau_factor, .patience = r.plateau_patience},
                              .rng = &dropout_rng};
-  topt.info.model_config = spec.to_json();
   topt.info.vocabs = {{"source", sv}, {"target", tv}};
   if (!r.task.empty()) {
     topt.info.extra = {{"task", r.task},
@@ -247,6 +278,7 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
                        {"task_max_length", std::to_string(r.task_max_length)},
                        {"task_vocab", std::to_string(r.task_vocab)}};
   }
+  spec.to_checkpoint(topt.info);  // model_config, and the SentencePiece models of spm sides
   model->train();
   train::Trainer trainer(*model, adam, batches, loss_fn, validate_fn, topt);
   if (r.resume) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 
 #include "attend/autograd/autograd.h"
 #include "attend/train/checkpoint.h"
@@ -22,11 +23,16 @@ Translator::Translator(std::unique_ptr<models::EncoderDecoder> model, ModelSpec 
 
 Translator Translator::load(const std::string& checkpoint) {
   const train::CheckpointInfo info = train::read_checkpoint_info(checkpoint);
-  ModelSpec spec = ModelSpec::from_json(info.model_config, checkpoint);
+  ModelSpec spec = ModelSpec::from_checkpoint(info, checkpoint);
   for (const char* v : {"source", "target"})
     ATTEND_CHECK(info.vocabs.count(v), "checkpoint", checkpoint, ": no ", v, " vocabulary");
   const data::Vocab& sv = info.vocabs.at("source");
   const data::Vocab& tv = info.vocabs.at("target");
+  // A side tokenized by SentencePiece has the model's pieces as its vocabulary, id for id.
+  for (const auto& [side, sp, vocab] : {std::tuple{"source", spec.source_spm.get(), &sv},
+                                        std::tuple{"target", spec.target_spm.get(), &tv}})
+    ATTEND_CHECK(sp == nullptr || spm_vocab(*sp, checkpoint) == *vocab, "checkpoint", checkpoint, ": the ", side,
+                 " vocabulary is not the pieces of its SentencePiece model");
   ATTEND_CHECK(sv.size() == spec.model->src_vocab && tv.size() == spec.model->tgt_vocab, "checkpoint", checkpoint,
                ": vocabulary sizes ", sv.size(), "/", tv.size(), " do not match the config's ", spec.model->src_vocab,
                "/", spec.model->tgt_vocab);
@@ -50,7 +56,7 @@ Translator Translator::load(const std::string& checkpoint) {
 
 void Translator::save(const std::string& checkpoint) const {
   train::CheckpointInfo info;
-  info.model_config = spec_.to_json();
+  spec_.to_checkpoint(info);
   info.vocabs = {{"source", source_vocab_}, {"target", target_vocab_}};
   train::save_checkpoint(checkpoint, *model_, nullptr, info);
 }

@@ -8,10 +8,18 @@ namespace attend::data {
 TokenizerKind parse_tokenizer_kind(const std::string& name) {
   if (name == "char") return TokenizerKind::character;
   if (name == "word") return TokenizerKind::word;
-  throw Error("tokens", "unknown tokenizer '" + name + "' (known: char, word)");
+  if (name == "spm") return TokenizerKind::sentencepiece;
+  throw Error("tokens", "unknown tokenizer '" + name + "' (known: char, word, spm)");
 }
 
-const char* tokenizer_kind_name(TokenizerKind kind) { return kind == TokenizerKind::character ? "char" : "word"; }
+const char* tokenizer_kind_name(TokenizerKind kind) {
+  switch (kind) {
+    case TokenizerKind::character: return "char";
+    case TokenizerKind::word: return "word";
+    case TokenizerKind::sentencepiece: return "spm";
+  }
+  return "?";
+}
 
 namespace {
 
@@ -20,6 +28,11 @@ bool is_ascii_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <=
 // Non-ASCII bytes (umlauts, accents) count as word characters.
 bool is_word_char(char c) { return is_ascii_alnum(c) || static_cast<unsigned char>(c) >= 0x80; }
 bool is_ascii_punct(char c) { return c > ' ' && c < 0x7F && !is_ascii_alnum(c); }
+
+const SentencePiece& model_of(const TokenizerOptions& o) {
+  ATTEND_CHECK(o.sentencepiece != nullptr, "tokenize", "an spm tokenizer needs a SentencePiece model");
+  return *o.sentencepiece;
+}
 
 void split_word(std::string_view w, std::vector<std::string>& out) {
   std::string cur;
@@ -47,6 +60,7 @@ std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
     cased.options_.lowercase = false;
     return cased.tokenize(lower);
   }
+  if (options_.kind == TokenizerKind::sentencepiece) return model_of(options_).encode_pieces(text);
   if (options_.kind == TokenizerKind::character) {
     if (const auto bad = utf8_invalid_offset(text)) {
       throw Error("tokenize", detail::concat("invalid UTF-8 at byte offset ", *bad));
@@ -71,6 +85,7 @@ std::vector<std::string> Tokenizer::tokenize(std::string_view text) const {
 }
 
 std::string Tokenizer::detokenize(const std::vector<std::string>& tokens) const {
+  if (options_.kind == TokenizerKind::sentencepiece) return model_of(options_).decode_pieces(tokens);
   std::string out;
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (options_.kind == TokenizerKind::word && i > 0) out.push_back(' ');

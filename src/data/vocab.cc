@@ -58,6 +58,21 @@ void Vocab::add(std::string token, int64_t count, const std::string& source, siz
   counts_.push_back(count);
 }
 
+Vocab Vocab::of_tokens(const std::vector<std::string>& tokens, const std::string& source) {
+  constexpr std::string_view specials[] = {kPadToken, kUnkToken, kBosToken, kEosToken};
+  for (size_t i = 0; i < 4; ++i)
+    ATTEND_CHECK(i < tokens.size() && tokens[i] == specials[i], "Vocab::of_tokens", source, ": id ", i, " is '",
+                 i < tokens.size() ? tokens[i] : std::string("(none)"), "', not ", specials[i],
+                 " (attend's ids 0-3 are <pad> <unk> <s> </s>)");
+  Vocab v;
+  for (size_t i = 4; i < tokens.size(); ++i) {
+    ATTEND_CHECK(v.index_.count(tokens[i]) == 0, "Vocab::of_tokens", source, ": duplicate token '", tokens[i],
+                 "' at id ", i);
+    v.add(tokens[i], 0, source, i);
+  }
+  return v;
+}
+
 Vocab Vocab::build(const std::map<std::string, int64_t>& counts, const VocabOptions& options) {
   ATTEND_CHECK(options.min_freq >= 1, "Vocab::build", "min_freq must be >= 1, got ", options.min_freq);
   ATTEND_CHECK(options.max_size == 0 || options.max_size >= 4, "Vocab::build",

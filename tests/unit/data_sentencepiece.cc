@@ -1,16 +1,21 @@
 // data::SentencePiece: trains tiny BPE and unigram models on a small corpus in a temporary
 // directory, checks that encode/decode round-trips detokenized text exactly, that attend's specials
 // sit at attend's ids, that a model survives serialization byte for byte, that joint and separate
-// models differ as they should, and that missing or corrupt files give errors naming the file.
+// models differ as they should, and that missing or corrupt files give errors naming the file;
+// the spm Tokenizer and a Vocab of a model's pieces in the model's order.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "attend/core/error.h"
 #include "attend/data/sentencepiece.h"
+#include "attend/data/tokenizer.h"
+#include "attend/data/utf8.h"
+#include "attend/data/vocab.h"
 #include "support/check.h"
 #include "support/temp_dir.h"
 
@@ -189,6 +194,37 @@ TEST_F(DataSentencePiece, BadTrainingInputAndArgumentsFail) {
   test::expect_error([&] { sp.decode_ids({5, 100}); }, "[sentencepiece]", {"id 100 is outside [0, 100)"});
   test::expect_error([&] { sp.id_to_piece(-1); }, "[sentencepiece]", {"id -1"});
   test::expect_error([&] { sp.encode_ids("bad \xFF"); }, "[sentencepiece]", {"invalid UTF-8"});
+}
+
+TEST_F(DataSentencePiece, SpmTokenizerIsTheModelsPiecesAndVocabKeepsItsIds) {
+  const std::string en = write_lines("train.en", kEnglish);
+  const auto sp = std::make_shared<const SentencePiece>(
+      SentencePiece::train({en}, {.type = SentencePieceType::bpe, .vocab_size = 100}));
+  EXPECT_EQ(parse_tokenizer_kind("spm"), TokenizerKind::sentencepiece);
+  EXPECT_STREQ(tokenizer_kind_name(TokenizerKind::sentencepiece), "spm");
+  const Tokenizer tok({.kind = TokenizerKind::sentencepiece, .sentencepiece = sp});
+  const Tokenizer lower({.kind = TokenizerKind::sentencepiece, .lowercase = true, .sentencepiece = sp});
+  std::vector<std::string> pieces;
+  for (int64_t i = 0; i < sp->vocab_size(); ++i) pieces.push_back(sp->id_to_piece(i));
+  const Vocab vocab = Vocab::of_tokens(pieces, "en.model");
+  ASSERT_EQ(vocab.size(), sp->vocab_size());
+  for (const auto& line : kEnglish) {
+    const auto tokens = tok.tokenize(line);
+    EXPECT_EQ(tokens, sp->encode_pieces(line));
+    EXPECT_EQ(tok.detokenize(tokens), line);  // the text comes back, spaces and all
+    EXPECT_EQ(vocab.encode(tokens), sp->encode_ids(line));  // the same ids as the model's
+    EXPECT_EQ(tok.detokenize(vocab.decode(vocab.encode(tokens))), line);
+    EXPECT_EQ(lower.tokenize(line), sp->encode_pieces(utf8_lower(line)));
+  }
+  test::expect_error([] { Tokenizer({.kind = TokenizerKind::sentencepiece}).tokenize("a"); }, "[tokenize]",
+                     {"needs a SentencePiece model"});
+  test::expect_error([] { parse_tokenizer_kind("bpe"); }, "[tokens]", {"known: char, word, spm"});
+  std::swap(pieces[1], pieces[2]);
+  test::expect_error([&] { Vocab::of_tokens(pieces, "x.model"); }, "[Vocab::of_tokens]", {"x.model", "id 1"});
+  std::swap(pieces[1], pieces[2]);
+  pieces.push_back(pieces[10]);
+  test::expect_error([&] { Vocab::of_tokens(pieces, "x.model"); }, "[Vocab::of_tokens]",
+                     {"x.model", "duplicate token", "id 100"});
 }
 
 }  // namespace

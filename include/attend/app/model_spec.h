@@ -4,7 +4,14 @@
 //
 //   {"format": 2,
 //    "model": {"architecture": "luong", "hidden_dim": 128, "score": "general", ...},
-//    "source_tokens": "char" | "word", "target_tokens": "char" | "word", "lowercase": false}
+//    "source_tokens": "char" | "word" | "spm", "target_tokens": ..., "lowercase": false,
+//    "joint_spm": true}                         (only when both sides use one SentencePiece model)
+//
+// A side of kind "spm" tokenizes with a SentencePiece model whose bytes the checkpoint holds
+// beside the weights, base64-encoded in the metadata "extra.sentencepiece.source" and
+// "extra.sentencepiece.target" (only "source" for a joint model): a checkpoint translates without
+// the .model file it was trained with. That side's vocabulary is the model's pieces in the model's
+// id order (spm_vocab), so the ids the network sees are SentencePiece's own ids.
 //
 // The model's keys and their types come from the architecture's field table (models/config.h):
 // integers and reals as JSON numbers, choices as strings. Checkpoints of the first format (no
@@ -16,7 +23,9 @@
 #include <string>
 
 #include "attend/data/tokenizer.h"
+#include "attend/data/vocab.h"
 #include "attend/models/config.h"
+#include "attend/train/checkpoint.h"
 
 namespace attend::app {
 
@@ -25,15 +34,33 @@ struct ModelSpec {
   data::TokenizerKind source_tokens = data::TokenizerKind::word;
   data::TokenizerKind target_tokens = data::TokenizerKind::word;
   bool lowercase = false;  // both sides lowercased before tokenizing (utf8_lower)
+  // The SentencePiece models of the sides of kind spm (null for the others); one shared model for a
+  // joint one.
+  std::shared_ptr<const data::SentencePiece> source_spm, target_spm;
 
-  data::Tokenizer source_tokenizer() const { return data::Tokenizer({.kind = source_tokens, .lowercase = lowercase}); }
-  data::Tokenizer target_tokenizer() const { return data::Tokenizer({.kind = target_tokens, .lowercase = lowercase}); }
+  data::Tokenizer source_tokenizer() const {
+    return data::Tokenizer({.kind = source_tokens, .lowercase = lowercase, .sentencepiece = source_spm});
+  }
+  data::Tokenizer target_tokenizer() const {
+    return data::Tokenizer({.kind = target_tokens, .lowercase = lowercase, .sentencepiece = target_spm});
+  }
   // A reference sentence as this model's output is scored against it: lowercased when the model is.
   std::string reference_form(const std::string& reference) const;
 
   std::string to_json() const;
   // `source` (the checkpoint's path) prefixes every error: "[checkpoint] <source>: model_config ...".
   static ModelSpec from_json(const std::string& json, const std::string& source);
+
+  // The spec as a checkpoint stores it: model_config (to_json) and, for spm sides, the
+  // SentencePiece models in info.extra.
+  void to_checkpoint(train::CheckpointInfo& info) const;
+  // The spec of a checkpoint's metadata, SentencePiece models included. A missing or corrupt model
+  // is an error naming the checkpoint: "[checkpoint] <source>: sentencepiece.source: ...".
+  static ModelSpec from_checkpoint(const train::CheckpointInfo& info, const std::string& source);
 };
+
+// The vocabulary of a side tokenized by `sp`: its pieces in its id order (ids 0-3 must be <pad>
+// <unk> <s> </s>, as `attend vocab` makes them; otherwise an error naming `what`).
+data::Vocab spm_vocab(const data::SentencePiece& sp, const std::string& what);
 
 }  // namespace attend::app

@@ -28,7 +28,12 @@ struct TrainRecipe {
   int64_t task_min_length = 1, task_max_length = 10, task_vocab = 10;
   // ... or files: two line-aligned files or one TSV each
   std::string train_src, train_tgt, train_tsv, valid_src, valid_tgt, valid_tsv;
-  std::string source_tokens = "auto", target_tokens = "auto";  // char | word | auto (by task)
+  std::string source_tokens = "auto", target_tokens = "auto";  // char | word | spm | auto (by task)
+  // SentencePiece models (.model files of `attend vocab`) of the spm sides: one per side, or `spm`
+  // for both (a joint model). A side with a model and tokens "auto" is spm. An spm side's
+  // vocabulary is the model's pieces (min_freq and max_vocab apply to char and word sides only), and
+  // the checkpoint embeds the model, so translating needs no .model file.
+  std::string spm, source_spm, target_spm;
   int64_t max_length = 100;                                    // tokens; longer pairs are dropped
   int64_t min_freq = 1, max_vocab = 0;
   bool lowercase = false;

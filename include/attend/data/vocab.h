@@ -47,6 +47,10 @@ class Vocab {
   static Vocab build(const std::map<std::string, int64_t>& counts, const VocabOptions& options = {});
   // Counts the tokens of `sentences` and builds.
   static Vocab build(const std::vector<std::vector<std::string>>& sentences, const VocabOptions& options = {});
+  // The tokens in the given order, ids 0..3 the specials (e.g. a SentencePiece model's pieces, so
+  // that a piece's id here is its id there); counts 0. Errors "[Vocab::of_tokens] <source>: ..."
+  // name a misplaced special or a duplicate token.
+  static Vocab of_tokens(const std::vector<std::string>& tokens, const std::string& source);
 
   int64_t size() const { return static_cast<int64_t>(tokens_.size()); }
   // Id of `token`, or kUnk.
