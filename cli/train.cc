@@ -99,6 +99,10 @@ void add_train_command(CLI::App& app) {
   c->add_option("--patience", r->patience, "early stopping: epochs without improvement (0 = off)")->capture_default_str();
   c->add_option("--plateau-factor", r->plateau_factor, "lr decay factor on a validation plateau")->capture_default_str();
   c->add_option("--plateau-patience", r->plateau_patience, "epochs without improvement before decaying")->capture_default_str();
+  c->add_option("--schedule", r->schedule, "learning rate: plateau | constant | noam | cosine (--lr is the peak)")
+      ->capture_default_str();
+  c->add_option("--warmup", r->warmup, "schedule: steps of linear warm-up")->capture_default_str();
+  c->add_option("--beta2", r->beta2, "Adam beta2 (0.98 in the Transformer paper)")->capture_default_str();
   c->add_option("-o,--out", r->out, "checkpoint file")->capture_default_str();
   c->add_option("--best", r->best, "also keep the weights of the best validation loss here (a checkpoint translate/eval accept)");
   c->add_flag("--resume", r->resume, "continue from --out exactly where it stopped");

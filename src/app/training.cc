@@ -204,7 +204,7 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
                          .max_sentences = r.batch,
                          .shuffle = true,
                          .seed = r.seed});
-  train::Adam adam(model->named_parameters(), {.lr = r.lr});
+  train::Adam adam(model->named_parameters(), {.lr = r.lr, .beta2 = r.beta2});
   Rng dropout_rng(r.seed + 1);
   const models::ModelConfig& config = *spec.model;
   const models::LossOptions loss_opt{.pad_id = config.pad_id, .label_smoothing = r.label_smoothing};
@@ -269,6 +269,16 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
                              .patience = r.patience,
                              .plateau = train::PlateauOptions{.factor = r.plateau_factor, .patience = r.plateau_patience},
                              .rng = &dropout_rng};
+  if (r.schedule != "plateau") {
+    ATTEND_CHECK(r.schedule == "constant" || r.schedule == "noam" || r.schedule == "cosine", "train", "--schedule '",
+                 r.schedule, "' is not one of plateau, constant, noam, cosine");
+    topt.plateau.reset();
+    const int64_t per_epoch = batches.batches_in_epoch();
+    topt.schedule = train::LrScheduleOptions{
+        .kind = train::parse_lr_schedule(r.schedule),
+        .warmup = r.warmup,
+        .total_steps = r.max_steps > 0 ? r.max_steps : r.epochs * per_epoch};
+  }
   topt.info.vocabs = {{"source", sv}, {"target", tv}};
   if (!r.task.empty()) {
     topt.info.extra = {{"task", r.task},

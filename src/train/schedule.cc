@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "attend/core/error.h"
 
@@ -70,6 +71,47 @@ bool EarlyStopping::step(double metric) {
     ++s.bad_epochs;
   }
   return options_.patience > 0 && s.bad_epochs >= options_.patience;
+}
+
+const char* lr_schedule_name(LrSchedule s) {
+  switch (s) {
+    case LrSchedule::constant: return "constant";
+    case LrSchedule::noam: return "noam";
+    case LrSchedule::cosine: return "cosine";
+  }
+  return "?";
+}
+
+LrSchedule parse_lr_schedule(const std::string& name) {
+  for (const LrSchedule s : {LrSchedule::constant, LrSchedule::noam, LrSchedule::cosine})
+    if (name == lr_schedule_name(s)) return s;
+  throw Error("lr_schedule", "unknown schedule '" + name + "' (known: constant, noam, cosine)");
+}
+
+void check_lr_schedule(const LrScheduleOptions& o) {
+  constexpr const char* op = "lr_schedule";
+  ATTEND_CHECK(o.warmup >= 0, op, "warmup ", o.warmup, " is negative");
+  ATTEND_CHECK(o.kind != LrSchedule::noam || o.warmup > 0, op, "noam needs warmup > 0 steps");
+  ATTEND_CHECK(o.kind != LrSchedule::cosine || o.total_steps > o.warmup, op, "cosine: total_steps ", o.total_steps,
+               " must exceed warmup ", o.warmup);
+  ATTEND_CHECK(o.min_lr >= 0.0 && std::isfinite(o.min_lr), op, "min_lr ", o.min_lr, " must be finite and >= 0");
+}
+
+double scheduled_lr(const LrScheduleOptions& o, double lr, int64_t step) {
+  const double s = static_cast<double>(std::max<int64_t>(step, 1));
+  const double w = static_cast<double>(o.warmup);
+  switch (o.kind) {
+    case LrSchedule::constant:
+      return o.warmup > 0 ? lr * std::min(1.0, s / w) : lr;
+    case LrSchedule::noam:
+      return lr * std::min(s / w, std::sqrt(w / s));
+    case LrSchedule::cosine: {
+      if (o.warmup > 0 && s < w) return lr * s / w;
+      const double p = std::min(1.0, (s - w) / static_cast<double>(o.total_steps - o.warmup));
+      return o.min_lr + (lr - o.min_lr) * 0.5 * (1.0 + std::cos(std::numbers::pi * p));
+    }
+  }
+  return lr;
 }
 
 }  // namespace attend::train

@@ -94,6 +94,9 @@ Trainer::Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches
                " is not positive");
   ATTEND_CHECK(validate_fn_ != nullptr || (o.patience == 0 && !o.plateau && o.best_path.empty()), kOp,
                "early stopping, the LR plateau and keeping the best model need a validation function");
+  ATTEND_CHECK(!(o.plateau && o.schedule), kOp, "a per-step lr schedule and the LR plateau both set the rate: use one");
+  if (o.schedule) check_lr_schedule(*o.schedule);
+  base_lr_ = optimizer_.lr();
   if (o.plateau) {
     PlateauOptions p = *o.plateau;
     p.mode = o.metric_mode;
@@ -197,6 +200,7 @@ void Trainer::train_step(FitResult& result) {
   ++state_.epoch_steps;
   result.losses.push_back(finite ? loss : std::numeric_limits<double>::quiet_NaN());
   if (finite) {
+    if (options_.schedule) optimizer_.set_lr(scheduled_lr(*options_.schedule, base_lr_, state_.global_step));
     optimizer_.step();
     ++state_.updates;
     state_.nonfinite_streak = 0;

@@ -47,6 +47,12 @@ struct TrainRecipe {
   double max_time_min = 0.0;
   double lr = 1e-3, clip = 5.0, label_smoothing = 0.0, plateau_factor = 0.5;
   int64_t plateau_patience = 1;
+  // The learning rate: "plateau" (lr, lowered on a validation plateau) or a per-step schedule with
+  // lr as its peak (train/schedule.h): "constant", "noam" (inverse square root after `warmup`
+  // steps, Vaswani et al. 2017), "cosine" (to 0 at the last step of `epochs` or max_steps).
+  std::string schedule = "plateau";
+  int64_t warmup = 0;
+  double beta2 = 0.999;  // Adam's; the Transformer paper uses 0.98
   // run
   std::string out = "model.ckpt", best;
   bool resume = false;

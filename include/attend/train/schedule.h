@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 namespace attend::train {
 
@@ -78,5 +79,31 @@ class EarlyStopping {
   EarlyStoppingState state_;
   bool improved_ = false;
 };
+
+// Per-step learning-rate schedules: the rate of optimizer step s (1-based, Trainer's global_step)
+// as a pure function of s, so a resumed run continues exactly without saving any state:
+//   constant: lr * min(1, s / warmup)                                  (warmup 0: lr)
+//   noam:     lr * min(s / warmup, sqrt(warmup / s))                   (Vaswani et al. 2017, eq. 3:
+//             d_model^-0.5 * min(s^-0.5, s * warmup^-1.5) is this with lr = (d_model * warmup)^-0.5;
+//             here lr is the peak, reached at s = warmup)
+//   cosine:   the warm-up, then min_lr + (lr - min_lr) * (1 + cos(pi * p)) / 2,
+//             p = min(1, (s - warmup) / (total_steps - warmup))       (Loshchilov & Hutter 2017, one cycle)
+enum class LrSchedule { constant, noam, cosine };
+const char* lr_schedule_name(LrSchedule s);
+// "constant" | "noam" | "cosine"; error "[lr_schedule] unknown schedule 'x' (known: ...)".
+LrSchedule parse_lr_schedule(const std::string& name);
+
+struct LrScheduleOptions {
+  LrSchedule kind = LrSchedule::constant;
+  int64_t warmup = 0;       // steps of linear warm-up from 0 to lr (noam: required > 0)
+  int64_t total_steps = 0;  // cosine: the step at which the rate reaches min_lr (> warmup)
+  double min_lr = 0.0;      // cosine: the floor
+};
+
+// Error "[lr_schedule] ..." for a negative warmup, noam without warmup, cosine with total_steps
+// <= warmup, min_lr < 0.
+void check_lr_schedule(const LrScheduleOptions& o);
+// The rate of step s >= 1 for peak rate lr.
+double scheduled_lr(const LrScheduleOptions& o, double lr, int64_t step);
 
 }  // namespace attend::train

@@ -65,6 +65,7 @@ struct TrainerOptions {
   MetricMode metric_mode = MetricMode::min;
   int64_t patience = 0;               // early stopping after this many epochs without improvement; 0 = off
   std::optional<PlateauOptions> plateau;  // its mode is replaced by metric_mode
+  std::optional<LrScheduleOptions> schedule;  // per-step rate from the optimizer's initial lr (not with plateau)
   int64_t log_every = 1;              // steps between progress lines...
   double log_interval_s = 1.0;        // ...and at most one line per this many seconds
   int64_t max_consecutive_nonfinite = 5;
@@ -132,6 +133,7 @@ class Trainer {
   ValidateFn validate_fn_;
   TrainerOptions options_;
   std::optional<ReduceLROnPlateau> plateau_;
+  double base_lr_ = 0.0;  // the optimizer's rate at construction: the schedule's peak
   EarlyStopping early_;
   TrainerState state_;
   int64_t last_saved_step_ = -1;
