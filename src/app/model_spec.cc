@@ -117,9 +117,12 @@ ModelSpec ModelSpec::from_json(const std::string& json, const std::string& sourc
                "checkpoint", where, " lacks model, source_tokens or target_tokens");
   ModelSpec s;
   try {
-    const int format = j.contains("format") ? j["format"].get<int>() : 1;
-    ATTEND_CHECK(format == 1 || format == kFormat, "checkpoint", "format ", format, " is newer than this attend (",
-                 kFormat, ")");
+    // Compared as the JSON value, not after a narrowing get<int>() (4294967297 is not format 1).
+    const nlohmann::json format_value = j.contains("format") ? j["format"] : nlohmann::json(1);
+    ATTEND_CHECK(format_value == 1 || format_value == kFormat, "checkpoint", "format ",
+                 format_value.is_number() ? format_value.dump() : std::string("of type ") + format_value.type_name(),
+                 " is not one this attend reads (1 or ", kFormat, ")");
+    const int format = format_value == 1 ? 1 : kFormat;
     const nlohmann::json& m = j["model"];
     ATTEND_CHECK(m.contains("architecture") && m["architecture"].is_string(), "checkpoint",
                  "model lacks 'architecture'");

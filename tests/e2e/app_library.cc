@@ -116,6 +116,15 @@ TEST_F(AppLibrary, ConfigsThatDisagreeWithTheWeightsAreRefused) {
   }
 }
 
+TEST_F(AppLibrary, ModelConfigFormatIsComparedWithoutNarrowing) {
+  const std::string base = R"({"model": {"architecture": "seq2seq", "src_vocab": 9, "tgt_vocab": 9},
+                               "source_tokens": "char", "target_tokens": "char", "format": )";
+  EXPECT_EQ(app::ModelSpec::from_json(base + "2}", "m").model->architecture(), std::string("seq2seq"));
+  expect_error([&] { app::ModelSpec::from_json(base + "4294967297}", "m.ckpt"); },
+               {"[checkpoint]", "m.ckpt", "format 4294967297 is not one this attend reads"});
+  expect_error([&] { app::ModelSpec::from_json(base + "[1]}", "m.ckpt"); }, {"format of type array"});
+}
+
 TEST_F(AppLibrary, EvaluateScoresHeldOutTaskPairs) {
   std::ostringstream log, out;
   const app::TrainResult trained = app::train(tiny_dates("rnnsearch"), log, out);
