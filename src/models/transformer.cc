@@ -5,6 +5,7 @@
 #include "attend/models/transformer.h"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -179,6 +180,14 @@ class Transformer : public EncoderDecoder {
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const int64_t N = state.rows();
+    if (state.position >= c_.max_positions) {
+      // No position left to encode this step: every hypothesis ends here (all mass on EOS), so a
+      // search whose length limit exceeds max_positions stops instead of failing mid-batch.
+      std::vector<float> lp(static_cast<size_t>(N * c_.tgt_vocab), -std::numeric_limits<float>::infinity());
+      for (int64_t r = 0; r < N; ++r) lp[static_cast<size_t>(r * c_.tgt_vocab + c_.eos_id)] = 0.0f;
+      const int64_t S = state.cross.front().k.size(2);
+      return {Tensor::from_vector(lp, Shape{N, c_.tgt_vocab}), Tensor::zeros(Shape{N, S})};
+    }
     Tensor y = embed_targets(Index(prev_tokens, Shape{N, 1}), state.position, false);  // [N, 1, C]
     const attention::Mask causal{.causal = true};  // bottom-right: the new position sees every cached one
     const attention::Mask cross{.key_lengths = state.lengths};

@@ -6,6 +6,7 @@
 // layer, PyTorch-style parameter names, and bad input.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -196,8 +197,14 @@ TEST(BadInputTransformer, ConfigSourcesAndPositionsNameTheProblem) {
                {"target", "length 6", "max_positions 5"});
   auto state = m->start(ok);
   for (int i = 0; i < 5; ++i) m->step(*state, {2});
-  expect_error([&] { m->step(*state, {2}); }, "[transformer]", {"target", "length 6", "max_positions 5"});
   expect_error([&] { m->step(*state, {2, 2}); }, "[transformer]", {"2 tokens", "1 rows"});
+  // A search step with no position left ends every hypothesis: all mass on EOS.
+  const models::StepOutput last = m->step(*state, {2});
+  EXPECT_EQ(last.log_probs.at({0, m->eos_id()}), 0.0);
+  EXPECT_EQ(last.log_probs.at({0, 4}), -std::numeric_limits<double>::infinity());
+  const auto hyps = decode::greedy(*m, ok, {.limit = {.max_len = 20}});
+  EXPECT_LE(hyps[0].tokens.size(), 6u);
+  EXPECT_EQ(hyps[0].tokens.back(), m->eos_id());
   expect_error([&] { m->encode(Source::of_tokens(Index({4, 99}, Shape{1, 2}), {2})); }, "[transformer]",
                {"src id 99"});
   expect_error([&] { m->decode(*m->encode(ok), Index({2, 2}, Shape{2, 1})); }, "[transformer]",

@@ -10,7 +10,8 @@
 // Shapes: C d_model, H num_heads, F ffn_dim, S source length, T target length, V vocabulary.
 // Embeddings are drawn N(0, C^-1/2) (fairseq), so sqrt(C) E has unit scale beside PE.
 // share_embeddings uses one table for source and target (src_vocab must equal tgt_vocab).
-// Positions beyond max_positions are an error naming the length, for sources and targets alike.
+// Sources and teacher-forced targets longer than max_positions are errors naming the length; a
+// search step at position max_positions puts all probability on EOS (the hypothesis ends there).
 //
 // Incremental decoding (init_state/step): each decoder layer keeps its self-attention keys and
 // values (nn::KVCache) and the cross-attention keys and values of the source, projected once by
