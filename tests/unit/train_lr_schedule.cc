@@ -6,7 +6,9 @@
 #include <numbers>
 
 #include "attend/train/schedule.h"
+#include "attend/train/trainer.h"
 #include "support/check.h"
+#include "train_tiny_model.h"
 
 namespace attend {
 namespace {
@@ -49,6 +51,37 @@ TEST(BadInputLrSchedule, OptionsAndNamesAreChecked) {
   test::expect_error([] { train::check_lr_schedule({.warmup = -1}); }, "[lr_schedule]", {"warmup -1"});
   test::expect_error([] { train::parse_lr_schedule("linear"); }, "[lr_schedule]", {"'linear'", "noam"});
   EXPECT_EQ(train::parse_lr_schedule("cosine"), LrSchedule::cosine);
+}
+
+// The Trainer sets the scheduled rate before every optimizer step, from the optimizer's initial
+// rate; a schedule and the plateau together are an error.
+TEST(TrainLrSchedule, TrainerSetsTheRateOfEveryStep) {
+  Rng rng(1), train_rng(2);
+  test::TinyTagger model(12, 6, rng);
+  train::Adam adam(model.named_parameters(), {.lr = 0.01});
+  data::Batcher batches(test::tiny_examples(20, 12, 3), {.max_sentences = 4, .seed = 4});
+  std::vector<double> rates;  // the optimizer's rate when the loss of each step is computed
+  auto loss_fn = [&](const data::Batch& b) {
+    rates.push_back(adam.lr());
+    return test::tiny_loss(model, b, train_rng);
+  };
+  const train::LrScheduleOptions noam{.kind = LrSchedule::noam, .warmup = 3};
+  train::Trainer trainer(model, adam, batches, loss_fn, nullptr,
+                         {.epochs = 2, .schedule = noam, .log = nullptr, .rng = &train_rng});
+  const train::FitResult r = trainer.fit();
+  ASSERT_EQ(static_cast<int64_t>(rates.size()), r.state.global_step);
+  ASSERT_GT(rates.size(), 6u);
+  EXPECT_EQ(rates[0], 0.01);  // nothing set before the first step
+  for (size_t i = 1; i < rates.size(); ++i)
+    EXPECT_DOUBLE_EQ(rates[i], train::scheduled_lr(noam, 0.01, static_cast<int64_t>(i))) << "step " << i + 1;
+  EXPECT_DOUBLE_EQ(adam.lr(), train::scheduled_lr(noam, 0.01, r.state.global_step));
+
+  test::expect_error(
+      [&] {
+        train::Trainer both(model, adam, batches, loss_fn, [] { return train::Metrics{{"loss", 1.0}}; },
+                            {.plateau = train::PlateauOptions{}, .schedule = noam, .log = nullptr});
+      },
+      "[Trainer]", {"schedule", "plateau"});
 }
 
 }  // namespace
