@@ -32,6 +32,7 @@
 #include "attend/core/error.h"
 #include "attend/io/atomic_file.h"
 #include "attend/io/json_config.h"
+#include "support/check.h"
 
 namespace attend::io {
 namespace {
@@ -52,15 +53,7 @@ class IoAtomicFile : public test::TempDirTest {
   }
 };
 
-// The message of the attend::Error thrown by f ("(no error)" when none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 // A PID that belonged to a process which has exited (and was reaped).
 pid_t dead_pid() {
@@ -176,7 +169,7 @@ TEST_F(IoAtomicFile, FifoIsWrittenThroughNotReplaced) {
   writer_done = true;
   reader.join();
   ::close(rfd);
-  EXPECT_EQ(e, "(no error)");
+  EXPECT_EQ(e, "no error");
   EXPECT_EQ(got.size(), contents.size());
   EXPECT_TRUE(got == contents);
   EXPECT_TRUE(fs::is_fifo(fifo)) << "the FIFO was replaced by a regular file";
@@ -208,7 +201,7 @@ TEST_F(IoAtomicFile, OpenDescriptorNamesAreWrittenThrough) {
   ASSERT_EQ(::stat(p.c_str(), &before), 0);
   const std::string e = error_of([&] { write_file_atomic("/dev/fd/" + std::to_string(fd), "body\n"); });
   ::close(fd);
-  EXPECT_EQ(e, "(no error)");
+  EXPECT_EQ(e, "no error");
   struct stat after {};
   ASSERT_EQ(::stat(p.c_str(), &after), 0);
   EXPECT_EQ(before.st_ino, after.st_ino) << "the file was replaced";

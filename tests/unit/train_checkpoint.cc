@@ -14,6 +14,7 @@
 #include "attend/io/atomic_file.h"
 #include "attend/io/safetensors.h"
 #include "attend/train/checkpoint.h"
+#include "support/check.h"
 #include "train_tiny_model.h"
 
 namespace attend::train {
@@ -24,14 +25,7 @@ using test::TinyTagger;
 
 class TrainCheckpoint : public test::TempDirTest {};
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 CheckpointInfo sample_info() {
   CheckpointInfo info;

@@ -21,14 +21,7 @@ void set_grad(Tensor& p, const std::vector<double>& g) {
   p.impl().grad = Tensor::from_vector(g, p.shape(), p.dtype()).impl_ptr();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(TrainOptim, SgdMomentumByHand) {
   NamedParameters params{{"p", leaf({1.0, 2.0}, Shape{2})}};
