@@ -35,6 +35,16 @@ std::shared_ptr<const M> memory_as(const char* op, std::shared_ptr<const Memory>
   return std::static_pointer_cast<const M>(std::move(m));
 }
 
+// The state a step received, as the model's own type, after checking the step's tokens (one per
+// row, ids in [0, tgt_vocab)); errors name `op`.
+template <typename S>
+S& step_state(const char* op, const ModelConfig& config, DecoderState& base, const std::vector<int64_t>& prev_tokens) {
+  auto* typed = dynamic_cast<S*>(&base);
+  ATTEND_CHECK(typed != nullptr, op, "step got a DecoderState that this model's start() did not make");
+  check_step_tokens(op, config, typed->rows(), prev_tokens);
+  return *typed;
+}
+
 // The config a model's factory got, as its architecture's type; error naming `op` otherwise.
 template <typename C>
 const C& config_as(const char* op, const ModelConfig& c) {

@@ -194,10 +194,7 @@ class Luong : public EncoderDecoder {
   }
 
   StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto* typed = dynamic_cast<LuongState*>(&base);
-    ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
-    auto& state = *typed;
-    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
+    auto& state = internal::step_state<LuongState>(kOp, c_, base, prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const Tensor w = advance(tgt_embed_.forward(Index(prev_tokens)), state, state.memory.get(), false, true);

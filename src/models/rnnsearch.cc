@@ -118,10 +118,7 @@ class Rnnsearch : public EncoderDecoder {
   }
 
   StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto* typed = dynamic_cast<RnnsearchState*>(&base);
-    ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
-    auto& state = *typed;
-    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
+    auto& state = internal::step_state<RnnsearchState>(kOp, c_, base, prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const Tensor e = tgt_embed_.forward(Index(prev_tokens));  // [N, E]

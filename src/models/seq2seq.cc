@@ -82,10 +82,7 @@ class Seq2Seq : public EncoderDecoder {
   }
 
   StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto* typed = dynamic_cast<Seq2SeqState*>(&base);
-    ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
-    auto& state = *typed;
-    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
+    auto& state = internal::step_state<Seq2SeqState>(kOp, c_, base, prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const int64_t N = state.rows();

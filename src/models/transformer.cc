@@ -173,10 +173,7 @@ class Transformer : public EncoderDecoder {
   }
 
   StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto* typed = dynamic_cast<TransformerState*>(&base);
-    ATTEND_CHECK(typed != nullptr, kOp, "step got a DecoderState that this model's start() did not make");
-    TransformerState& state = *typed;
-    internal::check_step_tokens(kOp, c_, state.rows(), prev_tokens);
+    auto& state = internal::step_state<TransformerState>(kOp, c_, base, prev_tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const int64_t N = state.rows();
