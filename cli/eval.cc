@@ -18,6 +18,7 @@ struct EvalOptions {
   int64_t task_test = 0;  // held-out pairs of the checkpoint's task
   std::string src, ref, tsv;
   int64_t beam = 5, batch = 64, bucket_width = 5, max = 0, max_input_length = 1024;
+  bool lowercase = false;
   bool truncate = false;
   double alpha = 0.6;
   std::string json;
@@ -49,7 +50,7 @@ void run_eval(const EvalOptions& o) {
   std::vector<std::string> inputs;
   for (const auto& p : pairs) inputs.push_back(p.source);
   tr.check_lengths(inputs, search, o.task_test > 0 ? "task" : (o.tsv.empty() ? o.src : o.tsv));
-  const app::EvalReport report = app::evaluate(tr, pairs, search, o.bucket_width);
+  const app::EvalReport report = app::evaluate(tr, pairs, search, {.bucket_width = o.bucket_width, .lowercase = o.lowercase});
   std::printf("%s", report.text().c_str());
   std::fflush(stdout);
   if (!o.json.empty()) io::write_file_atomic(o.json, report.json(o.model));
@@ -78,6 +79,8 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   c->add_flag("--truncate", o->truncate, "score the first --max-input-length tokens of longer sources");
   c->add_option("--bucket-width", o->bucket_width, "source tokens per length bucket")->capture_default_str();
+  c->add_flag("--lowercase", o->lowercase,
+              "BLEU and chrF of lowercased output and references, as sacrebleu -lc (signatures case:lc)");
   c->add_option("--json", o->json, "also write the numbers as JSON to this file (atomically)");
   c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1)");
   c->callback([o] { run_eval(*o); });

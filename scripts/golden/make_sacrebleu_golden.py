@@ -50,29 +50,32 @@ def read_lines(path):
         return [line.rstrip("\n") for line in f]
 
 
-def score_case(name, texts, hyp, refs):
+def score_case(name, texts, hyp, refs, lowercase=False):
+    """lowercase: sacrebleu -lc (both BLEU and chrF compare lowercased text)."""
     hyps = texts[hyp]
     ref_sets = [texts[r] for r in refs]
     for r in ref_sets:
         assert len(r) == len(hyps), (name, len(r), len(hyps))
 
-    bleu = BLEU()
+    bleu = BLEU(lowercase=lowercase)
     b = bleu.corpus_score(hyps, ref_sets)
     bsig = str(bleu.get_signature())
 
-    chrf = CHRF()
+    chrf = CHRF(lowercase=lowercase)
     stats = sum_of_lists(chrf._extract_corpus_statistics(hyps, ref_sets))
     c = chrf.corpus_score(hyps, ref_sets)
     assert c.score == chrf._compute_score_from_stats(stats).score
     csig = str(chrf.get_signature())
 
     # The public compatibility functions give the same numbers.
-    assert sacrebleu.corpus_bleu(hyps, ref_sets).score == b.score
-    assert sacrebleu.corpus_chrf(hyps, ref_sets).score == c.score
+    assert sacrebleu.corpus_bleu(hyps, ref_sets, lowercase=lowercase).score == b.score
+    if not lowercase:
+        assert sacrebleu.corpus_chrf(hyps, ref_sets).score == c.score
     return {
         "name": name,
         "hyp": hyp,
         "refs": refs,
+        "lowercase": lowercase,
         "bleu": {
             "score": b.score, "counts": list(b.counts), "totals": list(b.totals),
             "precisions": list(b.precisions), "bp": b.bp, "sys_len": b.sys_len, "ref_len": b.ref_len,
@@ -163,6 +166,9 @@ def multi30k():
                        "word_shuffled", "german_source", "val_shuffled"]]
     cases.append(score_case("multi30k_perturbed_two_refs", texts, "perturbed", ["test_en", "perturbed2"]))
     cases.append(score_case("multi30k_truncated_two_refs", texts, "truncated", ["perturbed2", "test_en"]))
+    # sacrebleu -lc, as attend eval --lowercase reports it next to the cased score.
+    for h in ["perturbed", "lowercased", "html_escaped", "german_source"]:
+        cases.append(score_case(f"multi30k_{h}_lc", texts, h, ["test_en"], lowercase=True))
     return {"texts": texts, "cases": cases}
 
 

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "attend/data/tasks.h"
+#include "attend/data/utf8.h"
 #include "attend/train/checkpoint.h"
 
 namespace attend::app {
@@ -57,7 +58,7 @@ std::vector<data::Pair> held_out_task_pairs(const std::string& path, int64_t cou
 }
 
 EvalReport evaluate(const Translator& tr, const std::vector<data::Pair>& pairs, const SearchSettings& search,
-                    int64_t bucket_width) {
+                    const EvalOptions& options) {
   ATTEND_CHECK(!pairs.empty(), "eval", "the test set is empty");
   std::vector<std::string> src, hyp_text;
   std::vector<std::vector<std::string>> refs(1);
@@ -79,10 +80,15 @@ EvalReport evaluate(const Translator& tr, const std::vector<data::Pair>& pairs, 
   r.beam = search.beam;
   r.exact_match = train::exact_match(hyp_ids, ref_ids);
   r.token_accuracy = train::token_accuracy(hyp_ids, ref_ids);
+  if (options.lowercase) {
+    for (auto& h : hyp_text) h = data::utf8_lower(h);
+    for (auto& ref : refs[0]) ref = data::utf8_lower(ref);
+  }
   r.bleu = train::corpus_bleu(hyp_text, refs);
   r.chrf = train::corpus_chrf(hyp_text, refs);
-  r.by_source_length = train::accuracy_by_length(source_lengths, hyp_ids, ref_ids, bucket_width);
-  r.lowercased = tr.spec().lowercase;
+  r.by_source_length = train::accuracy_by_length(source_lengths, hyp_ids, ref_ids, options.bucket_width);
+  r.model_lowercases = tr.spec().lowercase;
+  r.lowercased = r.model_lowercases || options.lowercase;
   r.source_tokens = data::tokenizer_kind_name(tr.spec().source_tokens);
   return r;
 }
@@ -95,7 +101,10 @@ std::string EvalReport::text() const {
                 static_cast<long long>(pairs), beam <= 1 ? "greedy" : ("beam " + std::to_string(beam)).c_str(),
                 100.0 * exact_match, 100.0 * token_accuracy, bleu.format(train::bleu_signature(1, lowercased)).c_str(),
                 chrf.format(train::chrf_signature(1, lowercased)).c_str(),
-                lowercased ? "(lowercased model: references lowercased)\n" : "", source_tokens.c_str());
+                model_lowercases ? "(lowercased model: references lowercased)\n"
+                : lowercased     ? "(BLEU and chrF of lowercased output and references)\n"
+                                 : "",
+                source_tokens.c_str());
   return buf + train::format_length_table(by_source_length);
 }
 

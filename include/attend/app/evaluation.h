@@ -26,15 +26,24 @@ struct EvalReport {
   train::BleuScore bleu;
   train::ChrfScore chrf;
   std::vector<train::LengthBucket> by_source_length;
-  bool lowercased = false;    // the model lowercases: references were lowercased for BLEU
+  bool lowercased = false;    // BLEU/chrF compared lowercased text (the model lowercases, or EvalOptions::lowercase)
+  bool model_lowercases = false;  // the model lowercases its input and output
   std::string source_tokens;  // "char" | "word": the unit of the length buckets
 
   std::string text() const;                            // the human-readable report
   std::string json(const std::string& model) const;   // the same numbers as JSON (attend plot reads it)
 };
 
+struct EvalOptions {
+  int64_t bucket_width = 5;  // source tokens per length bucket
+  // BLEU and chrF of lowercased output against lowercased references, as `sacrebleu -lc`
+  // (signatures case:lc). utf8_lower folds ASCII and Latin-1 letters (Python's str.lower() folds
+  // every script: the two agree on English and the Western European languages).
+  bool lowercase = false;
+};
+
 // Translates the sources of `pairs` with `search` and scores them against their targets.
 EvalReport evaluate(const Translator& translator, const std::vector<data::Pair>& pairs, const SearchSettings& search,
-                    int64_t bucket_width = 5);
+                    const EvalOptions& options = {});
 
 }  // namespace attend::app
