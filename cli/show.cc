@@ -1,13 +1,20 @@
-// `attend show`: translates one sentence and draws the decoder's attention as a heat map (target
-// tokens as rows, </s> included; source tokens as columns), then prints the translation and its
-// Pharaoh alignment.
+// `attend show`: translates one sentence and draws its attention. By default the decoder's
+// attention the search recorded, as one heat map (target tokens as rows, </s> included; source
+// tokens as columns); with --attention, every layer and head of the encoder's self-attention, the
+// decoder's self-attention and the cross-attention (app/attention_view.h): a grid of heat maps
+// (PNG/SVG, one kind) or one HTML page to browse them all. Then prints the translation and its
+// alignment (subword pieces mapped to words).
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "attend/app/attention_view.h"
 #include "attend/app/translator.h"
 #include "attend/data/utf8.h"
+#include "attend/io/atomic_file.h"
+#include "attend/ops/ops.h"
 #include "attend/viz/alignment.h"
 #include "attend/viz/heatmap.h"
 #include "attend/viz/render.h"
@@ -21,6 +28,11 @@ struct ShowOptions {
   int64_t beam = 5;
   bool values = false;
   int threads = 0;
+  std::string attention;  // empty: the search's attention; encoder | decoder | cross | all
+  int64_t layer = 0;      // 1-based; 0: every layer
+  std::string head = "all";  // all (every head and their mean) | mean | N (1-based)
+  std::string alignment = "hard";
+  int64_t alignment_layer = 0;  // 1-based; 0: the model's alignment layer
 };
 
 // A token as a label: spaces and tabs (character-level tokens) made visible with U+00B7, which
@@ -34,6 +46,12 @@ std::string label(const std::string& token) {
   return out;
 }
 
+std::vector<std::string> labels(const std::vector<std::string>& tokens) {
+  std::vector<std::string> out;
+  for (const auto& t : tokens) out.push_back(label(t));
+  return out;
+}
+
 // "luong (general, global)": the architecture and its choice fields (score, alignment, ...).
 std::string model_title(const models::ModelConfig& config) {
   std::string choices;
@@ -43,9 +61,114 @@ std::string model_title(const models::ModelConfig& config) {
   return std::string(config.architecture()) + (choices.empty() ? "" : " (" + choices + ")");
 }
 
+const char* kind_title(models::AttentionKind k) {
+  switch (k) {
+    case models::AttentionKind::encoder_self: return "encoder self-attention";
+    case models::AttentionKind::decoder_self: return "decoder self-attention";
+    case models::AttentionKind::cross: return "cross-attention";
+  }
+  return "";
+}
+
+// The rows and columns of a map of kind k.
+viz::TokenLabels map_labels(const app::AttentionView& v, models::AttentionKind k) {
+  switch (k) {
+    case models::AttentionKind::encoder_self: return {labels(v.source_tokens), labels(v.source_tokens)};
+    case models::AttentionKind::decoder_self: return {labels(v.target_tokens), labels(v.decoder_inputs)};
+    case models::AttentionKind::cross: break;
+  }
+  return {labels(v.target_tokens), labels(v.source_tokens)};
+}
+
+// One drawn map: its weights [Tq, Tk] and what it is.
+struct Panel {
+  models::AttentionKind kind;
+  int64_t layer;    // 0-based
+  std::string head;  // "head 3" or "mean"
+  Tensor weights;
+};
+
+// The maps --attention, --layer and --head select, in the model's order, each layer's heads
+// followed by their mean.
+std::vector<Panel> select_panels(const app::AttentionView& v, const ShowOptions& o) {
+  std::vector<Panel> out;
+  int64_t head = 0;  // 1-based; 0: all (with mean), -1: the mean only
+  if (o.head == "mean") head = -1;
+  else if (o.head != "all") {
+    try {
+      head = std::stoll(o.head);
+    } catch (const std::exception&) {
+      head = -2;
+    }
+    ATTEND_CHECK(head >= 1, "show", "--head '", o.head, "': want all, mean or a head number from 1");
+  }
+  for (const models::AttentionMap& m : v.maps) {
+    if (o.attention != "all" && o.attention != models::to_string(m.kind)) continue;
+    if (o.layer > 0 && m.layer != o.layer - 1) continue;
+    const int64_t H = m.weights.size(0);
+    ATTEND_CHECK(head <= H, "show", "--head ", head, ": the model has ", H, " heads");
+    for (int64_t h = 0; h < H && head >= 0; ++h)
+      if (head == 0 || head == h + 1)
+        out.push_back({m.kind, m.layer, "head " + std::to_string(h + 1), slice(m.weights, 0, h, h + 1)});
+    if (head <= 0 && (H > 1 || head < 0)) out.push_back({m.kind, m.layer, "mean", mean(m.weights, {0}, true)});
+  }
+  ATTEND_CHECK(!out.empty(), "show", "no ", o.attention == "all" ? "" : o.attention + " ", "attention map in layer ",
+               o.layer, " of this model");
+  return out;
+}
+
+std::string search_title(const ShowOptions& o, const app::Translator& tr) {
+  if (!o.title.empty()) return o.title;
+  return model_title(*tr.spec().model) + (o.beam <= 1 ? ", greedy" : ", beam " + std::to_string(o.beam)) + ": " +
+         o.source;
+}
+
+// --attention with a .png/.svg: one grid, a row per layer and a column per selected head.
+void save_grid(const app::AttentionView& v, const std::vector<Panel>& panels, const ShowOptions& o,
+               const std::string& title) {
+  ATTEND_CHECK(o.attention != "all", "show", "--attention all draws an HTML page (-o FILE.html); a .png or .svg ",
+               "grid shows one kind: --attention encoder, decoder or cross");
+  std::vector<Tensor> maps;
+  std::vector<std::string> captions;
+  int64_t per_layer = 0;
+  for (const Panel& p : panels) {
+    maps.push_back(squeeze(p.weights, 0));
+    captions.push_back("layer " + std::to_string(p.layer + 1) + " " + p.head);
+    per_layer += p.layer == panels.front().layer;
+  }
+  const models::AttentionKind kind = panels.front().kind;
+  const viz::Scene scene = viz::multihead_heatmap(
+      stack(maps, 0), map_labels(v, kind),
+      {.title = std::string(kind_title(kind)) + ", " + title,
+       .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden,
+       .columns = static_cast<int>(per_layer),
+       .captions = captions});
+  viz::save(scene, o.out);
+}
+
+// --attention with an .html: one page per map, chosen by kind, layer and head.
+void save_browser(const app::AttentionView& v, const std::vector<Panel>& panels, const ShowOptions& o,
+                  const std::string& title) {
+  std::vector<viz::BrowserPage> pages;
+  for (const Panel& p : panels) {
+    const std::string layer = "layer " + std::to_string(p.layer + 1);
+    pages.push_back({.keys = {kind_title(p.kind), layer, p.head},
+                     .scene = viz::heatmap(squeeze(p.weights, 0), map_labels(v, p.kind),
+                                           {.title = std::string(kind_title(p.kind)) + ", " + layer + ", " + p.head,
+                                            .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden})});
+  }
+  io::write_file_atomic(o.out, viz::browser_html(pages, {"attention", "layer", "head"}, title));
+}
+
 void run_show(const ShowOptions& o) {
   set_command_threads(o.threads);
   ATTEND_CHECK(o.beam >= 1, "show", "--beam must be >= 1, got ", o.beam);
+  ATTEND_CHECK(o.attention.empty() || o.attention == "encoder" || o.attention == "decoder" || o.attention == "cross" ||
+                   o.attention == "all",
+               "show", "unknown --attention '", o.attention, "' (known: encoder, decoder, cross, all)");
+  ATTEND_CHECK(o.alignment == "hard" || o.alignment == "soft", "show", "unknown --alignment '", o.alignment,
+               "' (known: hard, soft)");
+  ATTEND_CHECK(o.layer >= 0 && o.alignment_layer >= 0, "show", "--layer and --alignment-layer count from 1");
   if (const auto bad = data::utf8_invalid_offset(o.source))
     throw Error("show", "--source is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
   const app::Translator tr = app::Translator::load(o.model);
@@ -56,49 +179,62 @@ void run_show(const ShowOptions& o) {
 
   const app::Translation t = tr.translate({o.source}, {.beam = o.beam}).at(0);
   const decode::Hypothesis& h = t.nbest.at(0);
-  const std::vector<std::string> target =
-      tr.target_vocab().decode(h.tokens, {.strip_special = false, .stop_at_eos = false});
-  viz::TokenLabels labels;
-  for (const auto& s : t.source_tokens) labels.key.push_back(label(s));
-  for (const auto& s : target) labels.query.push_back(label(s));
-
-  std::string title = o.title;
-  if (title.empty()) {
-    title = model_title(*tr.spec().model);
-    title += o.beam <= 1 ? ", greedy" : ", beam " + std::to_string(o.beam);
-    title += ": " + o.source;
+  const std::string title = search_title(o, tr);
+  std::string drew;
+  if (o.attention.empty()) {
+    const viz::Scene scene = viz::heatmap(
+        h.attention,
+        {labels(tr.target_vocab().decode(h.tokens, {.strip_special = false, .stop_at_eos = false})),
+         labels(t.source_tokens)},
+        {.title = title, .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden});
+    viz::save(scene, o.out);
+    drew = std::to_string(h.attention.size(0)) + " target x " + std::to_string(h.attention.size(1)) + " source tokens";
+  } else {
+    const app::AttentionView v = app::attention_view(tr, t);
+    const std::vector<Panel> panels = select_panels(v, o);
+    const std::string ext = std::filesystem::path(o.out).extension().string();
+    if (ext == ".html" || ext == ".htm") save_browser(v, panels, o, title);
+    else save_grid(v, panels, o, title);
+    drew = std::to_string(panels.size()) + " maps";
   }
-  const viz::Scene scene = viz::heatmap(
-      h.attention, labels,
-      {.title = title, .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden});
-  viz::save(scene, o.out);
 
-  const int64_t rows = h.attention.size(0) - (h.finished ? 1 : 0);  // </s> has no link
-  const Tensor w = h.attention.as_strided(Shape{rows, h.attention.size(1)}, h.attention.strides(),
-                                          h.attention.offset());
+  const Tensor w = app::alignment_weights(tr, t, 0, {.layer = o.alignment_layer - 1});
+  std::string alignment;
+  if (w.numel() > 0)
+    alignment = o.alignment == "hard" ? viz::format_pharaoh(viz::hard_alignment(w)) : viz::format_soft_alignment(w);
   std::cout << "source       " << o.source << "\n"
             << "translation  " << t.text.at(0) << "\n"
             << "score        " << h.score << (h.finished ? "" : "  (stopped at the maximum length)") << "\n"
-            << "alignment    " << (rows > 0 ? viz::format_pharaoh(viz::hard_alignment(w)) : "") << "\n"
-            << "wrote        " << o.out << " (" << h.attention.size(0) << " target x " << h.attention.size(1)
-            << " source tokens)\n";
+            << "alignment    " << alignment << "\n"
+            << "wrote        " << o.out << " (" << drew << ")\n";
 }
 
 }  // namespace
 
 void add_show_command(CLI::App& app) {
   auto o = std::make_shared<ShowOptions>();
-  CLI::App* c = app.add_subcommand("show",
-                                   "Translate one sentence and draw its attention as a heat map (PNG, SVG or HTML)");
+  CLI::App* c = app.add_subcommand("show", "Translate one sentence and draw its attention (PNG, SVG or HTML)");
   c->footer(
-      "Translate one sentence and draw the attention matrix: one row per target token (</s>\n"
-      "included), one column per source token, colour = attention weight. Prints the translation\n"
-      "and the Pharaoh alignment (source-target index pairs, argmax per target token, </s> left out).\n"
-      "In character-level labels a space is drawn as a middle dot.");
+      "Translate one sentence and draw its attention. Without --attention: the attention the search\n"
+      "used, one row per target token (</s> included), one column per source token, colour = weight.\n"
+      "With --attention KIND (encoder, decoder, cross or all): every layer's and head's attention of\n"
+      "that kind, as a grid (a row per layer, a column per head and the heads' mean) in a .png/.svg,\n"
+      "or as one HTML page with a drop-down list for kind, layer and head (value under the pointer).\n"
+      "Prints the translation and its alignment: hard = Pharaoh i-j links (argmax per target word),\n"
+      "soft = each target word's weights over the source words; SentencePiece pieces are joined\n"
+      "into words, and </s> is left out. In character-level labels a space is drawn as a middle dot.");
   c->add_option("-m,--model", o->model, "checkpoint of a model with attention")->required();
   c->add_option("-s,--source", o->source, "the sentence to translate")->required();
   c->add_option("-o,--out", o->out, "picture to write: .png, .svg or .html (interactive read-out)")->required();
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
+  c->add_option("--attention", o->attention, "draw every map of a kind: encoder | decoder | cross | all");
+  c->add_option("--layer", o->layer, "with --attention: only this layer (1-based; 0 = all)")->capture_default_str();
+  c->add_option("--head", o->head, "with --attention: all (each head and their mean) | mean | N (1-based)")
+      ->capture_default_str();
+  c->add_option("--alignment", o->alignment, "printed alignment: hard | soft")->capture_default_str();
+  c->add_option("--alignment-layer", o->alignment_layer,
+                "decoder layer whose cross-attention (mean of the heads) aligns (1-based; 0 = the model's)")
+      ->capture_default_str();
   c->add_option("--title", o->title, "title over the picture (default: model, search and sentence)");
   c->add_flag("--values", o->values, "print each weight in its cell");
   c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1)");

@@ -12,6 +12,7 @@
 #include "attend/app/translator.h"
 #include "attend/data/corpus.h"
 #include "attend/io/atomic_file.h"
+#include "attend/app/attention_view.h"
 #include "attend/viz/alignment.h"
 #include "commands.h"
 
@@ -27,6 +28,7 @@ struct TranslateOptions {
   std::string length_penalty = "gnmt";
   std::string alignment = "none";  // none | hard | soft
   std::string alignment_out;       // empty: appended to each output line after " ||| "
+  int64_t alignment_layer = 0;     // 1-based decoder layer; 0: the model's alignment layer
   bool scores = false;
   int threads = 0;
 };
@@ -38,17 +40,12 @@ decode::LengthPenalty parse_length_penalty(const std::string& s) {
   throw Error("translate", "unknown --length-penalty '" + s + "' (known: gnmt, average, none)");
 }
 
-// The attention rows of a hypothesis's target tokens: [T, S] without the row of a final </s>.
-Tensor target_rows(const decode::Hypothesis& h) {
-  const int64_t rows = h.attention.size(0) - (h.finished ? 1 : 0);
-  return h.attention.as_strided(Shape{rows, h.attention.size(1)}, h.attention.strides(), h.attention.offset())
-      .contiguous();
-}
-
-std::string format_alignment(const decode::Hypothesis& h, const std::string& kind) {
-  const Tensor w = target_rows(h);
+// Alignment k of t as --alignment asks (subword pieces mapped to words, </s> left out).
+std::string format_alignment(const app::Translator& tr, const app::Translation& t, size_t k,
+                             const TranslateOptions& o) {
+  const Tensor w = app::alignment_weights(tr, t, k, {.layer = o.alignment_layer - 1});
   if (w.numel() == 0) return "";
-  if (kind == "hard") return viz::format_pharaoh(viz::hard_alignment(w));
+  if (o.alignment == "hard") return viz::format_pharaoh(viz::hard_alignment(w));
   return viz::format_soft_alignment(w);
 }
 
@@ -69,6 +66,8 @@ void run_translate(const TranslateOptions& o) {
                "unknown --alignment '", o.alignment, "' (known: none, hard, soft)");
   ATTEND_CHECK(o.alignment_out.empty() || o.alignment != "none", "translate",
                "--alignment-out needs --alignment hard or soft");
+  ATTEND_CHECK(o.alignment_layer >= 0, "translate", "--alignment-layer counts from 1 (0 = the model's), got ",
+               o.alignment_layer);
   const app::SearchSettings settings{.beam = o.beam,
                                 .nbest = o.nbest,
                                 .alpha = o.alpha,
@@ -116,7 +115,7 @@ void run_translate(const TranslateOptions& o) {
       const std::string prefix = std::to_string(i) + " ||| ";
       if (t.nbest.empty()) write_line(out, prefix, "", "", format_score(0.0));
       for (size_t k = 0; k < t.nbest.size(); ++k)
-        write_line(out, prefix, t.text[k], want_alignment ? format_alignment(t.nbest[k], o.alignment) : "",
+        write_line(out, prefix, t.text[k], want_alignment ? format_alignment(tr, t, k, o) : "",
                    format_score(t.nbest[k].score));
       continue;
     }
@@ -124,7 +123,7 @@ void run_translate(const TranslateOptions& o) {
       write_line(out, "", "", "", o.scores ? format_score(0.0) : "");
       continue;
     }
-    write_line(out, "", t.text[0], want_alignment ? format_alignment(t.nbest[0], o.alignment) : "",
+    write_line(out, "", t.text[0], want_alignment ? format_alignment(tr, t, 0, o) : "",
                o.scores ? format_score(t.nbest[0].score) : "");
   }
 
@@ -169,7 +168,11 @@ void add_translate_command(CLI::App& app) {
   c->add_option("--alignment", o->alignment,
                 "none | hard (Pharaoh 'i-j': 0-based source-target indices, argmax of each target "
                 "token's attention, </s> excluded) | soft (each target token's weights over the source "
-                "joined by ',', tokens by ' ')")
+                "joined by ',', tokens by ' '); SentencePiece pieces are joined into words")
+      ->capture_default_str();
+  c->add_option("--alignment-layer", o->alignment_layer,
+                "decoder layer whose cross-attention (mean of the heads) aligns (1-based; 0 = the model's: "
+                "the transformer's penultimate)")
       ->capture_default_str();
   c->add_option("--alignment-out", o->alignment_out,
                 "write alignments to this file (one line per output line) instead of appending them");

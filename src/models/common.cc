@@ -90,6 +90,22 @@ std::unique_ptr<DecoderState> EncoderDecoder::start(const Source& src) {
   return init_state(encode(src));
 }
 
+const char* to_string(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::encoder_self: return "encoder";
+    case AttentionKind::decoder_self: return "decoder";
+    case AttentionKind::cross: return "cross";
+  }
+  return "?";
+}
+
+std::vector<AttentionMap> EncoderDecoder::attention_maps(const Source& src, const Index& tgt_in) {
+  NoGrad no_grad;
+  internal::EvalGuard eval(*this);
+  const ForwardResult r = forward(src, tgt_in, {.need_attention = true});
+  return {{.kind = AttentionKind::cross, .layer = 0, .weights = unsqueeze(r.attention, 1)}};  // [B, 1, T, S]
+}
+
 DecoderIO decoder_io(const Index& target, const std::vector<int64_t>& target_lengths, const ModelConfig& config) {
   constexpr const char* op = "decoder_io";
   ATTEND_CHECK(target.shape.rank() == 2, op, "target ", target.shape.str(), " must be [B, T]");

@@ -128,11 +128,7 @@ class Transformer : public EncoderDecoder {
 
   std::shared_ptr<const Memory> encode(const Source& src) override {
     internal::check_token_source(kOp, c_, src);
-    const bool training = is_training();
-    const int64_t S = src.tokens.shape[1];
-    const nn::Embedding& embed = src_embed_ ? *src_embed_ : tgt_embed_;
-    Tensor x = mul(embed.forward(src.tokens), std::sqrt(static_cast<double>(c_.d_model)));  // [B, S, C]
-    x = drop(add(x, src_positions_.forward(0, S, x.dtype(), kOp, "source")), training);     // [B, S, C]
+    Tensor x = embed_sources(src.tokens, is_training());  // [B, S, C]
     const attention::Mask mask{.key_lengths = src.lengths};
     for (const auto& layer : encoder_.layers.items) x = layer->forward(x, mask);           // [B, S, C]
     auto m = std::make_shared<TransformerMemory>();
@@ -159,6 +155,36 @@ class Transformer : public EncoderDecoder {
     out.logits = project(decoder_.finish(y));  // [B, T, V]
     return out;
   }
+
+  std::vector<AttentionMap> attention_maps(const Source& src, const Index& tgt_in) override {
+    internal::check_token_source(kOp, c_, src);
+    NoGrad no_grad;
+    internal::EvalGuard eval(*this);
+    std::vector<AttentionMap> maps;
+    Tensor x = embed_sources(src.tokens, false);  // [B, S, C]
+    const attention::Mask source_mask{.key_lengths = src.lengths};
+    for (size_t l = 0; l < encoder_.layers.items.size(); ++l) {
+      Tensor w;
+      x = encoder_.layers.items[l]->forward(x, source_mask, &w);
+      maps.push_back({.kind = AttentionKind::encoder_self, .layer = static_cast<int64_t>(l), .weights = w});
+    }
+    const Tensor memory = encoder_.finish(x);  // [B, S, C]
+    internal::check_target(kOp, c_, src.batch(), tgt_in);
+    Tensor y = embed_targets(tgt_in, 0, false);  // [B, T, C]
+    const attention::Mask causal{.causal = true};
+    std::vector<AttentionMap> cross;
+    for (size_t l = 0; l < decoder_.layers.items.size(); ++l) {
+      nn::DecoderLayerOutput r =
+          decoder_.layers.items[l]->forward(y, memory, causal, source_mask, {.need_head_weights = true});
+      y = r.output;
+      maps.push_back({.kind = AttentionKind::decoder_self, .layer = static_cast<int64_t>(l), .weights = r.self_weights});
+      cross.push_back({.kind = AttentionKind::cross, .layer = static_cast<int64_t>(l), .weights = r.cross_weights});
+    }
+    maps.insert(maps.end(), cross.begin(), cross.end());
+    return maps;
+  }
+
+  int64_t alignment_layer() const override { return align_layer_; }
 
   std::unique_ptr<DecoderState> init_state(std::shared_ptr<const Memory> memory) override {
     const auto m = internal::memory_as<TransformerMemory>(kOp, std::move(memory));
@@ -203,6 +229,13 @@ class Transformer : public EncoderDecoder {
 
  private:
   Tensor drop(const Tensor& x, bool training) { return dropout(x, c_.dropout, training, dropout_rng_); }
+
+  // sqrt(C) E_src[ids] + PE[0 .. S), dropped out: ids [B, S] -> [B, S, C].
+  Tensor embed_sources(const Index& ids, bool training) {
+    const nn::Embedding& embed = src_embed_ ? *src_embed_ : tgt_embed_;
+    const Tensor x = mul(embed.forward(ids), std::sqrt(static_cast<double>(c_.d_model)));  // [B, S, C]
+    return drop(add(x, src_positions_.forward(0, ids.shape[1], x.dtype(), kOp, "source")), training);
+  }
 
   // sqrt(C) E[ids] + PE[offset .. offset + T), dropped out: ids [B, T] -> [B, T, C].
   Tensor embed_targets(const Index& ids, int64_t offset, bool training) {

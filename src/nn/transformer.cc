@@ -65,13 +65,15 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerLayerOptions& 
   register_module("norm2", norm2);
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& x, const attention::Mask& mask) {
+Tensor TransformerEncoderLayer::forward(const Tensor& x, const attention::Mask& mask, Tensor* weights) {
   ATTEND_CHECK(x.defined() && x.dim() == 3 && x.size(2) == opt_.d_model, "TransformerEncoderLayer", "input ",
                x.defined() ? x.shape().str() : "undefined", " must be [B, S, ", opt_.d_model, "]");
   const bool training = is_training();
   const double p = opt_.dropout;
   auto sa = [&](const Tensor& h) {
-    return dropout(self_attn.forward(h, h, h, mask).output, p, training, dropout_rng_);  // [B, S, C]
+    MhaOutput r = self_attn.forward(h, h, h, mask, {.need_weights = weights != nullptr, .average_attn_weights = false});
+    if (weights != nullptr) *weights = r.weights;       // [B, H, S, S]
+    return dropout(r.output, p, training, dropout_rng_);  // [B, S, C]
   };
   auto ff = [&](const Tensor& h) {
     return dropout(feed_forward(linear1, linear2, opt_.activation, h, p, training, dropout_rng_), p, training,
@@ -118,15 +120,18 @@ DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tenso
   const bool training = is_training();
   const double p = opt_.dropout;
   DecoderLayerOutput out;
+  const bool heads = call.need_head_weights;
   auto sa = [&](const Tensor& h) {
-    return dropout(self_attn.forward(h, h, h, self_mask, {.cache = call.self_cache}).output, p, training,
-                   dropout_rng_);  // [B, T, C]
+    MhaOutput r = self_attn.forward(
+        h, h, h, self_mask, {.need_weights = heads, .average_attn_weights = false, .cache = call.self_cache});
+    out.self_weights = r.weights;                         // [B, H, T, T_cached + T] or undefined
+    return dropout(r.output, p, training, dropout_rng_);  // [B, T, C]
   };
   auto ca = [&](const Tensor& h) {
-    const MhaCallOptions o{.need_weights = call.need_weights};
+    const MhaCallOptions o{.need_weights = call.need_weights || heads, .average_attn_weights = !heads};
     MhaOutput r = call.memory_kv != nullptr ? multihead_attn.forward_kv(h, *call.memory_kv, memory_mask, o)
                                             : multihead_attn.forward(h, memory, memory, memory_mask, o);
-    out.cross_weights = r.weights;                     // [B, T, S] or undefined
+    out.cross_weights = r.weights;                        // [B, T, S], [B, H, T, S] or undefined
     return dropout(r.output, p, training, dropout_rng_);  // [B, T, C]
   };
   auto ff = [&](const Tensor& h) {

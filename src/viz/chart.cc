@@ -215,4 +215,137 @@ Scene bar_chart(const std::vector<std::string>& categories, const std::vector<Ba
   return sc;
 }
 
+namespace {
+
+// Ticks covering [lo, hi]: multiples of a step of 1, 2, 2.5 or 5 times a power of ten, about
+// `target` intervals; lo == hi widens to an interval around the value.
+std::vector<double> nice_ticks(double lo, double hi, int target) {
+  if (hi <= lo) {
+    const double pad = lo == 0.0 ? 1.0 : std::abs(lo) * 0.1;
+    lo -= pad, hi += pad;
+  }
+  const double raw = (hi - lo) / target;
+  const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = 10.0 * mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0})
+    if (m * mag >= raw) {
+      step = m * mag;
+      break;
+    }
+  std::vector<double> ticks;
+  const double first = std::floor(lo / step) * step;
+  for (int i = 0; first + step * (i - 1) < hi - 1e-9 * step && i <= 4 * target + 2; ++i) ticks.push_back(first + step * i);
+  return ticks;
+}
+
+}  // namespace
+
+Scene line_chart(const std::vector<LinePanel>& panels, const LineChartOptions& o) {
+  constexpr const char* op = "line_chart";
+  ATTEND_CHECK(!panels.empty(), op, "no panels");
+  ATTEND_CHECK(panels.size() <= 64, op, panels.size(), " panels are more than 64");
+  ATTEND_CHECK(o.plot_width >= 80 && o.plot_width <= 4096, op, "plot_width ", o.plot_width, " is outside 80..4096");
+  ATTEND_CHECK(o.panel_height >= 40 && o.panel_height <= 4096, op, "panel_height ", o.panel_height,
+               " is outside 40..4096");
+  double x_lo = INFINITY, x_hi = -INFINITY;
+  for (const LinePanel& p : panels) {
+    ATTEND_CHECK(!p.series.empty(), op, "panel '", p.y_label, "' has no series");
+    for (const LineSeries& s : p.series) {
+      ATTEND_CHECK(!s.x.empty() && s.x.size() == s.y.size(), op, "series '", s.name, "' has ", s.x.size(), " x and ",
+                   s.y.size(), " y values (want the same number, at least one)");
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        ATTEND_CHECK(std::isfinite(s.x[i]) && std::isfinite(s.y[i]), op, "series '", s.name, "', point ", i, ": (",
+                     s.x[i], ", ", s.y[i], ") is not finite");
+        x_lo = std::min(x_lo, s.x[i]), x_hi = std::max(x_hi, s.x[i]);
+      }
+    }
+  }
+  const std::vector<double> xt = nice_ticks(x_lo, x_hi, 6);
+  std::vector<std::vector<double>> yts;
+  std::vector<std::string> tick_text, names;
+  for (const LinePanel& p : panels) {
+    double lo = INFINITY, hi = -INFINITY;
+    for (const LineSeries& s : p.series) {
+      for (double v : s.y) lo = std::min(lo, v), hi = std::max(hi, v);
+      names.push_back(s.name);
+    }
+    yts.push_back(nice_ticks(lo, hi, 4));
+    for (double t : yts.back()) tick_text.push_back(format_tick(t));
+  }
+
+  const int y_label_band = kGlyphHeight + kGap;
+  const int x0 = kMargin + y_label_band + widest(tick_text) + kGap + kTickLength + 1;  // y axes at x0 - 1
+  const int x1 = x0 + o.plot_width;
+  const int legend_x = x1 + kLegendGap;
+  const int title_band = o.title.empty() ? 0 : kGlyphHeight + kTitleGap;
+  const int panel_gap = kGlyphHeight + 2 * kGap;
+  const int top = kMargin + title_band + kGlyphHeight / 2 + 1;
+  const int n = static_cast<int>(panels.size());
+  const int bottom = top + n * o.panel_height + (n - 1) * panel_gap;  // x axis of the last panel
+  const int x_tick_y = bottom + 1 + kTickLength + 1;
+  const int x_label_y = x_tick_y + kGlyphHeight + kGap;
+
+  Scene sc;
+  sc.title = o.title;
+  sc.width = std::max({legend_x + kSwatch + kGap + widest(names) + kMargin, text_width(o.title) + 2 * kMargin,
+                       text_width(o.x_label) + 2 * kMargin});
+  sc.height = (o.x_label.empty() ? x_tick_y + kGlyphHeight : x_label_y + kGlyphHeight) + kMargin;
+  auto centred_x = [&](const std::string& text) {
+    const int w = text_width(text);
+    return std::clamp((x0 + x1) / 2, kMargin + w / 2, sc.width - kMargin - (w - w / 2));
+  };
+  if (!o.title.empty())
+    sc.items.emplace_back(
+        TextItem{.x = centred_x(o.title), .y = kMargin, .text = o.title, .color = kInk, .align = TextAlign::middle});
+
+  const double xa = xt.front(), xb = xt.back();
+  auto px = [&](double x) { return x0 + static_cast<int>(std::lround((x - xa) / (xb - xa) * o.plot_width)); };
+  for (int k = 0; k < n; ++k) {
+    const LinePanel& p = panels[static_cast<size_t>(k)];
+    const std::vector<double>& yt = yts[static_cast<size_t>(k)];
+    const int pt = top + k * (o.panel_height + panel_gap), pb = pt + o.panel_height;
+    const double ya = yt.front(), yb = yt.back();
+    auto py = [&](double y) { return pb - static_cast<int>(std::lround((y - ya) / (yb - ya) * o.panel_height)); };
+    for (double t : yt) {
+      const int row = py(t);
+      if (row < pb) sc.items.emplace_back(RectItem{.x = x0, .y = row, .w = o.plot_width + 1, .h = 1, .fill = kGrid});
+      sc.items.emplace_back(RectItem{.x = x0 - 1 - kTickLength, .y = row, .w = kTickLength, .h = 1, .fill = kAxis});
+      sc.items.emplace_back(TextItem{.x = x0 - 1 - kTickLength - 2, .y = row - kGlyphHeight / 2 - 1,
+                                     .text = format_tick(t), .color = kInk, .align = TextAlign::end});
+    }
+    for (double t : xt) {
+      const int col = px(t);
+      if (col > x0) sc.items.emplace_back(RectItem{.x = col, .y = pt, .w = 1, .h = o.panel_height, .fill = kGrid});
+      if (k == n - 1) {
+        sc.items.emplace_back(RectItem{.x = col, .y = pb + 1, .w = 1, .h = kTickLength, .fill = kAxis});
+        sc.items.emplace_back(
+            TextItem{.x = col, .y = x_tick_y, .text = format_tick(t), .color = kInk, .align = TextAlign::middle});
+      }
+    }
+    sc.items.emplace_back(RectItem{.x = x0 - 1, .y = pt, .w = 1, .h = o.panel_height + 1, .fill = kAxis});
+    sc.items.emplace_back(RectItem{.x = x0 - 1, .y = pb, .w = o.plot_width + 2, .h = 1, .fill = kAxis});
+    if (!p.y_label.empty())
+      sc.items.emplace_back(TextItem{.x = kMargin, .y = (pt + pb) / 2,
+                                     .text = truncate_label(p.y_label, o.panel_height / kGlyphWidth), .color = kInk,
+                                     .align = TextAlign::middle, .direction = TextDirection::vertical_up});
+    for (size_t s = 0; s < p.series.size(); ++s) {
+      const LineSeries& ls = p.series[s];
+      const Rgb c = series_color(s);
+      for (size_t i = 0; i + 1 < ls.x.size(); ++i)
+        sc.items.emplace_back(
+            LineItem{.x0 = px(ls.x[i]), .y0 = py(ls.y[i]), .x1 = px(ls.x[i + 1]), .y1 = py(ls.y[i + 1]), .stroke = c, .width = 2});
+      for (size_t i = 0; i < ls.x.size(); ++i)
+        sc.items.emplace_back(RectItem{.x = px(ls.x[i]) - 2, .y = py(ls.y[i]) - 2, .w = 5, .h = 5, .fill = c});
+      const int ly = pt + static_cast<int>(s) * kLegendRow;
+      sc.items.emplace_back(RectItem{.x = legend_x, .y = ly + 1, .w = kSwatch, .h = kSwatch, .fill = c});
+      sc.items.emplace_back(FrameItem{.x = legend_x, .y = ly + 1, .w = kSwatch, .h = kSwatch, .stroke = kAxis});
+      sc.items.emplace_back(TextItem{.x = legend_x + kSwatch + kGap, .y = ly, .text = ls.name, .color = kInk});
+    }
+  }
+  if (!o.x_label.empty())
+    sc.items.emplace_back(TextItem{.x = centred_x(o.x_label), .y = x_label_y, .text = o.x_label, .color = kInk,
+                                   .align = TextAlign::middle});
+  return sc;
+}
+
 }  // namespace attend::viz

@@ -80,6 +80,10 @@ std::string truncate_label(std::string_view utf8, int max_chars) {
 
 const uint8_t* glyph_rows(char32_t c) {
   if ((c >= 0x20 && c <= 0x7E) || (c >= 0xA0 && c <= 0xFF)) return detail::kFont6x13[c];
+  // U+2581 LOWER ONE EIGHTH BLOCK: the word-start mark of SentencePiece pieces ("▁Mann"), so that
+  // subword labels read as they are written. The bottom 2 of 13 rows, full width.
+  static constexpr uint8_t kLowerEighth[13] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFC, 0xFC};
+  if (c == 0x2581) return kLowerEighth;
   return nullptr;
 }
 

@@ -108,13 +108,22 @@ Scene layout(const Weights& m, const Shape& shape, const TokenLabels& labels, co
   s.title = o.title;
   s.query_tokens = labels_or_indices(labels.query, m.tq);
   s.key_tokens = labels_or_indices(labels.key, m.tk);
+  ATTEND_CHECK(o.captions.empty() || static_cast<int64_t>(o.captions.size()) == m.heads, op, o.captions.size(),
+               " captions for ", m.heads, " maps");
+  if (multi)
+    for (int64_t h = 0; h < m.heads; ++h)
+      s.panel_captions.push_back(o.captions.empty() ? "head " + std::to_string(h) : o.captions[static_cast<size_t>(h)]);
   std::vector<std::string> qshow, kshow;
   for (const auto& t : s.query_tokens) qshow.push_back(truncate_label(t, o.max_label_chars));
   for (const auto& t : s.key_tokens) kshow.push_back(truncate_label(t, o.max_label_chars));
 
   const int cell = o.cell_size != 0 ? o.cell_size : multi ? 14 : 28;
   // Keeps every pixel coordinate well inside int (and the picture inside what viewers open).
-  ATTEND_CHECK(m.heads <= 1024 && m.tq * m.heads * cell <= kMaxSide && m.tk * m.heads * cell <= kMaxSide, op,
+  const int64_t grid_cols = multi ? (o.columns > 0 ? std::min<int64_t>(o.columns, m.heads)
+                                                   : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(m.heads)))))
+                                  : 1;
+  const int64_t grid_rows = (m.heads + grid_cols - 1) / grid_cols;
+  ATTEND_CHECK(m.heads <= 1024 && m.tq * grid_rows * cell <= kMaxSide && m.tk * grid_cols * cell <= kMaxSide, op,
                "weights ", shape, " at ", cell, " px per cell exceed ", kMaxSide, " px; use a smaller cell_size");
   const bool vertical_keys = o.key_labels == KeyLabelDirection::vertical ||
                              (o.key_labels == KeyLabelDirection::automatic && widest(kshow) > cell - 2);
@@ -128,10 +137,7 @@ Scene layout(const Weights& m, const Shape& shape, const TokenLabels& labels, co
   const int caption_band = multi ? kGap + kGlyphHeight : 0;
 
   const int heads = static_cast<int>(m.heads);
-  const int cols = multi ? (o.columns > 0 ? std::min(o.columns, heads)
-                                          : static_cast<int>(std::ceil(std::sqrt(static_cast<double>(heads)))))
-                         : 1;
-  const int rows = (heads + cols - 1) / cols;
+  const int cols = static_cast<int>(grid_cols), rows = static_cast<int>(grid_rows);
   const int grid_w = static_cast<int>(m.tk) * cell, grid_h = static_cast<int>(m.tq) * cell;
 
   const int x0 = kMargin + query_band + kGap;
@@ -197,7 +203,8 @@ Scene layout(const Weights& m, const Shape& shape, const TokenLabels& labels, co
                                       .text = qshow[static_cast<size_t>(q)], .color = kInk, .align = TextAlign::end});
     }
     if (multi)
-      s.items.emplace_back(TextItem{.x = gx + grid_w / 2, .y = gy + grid_h + kGap, .text = "head " + std::to_string(h),
+      s.items.emplace_back(TextItem{.x = gx + grid_w / 2, .y = gy + grid_h + kGap,
+                                    .text = s.panel_captions[static_cast<size_t>(h)],
                                     .color = kInk, .align = TextAlign::middle});
   }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 
@@ -127,6 +128,20 @@ Image rasterize(const Scene& scene) {
                      cv.fill(f.x + f.w - 1, f.y, 1, f.h, f.stroke);
                    },
                    [&](const TextItem& t) { draw_text(cv, t); },
+                   [&](const LineItem& l) {
+                     // Bresenham, stamping a width x width square at each step.
+                     const int dx = std::abs(l.x1 - l.x0), dy = -std::abs(l.y1 - l.y0);
+                     const int sx = l.x0 < l.x1 ? 1 : -1, sy = l.y0 < l.y1 ? 1 : -1;
+                     const int half = (l.width - 1) / 2;
+                     int x = l.x0, y = l.y0, err = dx + dy;
+                     for (;;) {
+                       cv.fill(x - half, y - half, l.width, l.width, l.stroke);
+                       if (x == l.x1 && y == l.y1) break;
+                       const int e2 = 2 * err;
+                       if (e2 >= dy) err += dy, x += sx;
+                       if (e2 <= dx) err += dx, y += sy;
+                     }
+                   },
                    [&](const ColorBarItem& b) {
                      for (int r = 0; r < b.h; ++r) {
                        const double t = b.h == 1 ? 1.0 : 1.0 - static_cast<double>(r) / (b.h - 1);
@@ -205,6 +220,8 @@ std::string to_svg(const Scene& scene) {
               if (r.cell) {
                 const CellInfo& c = *r.cell;
                 if (c.head >= 0) os << " data-h=\"" << c.head << '"';
+                if (c.head >= 0 && static_cast<size_t>(c.head) < scene.panel_captions.size())
+                  os << " data-c=\"" << xml_escape(scene.panel_captions[static_cast<size_t>(c.head)]) << '"';
                 os << " data-qi=\"" << c.query << "\" data-ki=\"" << c.key << "\" data-q=\""
                    << xml_escape(token_at(scene.query_tokens, c.query)) << "\" data-k=\""
                    << xml_escape(token_at(scene.key_tokens, c.key)) << "\" data-v=\"" << num(c.value) << '"';
@@ -226,6 +243,11 @@ std::string to_svg(const Scene& scene) {
               os << " text-anchor=\"" << anchor(t.align) << "\" fill=\"" << hex(t.color) << "\">" << xml_escape(t.text)
                  << "</text>\n";
             },
+            [&](const LineItem& l) {
+              os << "<line x1=\"" << l.x0 + 0.5 << "\" y1=\"" << l.y0 + 0.5 << "\" x2=\"" << l.x1 + 0.5 << "\" y2=\""
+                 << l.y1 + 0.5 << "\" stroke=\"" << hex(l.stroke) << "\" stroke-width=\"" << l.width
+                 << "\" stroke-linecap=\"square\"/>\n";
+            },
             [&](const ColorBarItem& b) {
               const std::string id = "colorbar" + std::to_string(gradient++);
               os << "<defs><linearGradient id=\"" << id << "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
@@ -245,31 +267,85 @@ std::string to_svg(const Scene& scene) {
   return os.str();
 }
 
+namespace {
+
+// The document up to <body>, with the tooltip's style.
+std::string html_head(const std::string& title, const std::string& more_style = "") {
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" +
+         xml_escape(title.empty() ? std::string("attention") : title) +
+         "</title>\n<style>\n"
+         "body { margin: 16px; background: #fff; font-family: sans-serif; }\n"
+         "#tip { position: fixed; display: none; pointer-events: none; padding: 4px 6px; background: #222; "
+         "color: #fff; font: 12px monospace; border-radius: 3px; white-space: pre; }\n"
+         "rect[data-v]:hover { stroke: #e4002b; stroke-width: 2; }\n"
+         "svg text { pointer-events: none; }\n" +
+         more_style + "</style>\n</head>\n<body>\n";
+}
+
+// The tooltip: under the pointer, the map, the query and key tokens and the value of a cell of any
+// SVG on the page (the data-* attributes of to_svg).
+constexpr const char* kTooltipScript =
+    "<div id=\"tip\"></div>\n<script>\n"
+    "(function () {\n"
+    "  const tip = document.getElementById('tip');\n"
+    "  document.addEventListener('mousemove', function (e) {\n"
+    "    const d = e.target.dataset;\n"
+    "    if (!d || d.v === undefined) { tip.style.display = 'none'; return; }\n"
+    "    tip.textContent = (d.c !== undefined ? d.c + '\\n' : d.h !== undefined ? 'head ' + d.h + '\\n' : '') +\n"
+    "      'query ' + d.qi + ': ' + d.q + '\\nkey   ' + d.ki + ': ' + d.k + '\\nvalue ' + d.v;\n"
+    "    tip.style.left = (e.clientX + 14) + 'px';\n"
+    "    tip.style.top = (e.clientY + 14) + 'px';\n"
+    "    tip.style.display = 'block';\n"
+    "  });\n"
+    "})();\n</script>\n";
+
+}  // namespace
+
 std::string to_html(const Scene& scene) {
+  return html_head(scene.title) + to_svg(scene) + kTooltipScript + "</body>\n</html>\n";
+}
+
+std::string browser_html(const std::vector<BrowserPage>& pages, const std::vector<std::string>& selectors,
+                         const std::string& title) {
+  ATTEND_CHECK(!pages.empty(), "browser_html", "no pages");
+  for (size_t i = 0; i < pages.size(); ++i)
+    ATTEND_CHECK(pages[i].keys.size() == selectors.size(), "browser_html", "page ", i, " has ", pages[i].keys.size(),
+                 " keys for ", selectors.size(), " selectors");
   std::ostringstream os;
-  os << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
-     << xml_escape(scene.title.empty() ? std::string("attention") : scene.title) << "</title>\n"
-     << "<style>\n"
-        "body { margin: 16px; background: #fff; font-family: sans-serif; }\n"
-        "#tip { position: fixed; display: none; pointer-events: none; padding: 4px 6px; background: #222; "
-        "color: #fff; font: 12px monospace; border-radius: 3px; white-space: pre; }\n"
-        "rect[data-v]:hover { stroke: #e4002b; stroke-width: 2; }\n"
-        "svg text { pointer-events: none; }\n"
-        "</style>\n</head>\n<body>\n";
-  os << to_svg(scene);
-  os << "<div id=\"tip\"></div>\n<script>\n"
+  os << html_head(title, "select { margin-right: 12px; }\n.page { display: none; margin-top: 12px; }\n"
+                         "#none { display: none; margin-top: 12px; color: #a00; }\n");
+  if (!title.empty()) os << "<h3>" << xml_escape(title) << "</h3>\n";
+  os << "<div id=\"controls\">\n";
+  for (size_t s = 0; s < selectors.size(); ++s) {
+    std::vector<std::string> values;  // in the order of first appearance
+    for (const BrowserPage& p : pages)
+      if (std::find(values.begin(), values.end(), p.keys[s]) == values.end()) values.push_back(p.keys[s]);
+    os << "<label>" << xml_escape(selectors[s]) << " <select data-s=\"" << s << "\">";
+    for (const std::string& v : values) os << "<option>" << xml_escape(v) << "</option>";
+    os << "</select></label>\n";
+  }
+  os << "</div>\n<div id=\"none\">no map for this choice</div>\n";
+  for (const BrowserPage& p : pages) {
+    os << "<div class=\"page\"";
+    for (size_t s = 0; s < p.keys.size(); ++s) os << " data-k" << s << "=\"" << xml_escape(p.keys[s]) << '"';
+    os << ">\n" << to_svg(p.scene) << "</div>\n";
+  }
+  os << kTooltipScript
+     << "<script>\n"
         "(function () {\n"
-        "  const tip = document.getElementById('tip');\n"
-        "  document.querySelector('svg').addEventListener('mousemove', function (e) {\n"
-        "    const d = e.target.dataset;\n"
-        "    if (!d || d.v === undefined) { tip.style.display = 'none'; return; }\n"
-        "    tip.textContent = (d.h !== undefined ? 'head ' + d.h + '\\n' : '') +\n"
-        "      'query ' + d.qi + ': ' + d.q + '\\nkey   ' + d.ki + ': ' + d.k + '\\nvalue ' + d.v;\n"
-        "    tip.style.left = (e.clientX + 14) + 'px';\n"
-        "    tip.style.top = (e.clientY + 14) + 'px';\n"
-        "    tip.style.display = 'block';\n"
-        "  });\n"
-        "  document.querySelector('svg').addEventListener('mouseleave', function () { tip.style.display = 'none'; });\n"
+        "  const selects = Array.from(document.querySelectorAll('select[data-s]'));\n"
+        "  const pages = Array.from(document.querySelectorAll('.page'));\n"
+        "  function show() {\n"
+        "    let found = false;\n"
+        "    for (const p of pages) {\n"
+        "      const match = selects.every(function (s) { return p.dataset['k' + s.dataset.s] === s.value; });\n"
+        "      p.style.display = match ? 'block' : 'none';\n"
+        "      found = found || match;\n"
+        "    }\n"
+        "    document.getElementById('none').style.display = found ? 'none' : 'block';\n"
+        "  }\n"
+        "  for (const s of selects) s.addEventListener('change', show);\n"
+        "  show();\n"
         "})();\n</script>\n</body>\n</html>\n";
   return os.str();
 }

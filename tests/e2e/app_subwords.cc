@@ -7,11 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "attend/app/attention_view.h"
 #include "attend/app/evaluation.h"
 #include "attend/app/subwords.h"
 #include "attend/app/training.h"
@@ -19,6 +21,7 @@
 #include "attend/core/threads.h"
 #include "attend/data/tasks.h"
 #include "attend/io/safetensors.h"
+#include "attend/ops/ops.h"
 #include "attend/train/checkpoint.h"
 #include "support/check.h"
 #include "support/temp_dir.h"
@@ -186,6 +189,85 @@ TEST_F(AppSubwords, MissingOrCorruptModelsNameTheFileOrCheckpoint) {
   io::save_safetensors(path("edited.ckpt"), c.tensors, metadata);
   expect_error([&] { app::Translator::load(path("edited.ckpt")); }, "[checkpoint]",
                {"edited.ckpt", "source vocabulary is not the pieces of its SentencePiece model"});
+}
+
+// Every attention of a transformer with SentencePiece on both sides: the maps' shapes and masks,
+// the alignment layer's mean over heads equal to what beam search recorded with its caches, and
+// alignments mapped from pieces to the words of the detokenized text.
+TEST_F(AppSubwords, TransformerAttentionViewAndWordAlignments) {
+  std::ostringstream log, out;
+  app::TrainRecipe r = recipe();
+  r.spm = joint_model("joint", log);
+  r.arch = "transformer";
+  r.model = {{"d_model", "16"}, {"num_heads", "2"}, {"ffn_dim", "24"}, {"encoder_layers", "2"},
+             {"decoder_layers", "3"}};
+  r.epochs = 12;
+  r.max_steps = 120;
+  const app::TrainResult trained = app::train(r, log, out);
+  const app::Translator& tr = trained.translator;
+  for (const std::string& sentence : {std::string("the 4th of july 1976"), std::string("3 march 2015")}) {
+    SCOPED_TRACE(sentence);
+    const app::Translation t = tr.translate({sentence}, {.beam = 3}).at(0);
+    const decode::Hypothesis& h = t.nbest.at(0);
+    const app::AttentionView v = app::attention_view(tr, t);
+    const auto S = static_cast<int64_t>(t.source_tokens.size()), T = static_cast<int64_t>(h.tokens.size());
+    ASSERT_GE(T, 3) << "too short a hypothesis to test: " << t.text[0];
+    ASSERT_EQ(v.maps.size(), 2u + 3u + 3u);
+    EXPECT_EQ(v.alignment_layer, 1);  // the penultimate of 3
+    EXPECT_EQ(static_cast<int64_t>(v.target_tokens.size()), T);
+    EXPECT_EQ(v.decoder_inputs.front(), "<s>");
+    for (const models::AttentionMap& m : v.maps) {
+      SCOPED_TRACE(std::string(models::to_string(m.kind)) + " layer " + std::to_string(m.layer));
+      const int64_t Tq = m.kind == models::AttentionKind::encoder_self ? S : T;
+      const int64_t Tk = m.kind == models::AttentionKind::decoder_self ? T : S;
+      ASSERT_EQ(m.weights.shape(), Shape({2, Tq, Tk}));
+      for (int64_t hd = 0; hd < 2; ++hd)
+        for (int64_t q = 0; q < Tq; ++q) {
+          double sum = 0.0;
+          for (int64_t k = 0; k < Tk; ++k) {
+            sum += m.weights.at({hd, q, k});
+            if (m.kind == models::AttentionKind::decoder_self && k > q) {
+              EXPECT_EQ(m.weights.at({hd, q, k}), 0.0);
+            }
+          }
+          EXPECT_NEAR(sum, 1.0, 1e-5);
+        }
+      if (m.kind == models::AttentionKind::cross && m.layer == v.alignment_layer) {
+        EXPECT_TRUE(test::all_close(mean(m.weights, {0}), h.attention, 1e-5, 1e-5));
+      }
+    }
+    // Word alignments: one row per word of the detokenized output, one column per source word.
+    const auto words = [](const std::string& s) {
+      std::istringstream in(s);
+      return static_cast<int64_t>(std::distance(std::istream_iterator<std::string>(in), {}));
+    };
+    for (int64_t layer : {-1, 0, 2}) {
+      const Tensor w = app::alignment_weights(tr, t, 0, {.layer = layer});
+      ASSERT_EQ(w.shape(), Shape({words(t.text[0]), words(sentence)})) << t.text[0];
+      for (int64_t j = 0; j < w.size(0); ++j) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < w.size(1); ++i) sum += w.at({j, i});
+        EXPECT_NEAR(sum, 1.0, 1e-5);
+      }
+    }
+    expect_error([&] { app::alignment_weights(tr, t, 0, {.layer = 3}); }, "[alignment]",
+                 {"--alignment-layer 4: the model has 3 decoder layer(s)"});
+  }
+}
+
+TEST(AttentionViewWords, PiecesJoinIntoWordsAndWeightsFollow) {
+  EXPECT_EQ(app::piece_words({"\u2581Ein", "\u2581Mann", "s", "\u2581", "."}), (std::vector<int64_t>{0, 1, 1, 2, 2}));
+  EXPECT_EQ(app::piece_words({"er", "\u2581geht"}), (std::vector<int64_t>{0, 1}));
+  EXPECT_TRUE(app::piece_words({}).empty());
+  // Target words {0, 0, 1}, source words {0, 1, 1}: columns of a word summed, rows averaged.
+  const Tensor w = Tensor::from_vector(std::vector<double>{0.5, 0.25, 0.25, 0.1, 0.6, 0.3, 1.0, 0.0, 0.0}, Shape{3, 3});
+  const Tensor ww = app::word_weights(w, {0, 0, 1}, {0, 1, 1});
+  ASSERT_EQ(ww.shape(), Shape({2, 2}));
+  EXPECT_NEAR(ww.at({0, 0}), 0.3, 1e-6);
+  EXPECT_NEAR(ww.at({0, 1}), 0.7, 1e-6);
+  EXPECT_NEAR(ww.at({1, 0}), 1.0, 1e-6);
+  EXPECT_NEAR(ww.at({1, 1}), 0.0, 1e-6);
+  expect_error([&] { app::word_weights(w, {0, 1}, {0, 1, 1}); }, "[word_weights]", {"2 target and 3 source pieces"});
 }
 
 }  // namespace

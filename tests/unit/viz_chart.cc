@@ -277,5 +277,67 @@ TEST(VizChart, BadInputNamesTheSeriesAndSizes) {
                "[bar_chart]", {"5000 categories", "65536 px"});
 }
 
+// A learning curve: BLEU above, loss below, one shared x axis.
+const std::vector<LinePanel> kCurve = {
+    {"validation BLEU", {{"run", {0.5, 3, 5.5, 8}, {2.4, 10.5, 20.1, 25}}}},
+    {"validation loss", {{"run", {0.5, 3, 5.5, 8}, {4.8, 3.5, 2.8, 2.4}}}}};
+
+std::vector<LineItem> lines_of(const Scene& s) {
+  std::vector<LineItem> out;
+  for (const auto& item : s.items)
+    if (const auto* l = std::get_if<LineItem>(&item)) out.push_back(*l);
+  return out;
+}
+
+TEST(VizLineChart, PanelsShareTheXAxisAndCurvesFollowTheirPoints) {
+  const Scene s = line_chart(kCurve, {.title = "curve", .x_label = "minutes", .plot_width = 400, .panel_height = 100});
+  const auto ls = lines_of(s);
+  ASSERT_EQ(ls.size(), 6u);  // 3 segments per panel
+  // Segments join: each starts where the previous ended.
+  for (size_t i = 1; i < 3; ++i) EXPECT_EQ(std::pair(ls[i].x0, ls[i].y0), std::pair(ls[i - 1].x1, ls[i - 1].y1));
+  // Same x in both panels; BLEU rises (y falls on screen), loss falls (y rises on screen).
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(ls[i].x0, ls[i + 3].x0);
+    EXPECT_LT(ls[i].y1, ls[i].y0);
+    EXPECT_GT(ls[i + 3].y1, ls[i + 3].y0);
+  }
+  // The lower panel is below the upper one.
+  EXPECT_GT(std::min(ls[3].y0, ls[5].y1), std::max(ls[0].y0, ls[2].y1));
+  // Nice ticks: 0..8 on x at 2.5 or 2, 0..30 for BLEU, 2..5 for the loss; x ticks once.
+  EXPECT_EQ(texts_equal(s, "0").size(), 2u);  // x and BLEU
+  EXPECT_EQ(texts_equal(s, "8").size(), 1u);
+  EXPECT_EQ(texts_equal(s, "30").size(), 1u);
+  EXPECT_EQ(texts_equal(s, "5").size(), 1u);
+  EXPECT_EQ(texts_equal(s, "minutes").size(), 1u);
+  EXPECT_EQ(texts_equal(s, "run").size(), 2u);  // a legend per panel
+  // Everything inside the picture; the three renderers draw it.
+  for (const TextItem& t : texts(s)) {
+    const Box b = box_of(t);
+    EXPECT_GE(b.x0, 0) << t.text;
+    EXPECT_LE(b.x1, s.width) << t.text;
+    EXPECT_GE(b.y0, 0) << t.text;
+    EXPECT_LE(b.y1, s.height) << t.text;
+  }
+  EXPECT_NE(to_svg(s).find("<line "), std::string::npos);
+  const Image im = rasterize(s);
+  // The curve's colour is within a pixel of the midpoint of its first segment.
+  const int mx = (ls[0].x0 + ls[0].x1) / 2, my = (ls[0].y0 + ls[0].y1) / 2;
+  int hits = 0;
+  for (int dy = -1; dy <= 1; ++dy)
+    for (int dx = -1; dx <= 1; ++dx) hits += im.pixel(mx + dx, my + dy) == series_color(0);
+  EXPECT_GE(hits, 2);
+}
+
+TEST(VizLineChart, BadInputNamesTheSeries) {
+  expect_error([] { line_chart({}); }, "[line_chart]", {"no panels"});
+  expect_error([] { line_chart({{"loss", {}}}); }, "[line_chart]", {"panel 'loss' has no series"});
+  expect_error([] { line_chart({{"loss", {{"a", {1, 2}, {1}}}}}); }, "[line_chart]", {"'a'", "2 x and 1 y"});
+  expect_error([] { line_chart({{"loss", {{"a", {1, kNaN}, {1, 2}}}}}); }, "[line_chart]", {"'a'", "point 1"});
+  expect_error([] { line_chart(kCurve, {.plot_width = 10}); }, "[line_chart]", {"plot_width 10"});
+  // One point, or a flat curve, still gets an axis.
+  const Scene one = line_chart({{"loss", {{"a", {3}, {2}}}}});
+  EXPECT_GT(one.width, 0);
+}
+
 }  // namespace
 }  // namespace attend::viz

@@ -353,6 +353,56 @@ TEST(VizHeatmap, MultiHeadGridSharesOneScale) {
   EXPECT_NE(to_svg(s).find("data-h=\"3\""), std::string::npos);
 }
 
+TEST(VizHeatmap, CaptionsNameTheMapsInTheGridAndTheReadout) {
+  const Tensor w = Tensor::ones(Shape{3, 2, 2}, DType::f32);
+  const std::vector<std::string> captions{"layer 1 head 1", "layer 1 mean", "layer 2 head 1"};
+  const Scene s = multihead_heatmap(w, {}, {.columns = 2, .captions = captions});
+  EXPECT_EQ(s.panel_captions, captions);
+  for (const std::string& c : captions) {
+    const auto ts = texts(s);
+    EXPECT_EQ(std::count_if(ts.begin(), ts.end(), [&](const TextItem& t) { return t.text == c; }), 1) << c;
+  }
+  EXPECT_NE(to_svg(s).find("data-h=\"1\" data-c=\"layer 1 mean\""), std::string::npos);
+  EXPECT_NE(to_html(s).find("d.c + "), std::string::npos);
+  test::expect_error([&] { multihead_heatmap(w, {}, {.captions = {"one"}}); }, "[heatmap]", {"1 captions for 3 maps"});
+}
+
+TEST(VizHeatmap, BrowserShowsOnePageAtATimeChosenByItsKeys) {
+  std::vector<BrowserPage> pages;
+  for (const char* kind : {"encoder", "cross"})
+    for (const char* head : {"head 1", "mean"})
+      pages.push_back({.keys = {kind, "layer 1", head},
+                       .scene = heatmap(example_weights(), {.query = kEnglish, .key = kGerman}, {.title = kind})});
+  const std::string html = browser_html(pages, {"attention", "layer", "head"}, "Größe & <Modell>");
+  EXPECT_EQ(xml_problems(html.substr(html.find("<html"))), "");
+  EXPECT_NE(html.find("<title>Größe &amp; &lt;Modell&gt;</title>"), std::string::npos);
+  // One drop-down list per selector, with the keys in order of first appearance, each once.
+  EXPECT_NE(html.find("<select data-s=\"0\"><option>encoder</option><option>cross</option></select>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<select data-s=\"1\"><option>layer 1</option></select>"), std::string::npos);
+  EXPECT_NE(html.find("<select data-s=\"2\"><option>head 1</option><option>mean</option></select>"),
+            std::string::npos);
+  size_t svgs = 0, divs = 0;
+  for (size_t p = html.find("<svg "); p != std::string::npos; p = html.find("<svg ", p + 1)) ++svgs;
+  for (size_t p = html.find("<div class=\"page\""); p != std::string::npos; p = html.find("<div class=\"page\"", p + 1))
+    ++divs;
+  EXPECT_EQ(svgs, 4u);
+  EXPECT_EQ(divs, 4u);
+  EXPECT_NE(html.find("data-k0=\"cross\" data-k1=\"layer 1\" data-k2=\"mean\""), std::string::npos);
+  EXPECT_NE(html.find("addEventListener('mousemove'"), std::string::npos);
+  EXPECT_EQ(html.find("src="), std::string::npos);
+  test::expect_error([] { browser_html({}, {"a"}, "t"); }, "[browser_html]", {"no pages"});
+  test::expect_error([&] { browser_html(pages, {"attention"}, "t"); }, "[browser_html]",
+                     {"page 0 has 3 keys for 1 selectors"});
+}
+
+TEST(VizHeatmap, SentencePieceWordMarkHasAGlyph) {
+  const uint8_t* rows = glyph_rows(U'\u2581');
+  ASSERT_NE(rows, nullptr);
+  EXPECT_EQ(rows[12], 0xFC);
+  EXPECT_EQ(rows[0], 0);
+}
+
 TEST(VizHeatmap, BadInputLabelCountsNameTheShapes) {
   try {
     heatmap(example_weights(), {.query = {"a", "b", "c", "d", "e", "f"}, .key = kGerman});

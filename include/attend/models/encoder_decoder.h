@@ -49,6 +49,19 @@ struct ForwardResult {
   Tensor attention;  // [B, T, S] when requested (zero at padded source positions)
 };
 
+// One attention of a model, per head, for pictures (attend show) and alignments.
+enum class AttentionKind { encoder_self, decoder_self, cross };
+const char* to_string(AttentionKind kind);  // "encoder", "decoder", "cross"
+
+struct AttentionMap {
+  AttentionKind kind = AttentionKind::cross;
+  int64_t layer = 0;  // 0-based
+  // [B, H, Tq, Tk]: queries are target positions (decoder, cross) or source positions (encoder);
+  // keys are source positions (encoder, cross) or decoder inputs (BOS, y_1, ...; decoder). Zero
+  // at masked keys.
+  Tensor weights;
+};
+
 class EncoderDecoder : public nn::Module, public StepDecoder {
  public:
   const ModelConfig& config() const { return *config_; }
@@ -65,6 +78,14 @@ class EncoderDecoder : public nn::Module, public StepDecoder {
     return decode(*encode(src), tgt_in, opt);
   }
   Tensor logits(const Source& src, const Index& tgt_in) { return forward(src, tgt_in).logits; }
+
+  // Every attention of a teacher-forced pass over tgt_in, in inference mode without autograd:
+  // encoder self-attention per layer, then decoder self-attention and cross-attention per layer.
+  // Models with one attention return their cross-attention as layer 0, head 0 (the default).
+  virtual std::vector<AttentionMap> attention_maps(const Source& src, const Index& tgt_in);
+  // The decoder layer (0-based) whose cross-attention decode() and step() return, averaged over
+  // heads (the alignment layer; 0 for models with one attention).
+  virtual int64_t alignment_layer() const { return 0; }
 
   // StepDecoder: encode in inference mode, then init_state.
   std::unique_ptr<DecoderState> start(const Source& src) override;

@@ -70,8 +70,9 @@ class TransformerEncoderLayer : public Module {
   // Errors "[TransformerEncoderLayer] ..." for non-positive sizes or dropouts outside [0, 1).
   TransformerEncoderLayer(const TransformerLayerOptions& opt, Rng& rng);
   // x [B, S, C] -> [B, S, C]. `mask` (typically key_lengths of the sources) restricts the
-  // self-attention; padded positions still get (ignored) outputs.
-  Tensor forward(const Tensor& x, const attention::Mask& mask = {});
+  // self-attention; padded positions still get (ignored) outputs. With `weights`, also stores the
+  // self-attention weights there per head, [B, H, S, S] (for pictures; costs the weights' memory).
+  Tensor forward(const Tensor& x, const attention::Mask& mask = {}, Tensor* weights = nullptr);
 
   const TransformerLayerOptions& options() const { return opt_; }
   Rng& dropout_rng() { return dropout_rng_; }
@@ -86,14 +87,16 @@ class TransformerEncoderLayer : public Module {
 };
 
 struct DecoderLayerCall {
-  bool need_weights = false;     // return the cross-attention weights averaged over heads
+  bool need_weights = false;      // return the cross-attention weights averaged over heads
+  bool need_head_weights = false;  // return self- and cross-attention weights per head
   KVCache* self_cache = nullptr;  // incremental decoding: append this call's self-attention k/v
   const KVCache* memory_kv = nullptr;  // cross-attention k/v from memory_kv(); memory is then not read
 };
 
 struct DecoderLayerOutput {
   Tensor output;         // [B, T, C]
-  Tensor cross_weights;  // [B, T, S] when need_weights
+  Tensor cross_weights;  // [B, T, S] when need_weights; [B, H, T, S] when need_head_weights
+  Tensor self_weights;   // [B, H, T, T_cached + T] when need_head_weights
 };
 
 class TransformerDecoderLayer : public Module {

@@ -1,9 +1,14 @@
-// Grouped bar charts (e.g. accuracy by length bucket, one series per model), laid out once as a
-// Scene (scene.h) of rectangles, frames and text only, so that the PNG, SVG and HTML renderers of
-// render.h draw them unchanged.
+// Charts laid out once as a Scene (scene.h) of rectangles, lines, frames and text, so that the
+// PNG, SVG and HTML renderers of render.h draw them unchanged.
 //
-//   bar_chart(categories, series)   one group per category along x, one bar per series in each
-//                                   group, in series order, coloured by series
+//   bar_chart(categories, series)   grouped bars (e.g. accuracy by length bucket, one series per
+//                                   model): one group per category along x, one bar per series in
+//                                   each group, in series order, coloured by series
+//   line_chart(panels)              curves against a shared x axis (e.g. a learning curve:
+//                                   validation BLEU above, loss below, against minutes), one panel
+//                                   per quantity stacked top to bottom, each with its own y axis
+//
+// Bar charts:
 //
 // Layout, top to bottom: title; plot area (plot_height px) with light grid lines at the y ticks,
 // the bars standing on the x axis and, if printed, each value above its bar; category labels under
@@ -58,5 +63,31 @@ Rgb series_color(size_t i);
 
 Scene bar_chart(const std::vector<std::string>& categories, const std::vector<BarSeries>& series,
                 const BarChartOptions& options = {});
+
+// Line charts: each panel's y axis runs from its smallest to its largest value widened to "nice"
+// ticks (1, 2, 2.5 or 5 times a power of ten); the x axis likewise over every panel's points, its
+// ticks and x_label under the bottom panel only. Each series is a polyline through its points in
+// the given order with a small square at each, coloured by series (series_color(i) for the i-th
+// series of the panel); a legend right of each panel names them.
+// Errors: "[line_chart] ..." for no panels, a panel without series, a series with no points, x and
+// y counts that differ (series named), a non-finite coordinate (series and index named), or bad
+// sizes.
+struct LineSeries {
+  std::string name{};
+  std::vector<double> x{}, y{};
+};
+
+struct LinePanel {
+  std::string y_label{};
+  std::vector<LineSeries> series{};
+};
+
+struct LineChartOptions {
+  std::string title{}, x_label{};
+  int plot_width = 480;   // px (80..4096)
+  int panel_height = 180;  // px per panel (40..4096)
+};
+
+Scene line_chart(const std::vector<LinePanel>& panels, const LineChartOptions& options = {});
 
 }  // namespace attend::viz

@@ -46,6 +46,9 @@ struct HeatmapOptions {
   std::optional<double> vmin{}, vmax{};
   // Multi-head only: maps per row of the grid; 0 picks ceil(sqrt(H)).
   int columns = 0;
+  // Multi-head only: the caption under each map (H entries, e.g. "layer 2, head 3"); empty:
+  // "head h". The SVG/HTML pointer read-out names the map by its caption.
+  std::vector<std::string> captions{};
 };
 
 // Token labels; an empty list means "use the indices 0, 1, ...".

@@ -39,6 +39,20 @@ std::string to_svg(const Scene& scene);
 // A complete HTML5 document: the SVG inline and a tooltip script.
 std::string to_html(const Scene& scene);
 
+// One picture of a browser page, found by its keys (one per selector, e.g. {"cross", "layer 2",
+// "mean"}).
+struct BrowserPage {
+  std::vector<std::string> keys{};
+  Scene scene{};
+};
+
+// A self-contained HTML page that shows one of `pages` at a time, chosen with one drop-down list
+// per selector (its options: the page keys at that position, in order of first appearance), with
+// the tooltip of to_html. The first page shows first. Errors "[browser_html] ..." for no pages or
+// a page whose key count differs from the selector count.
+std::string browser_html(const std::vector<BrowserPage>& pages, const std::vector<std::string>& selectors,
+                         const std::string& title);
+
 // `text` with & < > " ' replaced by entities, C0 controls other than tab/newline/CR and malformed
 // UTF-8 replaced by U+FFFD: safe in XML/HTML text and in quoted attributes.
 std::string xml_escape(std::string_view text);

@@ -61,7 +61,15 @@ struct ColorBarItem {
   Colormap colormap = Colormap::viridis;
 };
 
-using SceneItem = std::variant<RectItem, FrameItem, TextItem, ColorBarItem>;
+// A straight line from (x0, y0) to (x1, y1), both ends included, `width` px thick (a square pen
+// centred on the line).
+struct LineItem {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  Rgb stroke{};
+  int width = 1;
+};
+
+using SceneItem = std::variant<RectItem, FrameItem, TextItem, ColorBarItem, LineItem>;
 
 struct Scene {
   int width = 0, height = 0;
@@ -69,6 +77,8 @@ struct Scene {
   std::string title{};  // also the HTML <title>
   // Full (untruncated) tokens, for the values a pointer reads back in SVG/HTML.
   std::vector<std::string> query_tokens{}, key_tokens{};
+  // The name of each map of a multi-map picture (indexed by CellInfo::head), for the read-out.
+  std::vector<std::string> panel_captions{};
   std::vector<SceneItem> items{};  // painted in order
 };
 
