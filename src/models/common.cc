@@ -48,31 +48,23 @@ Tensor select_rows(const Tensor& x, int axis, const std::vector<int64_t>& rows) 
   return index_select(x, axis, Index(rows));
 }
 
-MemoryRows::MemoryRows(std::shared_ptr<const AttentionMemory> base) : base_(std::move(base)), rows_(base_) {
-  src_index_.resize(base_->lengths.size());
-  for (size_t i = 0; i < src_index_.size(); ++i) src_index_[i] = static_cast<int64_t>(i);
-}
+namespace {
 
-MemoryRows MemoryRows::select(const std::vector<int64_t>& rows) const {
-  MemoryRows out;
-  out.base_ = base_;
-  out.src_index_.reserve(rows.size());
-  for (const int64_t r : rows) {
-    ATTEND_CHECK(r >= 0 && r < static_cast<int64_t>(src_index_.size()), "DecoderState::select", "row ", r,
-                 " is outside a state of ", src_index_.size(), " rows");
-    out.src_index_.push_back(src_index_[static_cast<size_t>(r)]);
-  }
-  if (out.src_index_ == src_index_) {
-    out.rows_ = rows_;
-    return out;
-  }
+std::shared_ptr<const AttentionMemory> gather_memory(const AttentionMemory& base,
+                                                     const std::vector<int64_t>& src_index) {
   NoGrad no_grad;
   auto m = std::make_shared<AttentionMemory>();
-  m->keys = select_rows(base_->keys, 0, out.src_index_);  // [N', S, Dk]
-  if (base_->projected.defined()) m->projected = select_rows(base_->projected, 0, out.src_index_);  // [N', S, A]
-  for (const int64_t s : out.src_index_) m->lengths.push_back(base_->lengths[static_cast<size_t>(s)]);
-  out.rows_ = std::move(m);
-  return out;
+  m->keys = select_rows(base.keys, 0, src_index);  // [N', S, Dk]
+  if (base.projected.defined()) m->projected = select_rows(base.projected, 0, src_index);  // [N', S, A]
+  for (const int64_t s : src_index) m->lengths.push_back(base.lengths[static_cast<size_t>(s)]);
+  return m;
+}
+
+}  // namespace
+
+MemoryRows memory_rows(std::shared_ptr<const AttentionMemory> base) {
+  const auto sources = static_cast<int64_t>(base->lengths.size());
+  return MemoryRows(std::move(base), sources, gather_memory);
 }
 
 Tensor step_log_probs(const Tensor& logits) { return log_softmax(logits, 1).to(DType::f32); }

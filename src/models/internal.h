@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "attend/core/error.h"
 #include "attend/core/index.h"
 #include "attend/core/source.h"
 #include "attend/core/tensor.h"
@@ -59,21 +60,44 @@ struct AttentionMemory : Memory {
   Tensor projected;  // [N, S, A]: keys projected once by the score, or undefined
 };
 
-// The memory rows of a decoder state: row r reads source src_index[r]. Selecting rows that read
-// the same sources as before (the usual beam step: hypotheses reorder within their sentence)
-// shares the gathered memory instead of copying it.
-class MemoryRows {
+// Per-source data that the rows of a decoder state read: row r reads source src_index[r]. Selecting
+// rows that read the same sources as before (the usual beam step: hypotheses reorder within their
+// sentence) shares the gathered data instead of copying it; otherwise gather(base, src_index)
+// builds the rows anew.
+template <typename T>
+class SourceRows {
  public:
-  MemoryRows() = default;
-  explicit MemoryRows(std::shared_ptr<const AttentionMemory> base);
-  MemoryRows select(const std::vector<int64_t>& rows) const;
-  const AttentionMemory& get() const { return *rows_; }
+  using Gather = std::shared_ptr<const T> (*)(const T& base, const std::vector<int64_t>& src_index);
+  SourceRows() = default;
+  SourceRows(std::shared_ptr<const T> base, int64_t sources, Gather gather)
+      : base_(std::move(base)), rows_(base_), gather_(gather) {
+    for (int64_t i = 0; i < sources; ++i) src_index_.push_back(i);
+  }
+  SourceRows select(const std::vector<int64_t>& rows) const {
+    SourceRows out;
+    out.base_ = base_;
+    out.gather_ = gather_;
+    out.src_index_.reserve(rows.size());
+    for (const int64_t r : rows) {
+      ATTEND_CHECK(r >= 0 && r < static_cast<int64_t>(src_index_.size()), "DecoderState::select", "row ", r,
+                   " is outside a state of ", src_index_.size(), " rows");
+      out.src_index_.push_back(src_index_[static_cast<size_t>(r)]);
+    }
+    out.rows_ = out.src_index_ == src_index_ ? rows_ : gather_(*base_, out.src_index_);
+    return out;
+  }
+  const T& get() const { return *rows_; }
 
  private:
-  std::shared_ptr<const AttentionMemory> base_;  // one row per source
-  std::vector<int64_t> src_index_;               // [N]
-  std::shared_ptr<const AttentionMemory> rows_;  // base_ gathered at src_index_
+  std::shared_ptr<const T> base_;  // one row per source
+  std::vector<int64_t> src_index_;  // [N]
+  std::shared_ptr<const T> rows_;  // base_ gathered at src_index_
+  Gather gather_ = nullptr;
 };
+
+using MemoryRows = SourceRows<AttentionMemory>;
+// The rows of an encoder memory, one per source to begin with.
+MemoryRows memory_rows(std::shared_ptr<const AttentionMemory> base);
 
 // x with its `axis` entries picked at rows (no gradient needed: decoding).
 Tensor select_rows(const Tensor& x, int axis, const std::vector<int64_t>& rows);

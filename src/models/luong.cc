@@ -189,7 +189,7 @@ class Luong : public EncoderDecoder {
     auto m = internal::memory_as<LuongMemory>(kOp, std::move(memory));
     auto state = std::make_unique<LuongState>();
     initial_state(*m, *state);
-    state->memory = internal::MemoryRows(std::move(m));
+    state->memory = internal::memory_rows(std::move(m));
     return state;
   }
 

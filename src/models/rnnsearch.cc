@@ -113,7 +113,7 @@ class Rnnsearch : public EncoderDecoder {
     auto m = internal::memory_as<RnnsearchMemory>(kOp, std::move(memory));
     auto state = std::make_unique<RnnsearchState>();
     state->s = m->s0;
-    state->memory = internal::MemoryRows(std::move(m));
+    state->memory = internal::memory_rows(std::move(m));
     return state;
   }
 

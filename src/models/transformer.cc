@@ -56,6 +56,19 @@ struct TransformerMemory : Memory {
   Tensor states;  // [B, S, C]: the encoder stack's output
 };
 
+// The cross-attention keys and values of every decoder layer: [N, H, S, D] each.
+struct CrossKV {
+  std::vector<nn::KVCache> layers;
+};
+
+std::shared_ptr<const CrossKV> gather_cross(const CrossKV& base, const std::vector<int64_t>& src_index) {
+  NoGrad no_grad;
+  auto out = std::make_shared<CrossKV>();
+  for (const nn::KVCache& c : base.layers)
+    out->layers.push_back({internal::select_rows(c.k, 0, src_index), internal::select_rows(c.v, 0, src_index)});
+  return out;
+}
+
 class TransformerState : public DecoderState {
  public:
   int64_t rows() const override { return static_cast<int64_t>(lengths.size()); }
@@ -67,23 +80,22 @@ class TransformerState : public DecoderState {
     auto out = std::make_unique<TransformerState>();
     out->position = position;
     for (const int64_t r : rows) out->lengths.push_back(lengths[static_cast<size_t>(r)]);
-    auto pick = [&rows](const nn::KVCache& c) {
+    for (const nn::KVCache& c : self) {
       nn::KVCache d;
       if (c.length() > 0) {
         d.k = internal::select_rows(c.k, 0, rows);  // [N', Hkv, T, D]
         d.v = internal::select_rows(c.v, 0, rows);
       }
-      return d;
-    };
-    for (const nn::KVCache& c : self) out->self.push_back(pick(c));
-    for (const nn::KVCache& c : cross) out->cross.push_back(pick(c));
+      out->self.push_back(std::move(d));
+    }
+    out->cross = cross.select(rows);  // shared while the rows read the same sources
     return out;
   }
 
-  std::vector<int64_t> lengths;     // [N] source lengths (the cross-attention's key padding)
-  std::vector<nn::KVCache> self;    // per decoder layer: [N, H, t, D], the steps so far
-  std::vector<nn::KVCache> cross;   // per decoder layer: [N, H, S, D], projected once per source
-  int64_t position = 0;             // steps taken (the next target position)
+  std::vector<int64_t> lengths;         // [N] source lengths (the cross-attention's key padding)
+  std::vector<nn::KVCache> self;        // per decoder layer: [N, H, t, D], the steps so far
+  internal::SourceRows<CrossKV> cross;  // per decoder layer: [N, H, S, D], projected once per source
+  int64_t position = 0;                 // steps taken (the next target position)
 };
 
 nn::TransformerLayerOptions layer_options(const TransformerConfig& c) {
@@ -191,10 +203,12 @@ class Transformer : public EncoderDecoder {
     NoGrad no_grad;
     auto state = std::make_unique<TransformerState>();
     state->lengths = m->lengths;
+    auto cross = std::make_shared<CrossKV>();
     for (const auto& layer : decoder_.layers.items) {
-      state->cross.push_back(layer->memory_kv(m->states));  // [B, H, S, D] each
+      cross->layers.push_back(layer->memory_kv(m->states));  // [B, H, S, D] each
       state->self.emplace_back();
     }
+    state->cross = internal::SourceRows<CrossKV>(std::move(cross), m->rows(), gather_cross);
     return state;
   }
 
@@ -208,7 +222,7 @@ class Transformer : public EncoderDecoder {
       // search whose length limit exceeds max_positions stops instead of failing mid-batch.
       std::vector<float> lp(static_cast<size_t>(N * c_.tgt_vocab), -std::numeric_limits<float>::infinity());
       for (int64_t r = 0; r < N; ++r) lp[static_cast<size_t>(r * c_.tgt_vocab + c_.eos_id)] = 0.0f;
-      const int64_t S = state.cross.front().k.size(2);
+      const int64_t S = state.cross.get().layers.front().k.size(2);
       return {Tensor::from_vector(lp, Shape{N, c_.tgt_vocab}), Tensor::zeros(Shape{N, S})};
     }
     Tensor y = embed_targets(Index(prev_tokens, Shape{N, 1}), state.position, false);  // [N, 1, C]
@@ -218,7 +232,7 @@ class Transformer : public EncoderDecoder {
     for (size_t l = 0; l < decoder_.layers.items.size(); ++l) {
       const bool want = static_cast<int64_t>(l) == align_layer_;
       nn::DecoderLayerOutput r = decoder_.layers.items[l]->forward(
-          y, Tensor(), causal, cross, {.need_weights = want, .self_cache = &state.self[l], .memory_kv = &state.cross[l]});
+          y, Tensor(), causal, cross, {.need_weights = want, .self_cache = &state.self[l], .memory_kv = &state.cross.get().layers[l]});
       y = r.output;
       if (want) weights = r.cross_weights;  // [N, 1, S]
     }
