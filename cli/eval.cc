@@ -18,7 +18,7 @@ struct EvalOptions {
   int64_t task_test = 0;  // held-out pairs of the checkpoint's task
   std::string src, ref, tsv;
   int64_t beam = 5, batch = 64, bucket_width = 5, max = 0, max_input_length = 1024;
-  bool lowercase = false;
+  bool lowercase = false, no_early_stop = false;
   bool truncate = false;
   double alpha = 0.6;
   std::string json;
@@ -45,7 +45,7 @@ void run_eval(const EvalOptions& o) {
   }
   if (o.max > 0 && static_cast<int64_t>(pairs.size()) > o.max) pairs.resize(static_cast<size_t>(o.max));
   const app::Translator tr = app::Translator::load(o.model);
-  const app::SearchSettings search{.beam = o.beam, .alpha = o.alpha, .batch = o.batch,
+  const app::SearchSettings search{.beam = o.beam, .alpha = o.alpha, .early_stop = !o.no_early_stop, .batch = o.batch,
                                    .max_input_tokens = o.max_input_length, .truncate = o.truncate};
   std::vector<std::string> inputs;
   for (const auto& p : pairs) inputs.push_back(p.source);
@@ -74,6 +74,8 @@ void add_eval_command(CLI::App& app) {
   c->add_option("--max", o->max, "score only the first N pairs (0 = all)")->capture_default_str();
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
   c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
+  c->add_flag("--no-early-stop", o->no_early_stop,
+              "beam search: search on after --beam hypotheses finished, while a partial one can still win");
   c->add_option("--batch", o->batch, "sentences per search call")->capture_default_str();
   c->add_option("--max-input-length", o->max_input_length, "longest source in tokens (longer: an error)")
       ->capture_default_str();

@@ -142,7 +142,7 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
     } else {
       results = decode::beam_search(*model_, src,
                                     {.beam_size = s.beam, .length_penalty = s.length_penalty, .alpha = s.alpha,
-                                     .nbest = s.nbest, .limit = limit});
+                                     .nbest = s.nbest, .limit = limit, .early_stop = s.early_stop});
     }
     for (size_t r = 0; r < results.size(); ++r) {
       Translation& t = out[begin + r];

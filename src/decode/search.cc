@@ -212,7 +212,7 @@ std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, con
       }
       row0 += n;
       // Done when the beam is empty, beam_size hypotheses finished, or none left can win.
-      bool done = beam.empty() || static_cast<int64_t>(s.finished.size()) >= k;
+      bool done = beam.empty() || (opt.early_stop && static_cast<int64_t>(s.finished.size()) >= k);
       if (!done && static_cast<int64_t>(s.finished.size()) >= opt.nbest) {
         std::vector<double> scores;
         for (const Hypothesis& h : s.finished) scores.push_back(h.score);

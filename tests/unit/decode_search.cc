@@ -321,6 +321,34 @@ TEST(SearchDecode, AWideEnoughBeamFindsTheExhaustiveOptimum) {
   }
 }
 
+// With a length-normalized score, hypotheses that end early can fill the beam_size quota of
+// finished ones while a better, longer one is still in the beam: "EOS" (0.4, average -0.92) and
+// "a EOS" (0.15, -0.95) finish by step 2, but "a a EOS" (0.3325, -0.37) wins once searched for.
+std::vector<double> early_enders(const Seq&, const Seq& prefix) {
+  if (prefix.empty()) return dist({{4, 0.5}, {kEos, 0.4}, {5, 0.1}});
+  if (prefix == Seq{4}) return dist({{4, 0.7}, {kEos, 0.3}});
+  if (prefix == Seq{4, 4}) return dist({{kEos, 0.95}, {4, 0.05}});
+  return dist({{kEos, 0.9}, {4, 0.1}});
+}
+
+TEST(SearchDecode, WithoutEarlyStopTheSearchGoesOnWhileAPartialHypothesisCanWin) {
+  const Index src = one_source({4, 5});
+  const BeamOptions opt{.beam_size = 2, .length_penalty = LengthPenalty::average};
+  ToyDecoder early(early_enders);
+  const Hypothesis e = decode::beam_search(early, tok(src, {2}), opt).at(0).at(0);
+  EXPECT_EQ(e.tokens, (Seq{kEos}));
+  EXPECT_NEAR(e.score, std::log(0.4), 1e-6);
+  BeamOptions full = opt;
+  full.early_stop = false;
+  ToyDecoder on(early_enders);
+  const Hypothesis h = decode::beam_search(on, tok(src, {2}), full).at(0).at(0);
+  EXPECT_EQ(h.tokens, (Seq{4, 4, kEos}));
+  EXPECT_NEAR(h.score, std::log(0.5 * 0.7 * 0.95) / 3, 1e-6);
+  EXPECT_GT(on.steps, early.steps);
+  // The bound still ends it long before the maximum length (14 tokens here).
+  EXPECT_LT(on.steps, 14);
+}
+
 TEST(SearchDecode, HypothesesAreCutAtTheMaximumLength) {
   const Table never_ends = [](const Seq&, const Seq&) { return dist({{4, 0.5}, {5, 0.5}}); };
   ToyDecoder toy(never_ends);

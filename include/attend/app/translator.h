@@ -25,7 +25,8 @@ struct SearchSettings {
   decode::LengthPenalty length_penalty = decode::LengthPenalty::gnmt;
   double max_len_ratio = 2.0;
   int64_t max_len_offset = 10;
-  int64_t batch = 64;  // sentences per search call
+  bool early_stop = true;  // decode::BeamOptions::early_stop
+  int64_t batch = 64;      // sentences per search call
   // Inputs are limited so that time and memory stay bounded (a search holds batch * beam rows of
   // states over S source and at most ratio * S + offset target positions): a sentence of more than
   // max_input_tokens source tokens is an error, or with truncate cut to its first max_input_tokens.

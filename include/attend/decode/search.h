@@ -13,7 +13,8 @@
 //   gnmt:     log P(Y) / lp(Y),  lp(Y) = ((5 + |Y|) / 6)^alpha    (GNMT, Wu et al. 2016)
 // so without normalization short hypotheses win (every token costs log-probability) and a
 // normalization lets a longer, more probable-per-token hypothesis win. A sentence is done when it
-// has beam_size finished hypotheses, when no partial hypothesis can still beat its nbest-th
+// has beam_size finished hypotheses (with early_stop, the default), when no partial hypothesis can
+// still beat its nbest-th
 // finished one (the bound log P / lp(max_len) holds since log P only decreases), or at its
 // maximum length, where the partial hypotheses left are finished as they are (finished = false).
 // beam_size = 1 with no normalization is greedy search.
@@ -63,6 +64,10 @@ struct BeamOptions {
   double alpha = 0.6;  // gnmt's exponent
   int64_t nbest = 1;   // hypotheses returned per sentence (<= beam_size), best first
   LengthLimit limit{};
+  // true: a sentence is also done once beam_size hypotheses have finished (fairseq's and Marian's
+  // rule: fast, but hypotheses that end early can fill the quota while a better, longer one is
+  // still in the beam). false: only the bound, an empty beam or the maximum length end it.
+  bool early_stop = true;
 };
 
 // src (B rows of token ids or features, with lengths) -> B hypotheses (the arg max token at each
