@@ -1,5 +1,6 @@
 # Sourced (bash) by the scripts that measure attend against PyTorch (bench/compare_torch.sh,
-# bench/rnnsearch_speed.sh); see /work/shared/PEERS.md for why the peer is set up this way.
+# bench/rnnsearch_speed.sh, bench/transformer_speed.sh, bench/transformer_translate_speed.sh);
+# see /work/shared/PEERS.md for why the peer is set up this way.
 #
 #   torch_peer_install         attend's build dependencies (scripts/deps.sh), then python3-torch
 #                              and libjemalloc2 when missing (root or sudo only then).
@@ -8,6 +9,9 @@
 #                              installed system-wide: Debian's default libblas.so.3 is the reference
 #                              BLAS, at which PyTorch's GEMMs crawl; the peer gets this directory on
 #                              LD_LIBRARY_PATH (bench/torch_peer.py).
+#   torch_peer_venv BUILD      prints the python of BUILD/peer-venv, a virtual environment with
+#                              PyTorch 2.x and numpy from PyPI (pip install torch numpy: a large
+#                              download, done once; python3-venv installed when missing).
 
 torch_peer_install() {
   local root
@@ -29,4 +33,20 @@ torch_peer_openblas() {
     [ $rc -eq 0 ] && [ -e "$blas/libblas.so.3" ] || { echo "torch_peer_openblas: could not unpack OpenBLAS" >&2; return 1; }
   fi
   echo "$blas"
+}
+
+torch_peer_venv() {
+  local venv="$1/peer-venv"
+  if ! "$venv/bin/python" -c "import torch, numpy" >/dev/null 2>&1; then
+    local root
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    # (called as py="$(torch_peer_venv ...)", where set -e does not reach: check each step)
+    echo "torch_peer_venv: installing PyTorch 2.x and numpy into $venv" >&2
+    "$root/scripts/deps.sh" --also python3-venv >&2 &&
+      python3 -m venv "$venv" >&2 &&
+      "$venv/bin/pip" install -q torch numpy >&2 &&
+      "$venv/bin/python" -c "import torch, numpy" >&2 ||
+      { echo "torch_peer_venv: could not install PyTorch into $venv" >&2; return 1; }
+  fi
+  echo "$venv/bin/python"
 }
