@@ -23,6 +23,7 @@ namespace attend::kernels {
   void forward(const FlashParams& p);                                        \
   void backward(const FlashBackwardParams& p);                               \
   void weights(const FlashParams& p, const FlashWeightsRequest& r);          \
+  void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);      \
   }
 ATTEND_FLASH_DECLARE(cpu_generic)
 ATTEND_FLASH_DECLARE(cpu_avx2)
@@ -227,6 +228,19 @@ void flash_attention_weights(const FlashParams& in, const FlashWeightsRequest& r
       break;
   }
   cpu_generic::weights(p, r);
+}
+
+void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
+  if (n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512:
+      return cpu_avx512::uniforms(seed, first, n, out);
+    case Isa::Avx2:
+      return cpu_avx2::uniforms(seed, first, n, out);
+    case Isa::Generic:
+      break;
+  }
+  cpu_generic::uniforms(seed, first, n, out);
 }
 
 const char* flash_isa_name() { return isa_name(current_isa()); }

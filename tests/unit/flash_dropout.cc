@@ -44,6 +44,20 @@ TEST_P(FlashDropout, SeedAndOffsetSelectTheMask) {
   EXPECT_NE(a.o, b.o);
 }
 
+// The uniforms the dropout op draws through: philox_uniform's, bit for bit, for lengths that are
+// not multiples of the vector width and counters that carry into the high word.
+TEST_P(FlashDropout, DropoutUniformsEqualPhiloxUniformBitForBit) {
+  for (const uint64_t first : {uint64_t{0}, uint64_t{12345}, (uint64_t{1} << 32) - 37, (uint64_t{7} << 40) + 3})
+    for (const int64_t n : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{1000}}) {
+      std::vector<float> u(static_cast<size_t>(n) + 1, -1.0f);
+      kernels::dropout_uniforms(0x5eed1234abcdULL, first, n, u.data());
+      for (int64_t e = 0; e < n; ++e)
+        ASSERT_EQ(u[static_cast<size_t>(e)], philox_uniform(0x5eed1234abcdULL, first, static_cast<uint64_t>(e)))
+            << "first " << first << ", n " << n << ", e " << e;
+      EXPECT_EQ(u.back(), -1.0f) << "wrote past n";
+    }
+}
+
 ATTEND_FLASH_PER_ISA(FlashDropout);
 
 }  // namespace

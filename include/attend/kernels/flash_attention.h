@@ -162,6 +162,11 @@ void flash_attention_backward(const FlashBackwardParams& p);
 // masked rows give 0.
 void flash_attention_weights(const FlashParams& p, const FlashWeightsRequest& req);
 
+// out[e] = attend::philox_uniform(seed, 0, first + e) for e < n, bit for bit (core/rng.h: word 0
+// of Philox4x32-10 at counter first + e, 24 bits as a float in [0, 1)), many counters per
+// instruction: the uniforms of the kernel's attention dropout, and of the dropout op.
+void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);
+
 // The instruction set the dispatcher uses ("generic", "avx2", "avx512"), and why.
 const char* flash_isa_name();
 std::string flash_isa_reason();

@@ -682,4 +682,7 @@ void backward(const FlashBackwardParams& bp) {
   if (fp.stats) fp.stats->workspace_bytes = shared_bytes + ws_thread * nthreads;
 }
 
+// The dropout uniforms of counters first .. first + n - 1 (flash_attention.h, dropout_uniforms).
+void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) { Isa::uniforms(seed, first, n, out); }
+
 }  // namespace attend::kernels::ATTEND_FLASH_NS
