@@ -149,5 +149,27 @@ TEST(CoreAllocationBudget, OverflowingShapesAreErrorsNotWraparounds) {
   test::expect_error([] { Tensor::zeros(Shape{int64_t{1} << 62, 1}); }, {"[Tensor]", "larger than the address space"});
 }
 
+// Large storages go back to a cache and are handed out again for a request of the same size class
+// (8 classes per power of two), so a training step does not re-fault the pages of last step's
+// activations; a request of another class gets another block. No cache under AddressSanitizer.
+TEST(CoreTensor, LargeStoragesAreReusedBySizeClass) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "the block cache is off under AddressSanitizer";
+#endif
+  const void* first = nullptr;
+  {
+    Tensor a = Tensor::empty(Shape{40000});  // 160,000 bytes: class 163,840
+    first = a.data<float>();
+  }
+  Tensor b = Tensor::empty(Shape{39000});  // 156,000 bytes: the same class
+  EXPECT_EQ(b.data<float>(), first);
+  Tensor c = Tensor::empty(Shape{80000});
+  EXPECT_NE(c.data<float>(), first);
+  {
+    AllocationBudget budget(100000, "test", "budget");  // the budget still counts requested bytes
+    test::expect_error([] { Tensor::empty(Shape{40000}); }, {"[test]", "budget", "160000"});
+  }
+}
+
 }  // namespace
 }  // namespace attend
