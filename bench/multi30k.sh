@@ -9,14 +9,7 @@
 #
 #   [MAX_TIME=60] bench/multi30k.sh [other `attend train` options, e.g. --seed 2]
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-data="${MULTI30K:-$root/../shared/data/multi30k/raw}"
-for f in train.de train.en val.de val.en test_2016_flickr.de test_2016_flickr.en; do
-  [ -r "$data/$f" ] || { echo "multi30k: $data/$f is missing (set MULTI30K to the raw data directory)" >&2; exit 2; }
-done
-"$root/scripts/deps.sh"
-"$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -- attend_cli
-attend="$root/build/attend"
+source "$(dirname "${BASH_SOURCE[0]}")/multi30k_setup.sh"
 run="${ATTEND_RUN_DIR:-$root/runs/multi30k}"
 mkdir -p "$run"
 rm -f "$run/rnnsearch.best.ckpt"  # written at the first validation; never a previous run's
