@@ -24,6 +24,7 @@ namespace attend::kernels {
   void backward(const FlashBackwardParams& p);                               \
   void weights(const FlashParams& p, const FlashWeightsRequest& r);          \
   void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);      \
+  void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log); \
   }
 ATTEND_FLASH_DECLARE(cpu_generic)
 ATTEND_FLASH_DECLARE(cpu_avx2)
@@ -241,6 +242,19 @@ void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
       break;
   }
   cpu_generic::uniforms(seed, first, n, out);
+}
+
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {
+  if (rows <= 0 || n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512:
+      return cpu_avx512::softmax_rows(x, y, rows, n, log);
+    case Isa::Avx2:
+      return cpu_avx2::softmax_rows(x, y, rows, n, log);
+    case Isa::Generic:
+      break;
+  }
+  cpu_generic::softmax_rows(x, y, rows, n, log);
 }
 
 const char* flash_isa_name() { return isa_name(current_isa()); }

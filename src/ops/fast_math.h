@@ -68,6 +68,25 @@ inline T exp_of(T x) {
   else return std::exp(x);
 }
 
+// exp(x) for the entries of a softmax row, x = score - row max <= 0: exactly 0 below -87.3 (so
+// masked entries, -inf, get no weight at all), else exp_of.
+template <typename T>
+inline T softmax_exp(T x) {
+  if constexpr (sizeof(T) == sizeof(float)) return x < -87.3365478515625f ? 0.0f : fast_exp(x);
+  else return std::exp(x);
+}
+
+// sum_i x[i] in double, four independent partial sums so the adds pipeline.
+template <typename T>
+double sum_as_double(const T* x, int64_t n) {
+  double s[4] = {0.0, 0.0, 0.0, 0.0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int k = 0; k < 4; ++k) s[k] += static_cast<double>(x[i + k]);
+  for (; i < n; ++i) s[0] += static_cast<double>(x[i]);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 template <typename T>
 inline T tanh_of(T x) {
   if constexpr (sizeof(T) == sizeof(float)) return fast_tanh(x);

@@ -11,20 +11,6 @@
 #include "fast_math.h"
 
 namespace attend {
-namespace {
-
-// sum_i x[i] in double, four independent partial sums so the adds pipeline.
-template <typename T>
-double sum_as_double(const T* x, int64_t n) {
-  double s[4] = {0.0, 0.0, 0.0, 0.0};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int k = 0; k < 4; ++k) s[k] += static_cast<double>(x[i + k]);
-  for (; i < n; ++i) s[0] += static_cast<double>(x[i]);
-  return (s[0] + s[1]) + (s[2] + s[3]);
-}
-
-}  // namespace
 
 // Per row i with target t = t_i, eps = label_smoothing, lse = log sum_c exp(x_ic), and
 // -log p_c = lse - x_ic:
@@ -67,14 +53,14 @@ Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntr
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t c = 0; c < C; ++c) m = std::max(m, xr[c]);
       for (int64_t c = 0; c < C; ++c) pr[c] = detail::exp_of<T>(xr[c] - m);
-      const double s = sum_as_double(pr, C);
+      const double s = detail::sum_as_double(pr, C);
       const T inv = static_cast<T>(1.0 / s);
       for (int64_t c = 0; c < C; ++c) pr[c] *= inv;
       const int64_t t = targets.data[static_cast<size_t>(i)];
       if (t == opt.ignore_index) continue;
       const double lse = static_cast<double>(m) + std::log(s);
       double li = lse - (1.0 - eps) * static_cast<double>(xr[t]);
-      if (eps != 0.0) li -= eps / static_cast<double>(C) * sum_as_double(xr, C);
+      if (eps != 0.0) li -= eps / static_cast<double>(C) * detail::sum_as_double(xr, C);
       loss[static_cast<size_t>(i)] = li;
       counted[static_cast<size_t>(i)] = true;
       ++count;

@@ -1,11 +1,16 @@
 // softmax, log_softmax, masked_fill, where.
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <limits>
 
 #include "attend/autograd/autograd.h"
 #include "attend/ops/elementwise.h"
 #include "attend/ops/nn_ops.h"
 #include "attend/ops/reduce.h"
+#include "attend/core/threads.h"
+#include "attend/kernels/flash_attention.h"
+#include "fast_math.h"
 #include "map.h"
 
 namespace attend {
@@ -29,14 +34,17 @@ void for_each_row(const Shape& s, int axis, F&& f) {
 enum class Kind { softmax, log_softmax };
 
 // y = softmax or log_softmax of x along axis; rows of all -inf give 0 (softmax) or -inf
-// (log_softmax). Accumulates the row sum in double.
+// (log_softmax). The exponentials are computed in T and the row sum is accumulated in double;
+// float rows of the last axis (the usual case: attention scores, vocabulary logits) go to the
+// kernels' vectorized kernels::softmax_rows, chunks of rows spread over the threads; other rows
+// use detail::softmax_exp (exactly 0 for masked entries).
 Tensor softmax_forward(const Tensor& x, int axis, Kind kind) {
   const Tensor xc = x.contiguous();
   Tensor y = Tensor::empty(xc.shape(), xc.dtype());
   dispatch_dtype(x.dtype(), [&]<typename T>() {
     const T* p = xc.data<T>();
     T* q = y.data<T>();
-    for_each_row(xc.shape(), axis, [&](int64_t off, int64_t st, int64_t n) {
+    auto row = [&](int64_t off, int64_t st, int64_t n) {
       T m = -std::numeric_limits<T>::infinity();
       for (int64_t j = 0; j < n; ++j) m = std::max(m, p[off + j * st]);
       if (m == -std::numeric_limits<T>::infinity()) {
@@ -45,16 +53,46 @@ Tensor softmax_forward(const Tensor& x, int axis, Kind kind) {
         return;
       }
       double s = 0.0;
-      for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(p[off + j * st] - m));
+      if (st == 1) {
+        const T* pr = p + off;
+        T* qr = q + off;
+        for (int64_t j = 0; j < n; ++j) qr[j] = detail::softmax_exp<T>(pr[j] - m);
+        s = detail::sum_as_double(qr, n);
+        if (kind == Kind::softmax) {
+          const T inv = static_cast<T>(1.0 / s);
+          for (int64_t j = 0; j < n; ++j) qr[j] *= inv;
+        } else {
+          const T lse = m + static_cast<T>(std::log(s));
+          for (int64_t j = 0; j < n; ++j) qr[j] = pr[j] - lse;
+        }
+        return;
+      }
+      for (int64_t j = 0; j < n; ++j) s += static_cast<double>(detail::softmax_exp<T>(p[off + j * st] - m));
       if (kind == Kind::softmax) {
         const double inv = 1.0 / s;
         for (int64_t j = 0; j < n; ++j)
-          q[off + j * st] = static_cast<T>(std::exp(static_cast<double>(p[off + j * st] - m)) * inv);
+          q[off + j * st] = static_cast<T>(static_cast<double>(detail::softmax_exp<T>(p[off + j * st] - m)) * inv);
       } else {
         const T lse = m + static_cast<T>(std::log(s));
         for (int64_t j = 0; j < n; ++j) q[off + j * st] = p[off + j * st] - lse;
       }
-    });
+    };
+    const Shape& sh = xc.shape();
+    if (axis == sh.rank() - 1) {
+      const int64_t n = sh[axis], rows = n == 0 ? 0 : sh.numel() / n;
+      constexpr int64_t kChunk = 16;  // rows per task
+      const int64_t chunks = (rows + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (rows * n >= (int64_t{1} << 16)) num_threads(num_threads())
+      for (int64_t c = 0; c < chunks; ++c) {
+        const int64_t r0 = c * kChunk, r1 = std::min(rows, r0 + kChunk);
+        if constexpr (std::is_same_v<T, float>)
+          kernels::softmax_rows(p + r0 * n, q + r0 * n, r1 - r0, n, kind == Kind::log_softmax);
+        else
+          for (int64_t r = r0; r < r1; ++r) row(r * n, 1, n);
+      }
+    } else {
+      for_each_row(sh, axis, row);
+    }
   });
   return y;
 }
@@ -88,8 +126,8 @@ Tensor softmax_backward(const Tensor& y, const Tensor& g, int axis, Kind kind) {
       }
       double gs = 0.0;
       for (int64_t j = 0; j < n; ++j) gs += pg[off + j * st];
-      for (int64_t j = 0; j < n; ++j)
-        pd[off + j * st] = static_cast<T>(pg[off + j * st] - std::exp(static_cast<double>(py[off + j * st])) * gs);
+      const T gst = static_cast<T>(gs);
+      for (int64_t j = 0; j < n; ++j) pd[off + j * st] = pg[off + j * st] - detail::softmax_exp<T>(py[off + j * st]) * gst;
     });
   });
   return dx;

@@ -1,5 +1,8 @@
 // Dropout on the attention weights: the keep rate of the kernel's mask, the counter formula of
-// the header (the reference draws the same mask independently), forward and backward agreeing.
+// the header (the reference draws the same mask independently), forward and backward agreeing;
+// and the kernels' other row-wise helpers the ops use (dropout uniforms, softmax rows).
+#include <random>
+
 #include "flash_test_util.h"
 
 namespace attend::flash_test {
@@ -56,6 +59,42 @@ TEST_P(FlashDropout, DropoutUniformsEqualPhiloxUniformBitForBit) {
             << "first " << first << ", n " << n << ", e " << e;
       EXPECT_EQ(u.back(), -1.0f) << "wrote past n";
     }
+}
+
+// The ops' float softmax and log-softmax rows (kernels::softmax_rows) against double, per ISA:
+// lengths around the vector width, large logits, masked (-inf) entries exactly 0, masked rows.
+TEST_P(FlashDropout, SoftmaxRowsMatchDoubleAndKeepMasksExact) {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0.0f, 4.0f);
+  for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{16}, int64_t{17}, int64_t{100}, int64_t{8000}}) {
+    const int64_t rows = 3;
+    std::vector<float> x(static_cast<size_t>(rows * n));
+    for (float& v : x) v = normal(gen) + 30.0f;
+    for (int64_t j = 0; j < n; j += 3) x[static_cast<size_t>(n + j)] = -INFINITY;  // row 1: masked entries
+    if (n > 1) x[static_cast<size_t>(n + 1)] = 25.0f;                                // ... but not all
+    for (int64_t j = 0; j < n; ++j) x[static_cast<size_t>(2 * n + j)] = -INFINITY;  // row 2: fully masked
+    for (const bool log : {false, true}) {
+      std::vector<float> y(x.size(), 123.0f);
+      kernels::softmax_rows(x.data(), y.data(), rows, n, log);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* xr = x.data() + r * n;
+        const float* yr = y.data() + r * n;
+        double m = -INFINITY, s = 0.0;
+        for (int64_t j = 0; j < n; ++j) m = std::max(m, static_cast<double>(xr[j]));
+        for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(xr[j]) - m);
+        for (int64_t j = 0; j < n; ++j) {
+          SCOPED_TRACE("n " + std::to_string(n) + ", row " + std::to_string(r) + ", j " + std::to_string(j) +
+                       (log ? ", log" : ""));
+          if (xr[j] == -INFINITY) {
+            ASSERT_EQ(yr[j], log ? -INFINITY : 0.0f);
+            continue;
+          }
+          const double want = log ? static_cast<double>(xr[j]) - m - std::log(s) : std::exp(static_cast<double>(xr[j]) - m) / s;
+          ASSERT_NEAR(yr[j], want, log ? 2e-5 : 4e-6 * want + 1e-12);  // float exp of arguments down to -30: a few ulp
+        }
+      }
+    }
+  }
 }
 
 ATTEND_FLASH_PER_ISA(FlashDropout);

@@ -167,6 +167,13 @@ void flash_attention_weights(const FlashParams& p, const FlashWeightsRequest& re
 // instruction: the uniforms of the kernel's attention dropout, and of the dropout op.
 void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);
 
+// Row-wise softmax (log = false) or log-softmax (log = true) of `rows` contiguous rows of n
+// floats, x -> y (distinct buffers): y = e^(x - m) / s or y = x - m - log s, m = the row's max,
+// s = sum e^(x - m) accumulated in double over the vector lanes. -inf entries get exactly 0 (or
+// -inf); a row of all -inf gives 0 (or -inf). The exponential is the kernel's (relative error
+// about 1e-7), the instruction set the dispatcher's; the ops' softmax of float rows runs here.
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log);
+
 // The instruction set the dispatcher uses ("generic", "avx2", "avx512"), and why.
 const char* flash_isa_name();
 std::string flash_isa_reason();

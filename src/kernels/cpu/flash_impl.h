@@ -685,4 +685,52 @@ void backward(const FlashBackwardParams& bp) {
 // The dropout uniforms of counters first .. first + n - 1 (flash_attention.h, dropout_uniforms).
 void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) { Isa::uniforms(seed, first, n, out); }
 
+// Softmax or log-softmax of contiguous rows (flash_attention.h, softmax_rows): the max and the
+// exponentials W lanes at a time, e = 2^((x - m) log2 e) (0 for masked entries), the lanes' sums
+// added in double.
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {
+  const int64_t nv = n / W * W;
+  alignas(64) float lanes[W];
+  const V vlog2e = Isa::set1(kLog2e);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    V vm = Isa::set1(kNegInf);
+    for (int64_t j = 0; j < nv; j += W) vm = Isa::max(vm, Isa::loadu(xr + j));
+    Isa::storeu(lanes, vm);
+    float m = kNegInf;
+    for (int i = 0; i < W; ++i) m = std::max(m, lanes[i]);
+    for (int64_t j = nv; j < n; ++j) m = std::max(m, xr[j]);
+    if (m == kNegInf) {
+      std::fill(yr, yr + n, log ? kNegInf : 0.0f);
+      continue;
+    }
+    const V vmax = Isa::set1(m);
+    V vs = Isa::zero();
+    for (int64_t j = 0; j < nv; j += W) {
+      const V e = Isa::exp2(Isa::mul(Isa::sub(Isa::loadu(xr + j), vmax), vlog2e));
+      Isa::storeu(yr + j, e);
+      vs = Isa::add(vs, e);
+    }
+    Isa::storeu(lanes, vs);
+    double s = 0.0;
+    for (int i = 0; i < W; ++i) s += static_cast<double>(lanes[i]);
+    for (int64_t j = nv; j < n; ++j) {
+      yr[j] = xr[j] == kNegInf ? 0.0f : static_cast<float>(std::exp(static_cast<double>(xr[j] - m)));
+      s += static_cast<double>(yr[j]);
+    }
+    if (log) {
+      const float lse = m + static_cast<float>(std::log(s));
+      const V vl = Isa::set1(lse);
+      for (int64_t j = 0; j < nv; j += W) Isa::storeu(yr + j, Isa::sub(Isa::loadu(xr + j), vl));
+      for (int64_t j = nv; j < n; ++j) yr[j] = xr[j] - lse;
+    } else {
+      const float inv = static_cast<float>(1.0 / s);
+      const V vi = Isa::set1(inv);
+      for (int64_t j = 0; j < nv; j += W) Isa::storeu(yr + j, Isa::mul(Isa::loadu(yr + j), vi));
+      for (int64_t j = nv; j < n; ++j) yr[j] *= inv;
+    }
+  }
+}
+
 }  // namespace attend::kernels::ATTEND_FLASH_NS
