@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <list>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -41,13 +43,15 @@ namespace {
 // threshold (at most 32 MiB) with fresh mappings whose pages the kernel zeroes on first touch, and
 // trims freed heap tops; a training step that frees and reallocates the same activations (the
 // logits of a batch alone are tens of MiB) then spends a tenth of its time clearing pages. Sizes
-// are rounded up to one of 8 classes per power of two (at most 12.5% slack), cached blocks are
-// capped at kCacheBytes, and a block is reused only for a request of its own class. Under
-// AddressSanitizer nothing is cached, so a use after free is still caught.
+// are rounded up to one of 8 classes per power of two (at most 12.5% slack) and a block is reused
+// only for a request of its own class. At most kCacheBytes stay cached; beyond that the blocks
+// freed longest ago go back to malloc first, so sizes that stop recurring (a decoder's growing
+// caches) do not hold memory. Under AddressSanitizer nothing is cached, so a use after free is
+// still caught.
 class BlockCache {
  public:
   static constexpr size_t kMinBytes = size_t{64} << 10;
-  static constexpr size_t kCacheBytes = size_t{1} << 30;
+  static constexpr size_t kCacheBytes = size_t{256} << 20;
 
   // The size class of a request of `bytes` (>= kMinBytes): 8 steps per power of two.
   static size_t size_class(size_t bytes) {
@@ -58,25 +62,41 @@ class BlockCache {
   }
   void* take(size_t cls) {
     std::lock_guard<std::mutex> lock(mutex_);
-    auto it = free_.find(cls);
-    if (it == free_.end() || it->second.empty()) return nullptr;
-    void* p = it->second.back();
+    auto it = by_class_.find(cls);
+    if (it == by_class_.end() || it->second.empty()) return nullptr;
+    const auto entry = it->second.back();  // the most recently freed block of the class
     it->second.pop_back();
+    void* p = entry->data;
+    lru_.erase(entry);
     cached_ -= cls;
     return p;
   }
-  // False when the cache is full: the caller frees the block.
-  bool give(void* p, size_t cls) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (cached_ + cls > kCacheBytes) return false;
-    free_[cls].push_back(p);
-    cached_ += cls;
-    return true;
+  void give(void* p, size_t cls) {
+    std::vector<void*> evicted;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lru_.push_back({p, cls});
+      by_class_[cls].push_back(std::prev(lru_.end()));
+      cached_ += cls;
+      while (cached_ > kCacheBytes) {  // the oldest block is the front of its class's list too
+        const Block old = lru_.front();
+        by_class_[old.cls].pop_front();
+        lru_.pop_front();
+        cached_ -= old.cls;
+        evicted.push_back(old.data);
+      }
+    }
+    for (void* e : evicted) std::free(e);
   }
 
  private:
+  struct Block {
+    void* data;
+    size_t cls;
+  };
   std::mutex mutex_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  std::list<Block> lru_;  // freed longest ago first
+  std::unordered_map<size_t, std::deque<std::list<Block>::iterator>> by_class_;  // oldest first
   size_t cached_ = 0;
 };
 
@@ -114,8 +134,8 @@ Storage::Storage(size_t bytes) : bytes_(bytes) {
 }
 
 Storage::~Storage() {
-  if (kCacheBlocks && bytes_ >= BlockCache::kMinBytes && block_cache().give(data_, allocation_size(bytes_))) return;
-  std::free(data_);
+  if (kCacheBlocks && bytes_ >= BlockCache::kMinBytes) block_cache().give(data_, allocation_size(bytes_));
+  else std::free(data_);
 }
 
 TensorImpl& Tensor::impl() const {
@@ -264,9 +284,13 @@ double Tensor::item() const {
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   std::vector<T> out;
-  out.reserve(static_cast<size_t>(numel()));
   dispatch_dtype(dtype(), [&]<typename S>() {
     const S* p = data<S>();
+    if (is_contiguous()) {  // one pass the compiler vectorizes (a search step reads [N, V] this way)
+      out.assign(p, p + numel());
+      return;
+    }
+    out.reserve(static_cast<size_t>(numel()));
     for_each_offset<1>(shape(), {strides()}, [&](int64_t o) { out.push_back(static_cast<T>(p[o])); });
   });
   return out;

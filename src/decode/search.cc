@@ -179,15 +179,27 @@ std::vector<std::vector<Hypothesis>> beam_search(models::StepDecoder& model, con
       Sentence& s = sent[static_cast<size_t>(b)];
       const int64_t S_b = src_lengths[static_cast<size_t>(b)];
       const int64_t n = static_cast<int64_t>(s.beam.size());
-      // The best 2k extensions, best first (ties: lower parent, then lower token id).
-      cand.clear();
-      for (int64_t i = 0; i < n; ++i) {
-        const float* lp = a.log_probs.data() + (row0 + i) * V;
-        for (int64_t v = 0; v < V; ++v) cand.push_back({s.beam[static_cast<size_t>(i)].log_prob + lp[v], i * V + v});
-      }
+      // The best 2k extensions, best first (ties: lower parent, then lower token id). They are among
+      // the best 2k of each parent's row, so each row is scanned once against the worst of its
+      // running best (a few compares per token), and only those n * 2k candidates are sorted.
       const auto better = [](const Candidate& x, const Candidate& y) {
         return x.log_prob > y.log_prob || (x.log_prob == y.log_prob && x.index < y.index);
       };
+      const size_t per_row = static_cast<size_t>(std::min<int64_t>(2 * k, V));
+      cand.clear();
+      for (int64_t i = 0; i < n; ++i) {
+        const float* lp = a.log_probs.data() + (row0 + i) * V;
+        const double base = s.beam[static_cast<size_t>(i)].log_prob;
+        const size_t first = cand.size();
+        for (int64_t v = 0; v < V; ++v) {
+          const Candidate c{base + lp[v], i * V + v};
+          const size_t filled = cand.size() - first;
+          if (filled == per_row && !better(c, cand.back())) continue;
+          if (filled < per_row) cand.push_back(c);
+          else cand.back() = c;
+          for (size_t j = cand.size() - 1; j > first && better(cand[j], cand[j - 1]); --j) std::swap(cand[j], cand[j - 1]);
+        }
+      }
       const size_t top = std::min(cand.size(), static_cast<size_t>(2 * k));
       std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(top), cand.end(), better);
       std::vector<Partial> beam;
