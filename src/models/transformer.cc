@@ -80,14 +80,7 @@ class TransformerState : public DecoderState {
     auto out = std::make_unique<TransformerState>();
     out->position = position;
     for (const int64_t r : rows) out->lengths.push_back(lengths[static_cast<size_t>(r)]);
-    for (const nn::KVCache& c : self) {
-      nn::KVCache d;
-      if (c.length() > 0) {
-        d.k = internal::select_rows(c.k, 0, rows);  // [N', Hkv, T, D]
-        d.v = internal::select_rows(c.v, 0, rows);
-      }
-      out->self.push_back(std::move(d));
-    }
+    for (const nn::KVCache& c : self) out->self.push_back(c.select(rows));  // [N', Hkv, T, D]
     out->cross = cross.select(rows);  // shared while the rows read the same sources
     return out;
   }

@@ -154,14 +154,71 @@ MhaOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, co
   Tensor k = split_heads(linear(key, p.wk, p.bk), Hkv, D);    // [B, Hkv, Tk_new, D]
   Tensor v = split_heads(linear(value, p.wv, p.bv), Hkv, D);  // [B, Hkv, Tk_new, D]
   if (opt.cache != nullptr) {
-    if (opt.cache->length() > 0) {
-      k = concat({opt.cache->k, k}, 2);  // [B, Hkv, Tk, D]
-      v = concat({opt.cache->v, v}, 2);  // [B, Hkv, Tk, D]
-    }
-    opt.cache->k = k;
-    opt.cache->v = v;
+    opt.cache->append(k, v);
+    k = opt.cache->k;  // [B, Hkv, Tk, D]
+    v = opt.cache->v;
   }
   return attend_heads(q, k, v, mask, opt);
+}
+
+void KVCache::append(const Tensor& k_new, const Tensor& v_new) {
+  const int64_t T = length(), t = k_new.size(2), need = T + t;
+  if (grad_enabled() || k_new.requires_grad() || v_new.requires_grad() ||
+      (k.defined() && k.requires_grad())) {
+    k = T > 0 ? concat({k, k_new}, 2) : k_new;  // [B, Hkv, Tk, D]
+    v = T > 0 ? concat({v, v_new}, 2) : v_new;
+    k_buf = v_buf = Tensor();
+    used.reset();
+    return;
+  }
+  const bool fits = k_buf.defined() && used && *used == T && k_buf.size(2) >= need &&
+                    k_buf.size(0) == k_new.size(0) && k_buf.size(1) == k_new.size(1) &&
+                    k_buf.size(3) == k_new.size(3) && k_buf.dtype() == k_new.dtype();
+  if (!fits) {  // new buffers with room for about half as many steps again
+    const int64_t capacity = need + std::max<int64_t>(need / 2, 16);
+    const Shape shape{k_new.size(0), k_new.size(1), capacity, k_new.size(3)};
+    Tensor kb = Tensor::empty(shape, k_new.dtype()), vb = Tensor::empty(shape, k_new.dtype());
+    if (T > 0) {
+      Tensor kd = slice(kb, 2, 0, T), vd = slice(vb, 2, 0, T);
+      copy_into(kd, k);
+      copy_into(vd, v);
+    }
+    k_buf = kb, v_buf = vb;
+    used = std::make_shared<int64_t>(T);
+  }
+  Tensor kd = slice(k_buf, 2, T, need), vd = slice(v_buf, 2, T, need);
+  copy_into(kd, k_new);
+  copy_into(vd, v_new);
+  *used = need;
+  k = slice(k_buf, 2, 0, need);  // [B, Hkv, Tk, D] views
+  v = slice(v_buf, 2, 0, need);
+}
+
+KVCache KVCache::select(const std::vector<int64_t>& rows) const {
+  KVCache out;
+  if (length() == 0) return out;
+  if (!k_buf.defined()) {
+    out.k = index_select(k, 0, Index(rows));  // [N', Hkv, T, D]
+    out.v = index_select(v, 0, Index(rows));
+    return out;
+  }
+  // Gather only the positions in use, into buffers of the same capacity.
+  const int64_t T = length();
+  const Shape shape{static_cast<int64_t>(rows.size()), k_buf.size(1), k_buf.size(2), k_buf.size(3)};
+  out.k_buf = Tensor::empty(shape, k_buf.dtype());
+  out.v_buf = Tensor::empty(shape, v_buf.dtype());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const int64_t from = rows[r], to = static_cast<int64_t>(r);
+    ATTEND_CHECK(from >= 0 && from < k.size(0), "KVCache::select", "row ", from, " is outside a cache of ", k.size(0),
+                 " rows");
+    Tensor kd = slice(slice(out.k_buf, 0, to, to + 1), 2, 0, T), vd = slice(slice(out.v_buf, 0, to, to + 1), 2, 0, T);
+    copy_into(kd, slice(k, 0, from, from + 1));
+    copy_into(vd, slice(v, 0, from, from + 1));
+  }
+  out.used = std::make_shared<int64_t>(T);
+  out.k = slice(out.k_buf, 2, 0, T);
+  out.v = slice(out.v_buf, 2, 0, T);
+  return out;
 }
 
 KVCache MultiheadAttention::project_kv(const Tensor& key, const Tensor& value) const {

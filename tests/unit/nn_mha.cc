@@ -197,6 +197,50 @@ TEST(SemanticsMultiheadAttention, KVCacheStepByStepEqualsFullCausal) {
   }
 }
 
+// Without gradients the cache appends into buffers with room to grow: the same rows as the full
+// causal computation, the cached keys are views of the buffer (no copy per step), copies of a
+// cache that diverge never see each other's steps, and select() gathers rows with the room kept.
+TEST(SemanticsMultiheadAttention, KVCacheInPlaceWithoutGradients) {
+  Rng rng(29);
+  nn::MultiheadAttention m({.embed_dim = 8, .num_heads = 2, .dtype = DType::f64}, rng);
+  randomize(m, rng);
+  const int64_t B = 3, T = 7;
+  const Tensor x = test::randn64({B, T, 8}, rng);
+  NoGrad no_grad;
+  const Tensor full = m.forward(x, x, x, {.causal = true}).output;  // [B, T, C]
+  nn::KVCache cache;
+  std::vector<Tensor> steps;
+  for (int64_t t = 0; t < T; ++t) {
+    const Tensor xt = slice(x, 1, t, t + 1);
+    steps.push_back(m.forward(xt, xt, xt, {.causal = true}, {.cache = &cache}).output);
+    ASSERT_TRUE(cache.k_buf.defined());
+    EXPECT_GE(cache.k_buf.size(2), t + 1);
+    EXPECT_EQ(*cache.used, t + 1);
+  }
+  EXPECT_TRUE(all_close(concat(steps, 1), full, 1e-13));
+  EXPECT_EQ(cache.k.data<double>(), cache.k_buf.data<double>());  // a view, not a copy
+
+  // Two copies at length 4 each take a different step 5: neither overwrites the other.
+  nn::KVCache a;
+  for (int64_t t = 0; t < 4; ++t) a.append(slice(cache.k, 2, t, t + 1), slice(cache.v, 2, t, t + 1));
+  nn::KVCache b = a;
+  const Tensor ka = Tensor::full(Shape{B, 2, 1, 4}, 1.0, DType::f64), kb = Tensor::full(Shape{B, 2, 1, 4}, 2.0, DType::f64);
+  a.append(ka, ka);
+  b.append(kb, kb);
+  EXPECT_TRUE(all_close(slice(a.k, 2, 4, 5), ka, 0.0));
+  EXPECT_TRUE(all_close(slice(b.k, 2, 4, 5), kb, 0.0));
+  EXPECT_TRUE(all_close(slice(a.k, 2, 0, 4), slice(cache.k, 2, 0, 4), 0.0));
+  EXPECT_TRUE(all_close(slice(b.k, 2, 0, 4), slice(cache.k, 2, 0, 4), 0.0));
+
+  // select: rows reordered and repeated, positions kept, room to grow kept.
+  const nn::KVCache s = cache.select({2, 0, 0});
+  ASSERT_EQ(s.k.shape(), Shape({3, 2, T, 4}));
+  EXPECT_EQ(s.k_buf.size(2), cache.k_buf.size(2));
+  EXPECT_TRUE(all_close(slice(s.k, 0, 0, 1), slice(cache.k, 0, 2, 3), 0.0));
+  EXPECT_TRUE(all_close(slice(s.v, 0, 2, 3), slice(cache.v, 0, 0, 1), 0.0));
+  test::expect_error([&] { cache.select({3}); }, {"[KVCache::select]", "row 3", "3 rows"});
+}
+
 TEST(SemanticsMultiheadAttention, PerHeadWeightsAverageToTheAveragedWeights) {
   Rng rng(24);
   nn::MultiheadAttention m({.embed_dim = 8, .num_heads = 4, .dtype = DType::f64}, rng);

@@ -27,6 +27,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "attend/attention/mask.h"
 #include "attend/core/rng.h"
@@ -50,11 +52,25 @@ struct MultiheadAttentionOptions {
 // decoding: forward() appends the new step's k/v and attends the new queries against all of them;
 // with Mask::causal (bottom-right) this equals the full causal computation row by row. The cached
 // tensors keep their autograd history while grad mode is on, so decode under NoGrad.
+//
+// Without gradients (decoding), appends write into buffers with room to grow (k and v are then
+// views of their first T_cached positions), so a step copies its own keys and values, not the
+// whole cache. Copies of a cache share the buffers; `used` (shared too) records how many positions
+// hold data, and a cache appends in place only if nobody appended past its own length, so two
+// copies that diverge never overwrite each other. select() gathers rows into new buffers of the
+// same capacity (a beam's reordering).
 struct KVCache {
   Tensor k;  // [B, Hkv, T_cached, D], undefined while empty
   Tensor v;  // [B, Hkv, T_cached, D]
   int64_t length() const { return k.defined() ? k.size(2) : 0; }
-  void clear() { k = Tensor(), v = Tensor(); }
+  void clear() { *this = KVCache{}; }
+  // Appends k_new, v_new [B, Hkv, t, D] (autograd-tracked concatenation while grad mode is on).
+  void append(const Tensor& k_new, const Tensor& v_new);
+  // The cache of rows `rows` (each in [0, B)), in that order.
+  KVCache select(const std::vector<int64_t>& rows) const;
+
+  Tensor k_buf, v_buf;            // [B, Hkv, capacity, D] when appended without gradients
+  std::shared_ptr<int64_t> used;  // positions of the buffers that hold data
 };
 
 struct MhaCallOptions {
