@@ -4,6 +4,7 @@
 // decoder's self-attention and the cross-attention (app/attention_view.h): a grid of heat maps
 // (PNG/SVG, one kind) or one HTML page to browse them all. Then prints the translation and its
 // alignment (subword pieces mapped to words).
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -112,8 +113,19 @@ std::vector<Panel> select_panels(const app::AttentionView& v, const ShowOptions&
         out.push_back({m.kind, m.layer, "head " + std::to_string(h + 1), slice(m.weights, 0, h, h + 1)});
     if (head <= 0 && (H > 1 || head < 0)) out.push_back({m.kind, m.layer, "mean", mean(m.weights, {0}, true)});
   }
-  ATTEND_CHECK(!out.empty(), "show", "no ", o.attention == "all" ? "" : o.attention + " ", "attention map in layer ",
-               o.layer, " of this model");
+  if (out.empty()) {
+    std::string kinds;
+    int64_t layers = 0;
+    for (const models::AttentionMap& m : v.maps) {
+      if (kinds.find(models::to_string(m.kind)) == std::string::npos)
+        kinds += (kinds.empty() ? "" : ", ") + std::string(models::to_string(m.kind));
+      if (o.attention == "all" || o.attention == models::to_string(m.kind)) layers = std::max(layers, m.layer + 1);
+    }
+    throw Error("show", "the model has no " + (o.attention == "all" ? std::string() : o.attention + " ") +
+                            "attention" + (o.layer > 0 && layers > 0 ? " in layer " + std::to_string(o.layer) + " (it has " +
+                                                                            std::to_string(layers) + ")"
+                                                                      : " (it has: " + kinds + ")"));
+  }
   return out;
 }
 
@@ -195,7 +207,7 @@ void run_show(const ShowOptions& o) {
     const std::string ext = std::filesystem::path(o.out).extension().string();
     if (ext == ".html" || ext == ".htm") save_browser(v, panels, o, title);
     else save_grid(v, panels, o, title);
-    drew = std::to_string(panels.size()) + " maps";
+    drew = std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps");
   }
 
   const Tensor w = app::alignment_weights(tr, t, 0, {.layer = o.alignment_layer - 1});
