@@ -361,16 +361,10 @@ def parse_duration(s):
     return 3600 * h + 60 * mi + se
 
 
-def run_attend(args, threads, workdir):
-    d = args.data
-    cmd = [args.attend, "train", "--train-src", f"{d}/train.de", "--train-tgt", f"{d}/train.en",
-           "--valid-src", f"{d}/val.de", "--valid-tgt", f"{d}/val.en", "--lowercase", "--min-freq", str(args.min_freq),
-           "--max-length", str(args.max_length), "--arch", "rnnsearch", "--embed", str(args.embed),
-           "--hidden", str(args.hidden), "--attention-dim", str(args.attention_dim or args.hidden),
-           "--readout", str(args.readout or args.hidden), "--dropout", str(args.dropout), "--batch", str(args.batch),
-           "--lr", str(args.lr), "--clip", str(args.clip), "--epochs", "1",
-           "--max-steps", str(args.warmup + args.steps), "--valid-decode", "10", "--show", "0",
-           "--seed", str(args.seed), "--threads", str(threads), "-o", os.path.join(workdir, "rnnsearch.ckpt")]
+def follow_attend_train(cmd):
+    """Runs `attend train` (cmd), timestamping each progress line as it arrives: returns the header
+    ("attend train: ARCH (N parameters), ...") as a dict and the progress lines (time, batch, step,
+    loss, rate, eta). Other lines are echoed; a non-zero exit ends the benchmark with its last lines."""
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1)
     header, lines, other = None, [], []
@@ -392,6 +386,19 @@ def run_attend(args, threads, workdir):
     if header is None:
         sys.exit("attend train printed no 'attend train: ... parameters' line")
     return header, lines
+
+
+def run_attend(args, threads, workdir):
+    d = args.data
+    cmd = [args.attend, "train", "--train-src", f"{d}/train.de", "--train-tgt", f"{d}/train.en",
+           "--valid-src", f"{d}/val.de", "--valid-tgt", f"{d}/val.en", "--lowercase", "--min-freq", str(args.min_freq),
+           "--max-length", str(args.max_length), "--arch", "rnnsearch", "--embed", str(args.embed),
+           "--hidden", str(args.hidden), "--attention-dim", str(args.attention_dim or args.hidden),
+           "--readout", str(args.readout or args.hidden), "--dropout", str(args.dropout), "--batch", str(args.batch),
+           "--lr", str(args.lr), "--clip", str(args.clip), "--epochs", "1",
+           "--max-steps", str(args.warmup + args.steps), "--valid-decode", "10", "--show", "0",
+           "--seed", str(args.seed), "--threads", str(threads), "-o", os.path.join(workdir, "rnnsearch.ckpt")]
+    return follow_attend_train(cmd)
 
 
 def run_torch(args, config, threads):

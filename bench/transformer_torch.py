@@ -70,7 +70,7 @@ import sys
 import tempfile
 import time
 
-from rnnsearch_torch import _HEADER, _PROGRESS, batch_plan, parse_duration, parse_rate
+from rnnsearch_torch import batch_plan, follow_attend_train
 from torch_peer import loaded_libraries, torch_env
 
 DATA = "/work/shared/data/multi30k/raw"
@@ -467,27 +467,7 @@ def run_attend_train(args, threads, workdir):
            "--lr", str(args.lr), "--beta2", str(args.beta2), "--clip", str(args.clip), "--batch", str(args.batch),
            "--epochs", "1", "--max-steps", str(args.warmup + args.steps), "--valid-decode", "0", "--show", "0",
            "--seed", str(args.seed), "--threads", str(threads), "-o", os.path.join(workdir, "transformer.ckpt")]
-    print("$ " + " ".join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1)
-    header, lines, other = None, [], []
-    for raw in proc.stderr:
-        now = time.perf_counter()
-        line = raw.rstrip("\n")
-        m = _PROGRESS.match(line)
-        if m:
-            lines.append(dict(t=now, batch=int(m[1]), nb=int(m[2]), step=int(m[3]), loss=float(m[4]),
-                              rate=parse_rate(m[5]), eta=parse_duration(m[6])))
-            continue
-        other.append(line)
-        h = _HEADER.match(line)
-        if h:
-            header = dict(arch=h[1], params=int(h[2]), pairs=int(h[3]), src_vocab=int(h[4]), tgt_vocab=int(h[5]))
-        print("  attend| " + line, flush=True)
-    if proc.wait() != 0:
-        sys.exit(f"attend train exited with {proc.returncode}:\n" + "\n".join(other[-20:]))
-    if header is None:
-        sys.exit("attend train printed no 'attend train: ... parameters' line")
-    return header, lines
+    return follow_attend_train(cmd)
 
 
 def run_train_peer(args, name, python, env, threads):
