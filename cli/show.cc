@@ -27,6 +27,7 @@ namespace {
 struct ShowOptions {
   std::string model, source, out, title;
   int64_t beam = 5;
+  double alpha = 0.6;
   bool values = false;
   int threads = 0;
   std::string attention;  // empty: the search's attention; encoder | decoder | cross | all
@@ -189,7 +190,7 @@ void run_show(const ShowOptions& o) {
                "' encoder-decoder, which has no attention to draw");
   ATTEND_CHECK(!tr.encode_source(o.source).empty(), "show", "--source has no tokens");
 
-  const app::Translation t = tr.translate({o.source}, {.beam = o.beam}).at(0);
+  const app::Translation t = tr.translate({o.source}, {.beam = o.beam, .alpha = o.alpha}).at(0);
   const decode::Hypothesis& h = t.nbest.at(0);
   const std::string title = search_title(o, tr);
   std::string drew;
@@ -239,6 +240,7 @@ void add_show_command(CLI::App& app) {
   c->add_option("-s,--source", o->source, "the sentence to translate")->required();
   c->add_option("-o,--out", o->out, "picture to write: .png, .svg or .html (interactive read-out)")->required();
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
+  c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
   c->add_option("--attention", o->attention, "draw every map of a kind: encoder | decoder | cross | all");
   c->add_option("--layer", o->layer, "with --attention: only this layer (1-based; 0 = all)")->capture_default_str();
   c->add_option("--head", o->head, "with --attention: all (each head and their mean) | mean | N (1-based)")
