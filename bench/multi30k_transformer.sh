@@ -4,23 +4,17 @@
 # 3+3-layer, d_model 256 Transformer (shared embeddings, tied output, label smoothing 0.1, Adam
 # beta2 0.98, Noam warm-up) trained for at most MAX_TIME minutes (default 90) on THREADS threads
 # (default 2), keeping the checkpoint of the best validation loss; then test_2016_flickr with beam 5
-# and greedy search: sacreBLEU-exact BLEU (cased, and lowercased as `sacrebleu -lc`) and chrF of
-# the detokenized output, the learning curve (validation BLEU and loss against time) as a picture,
-# and every layer's and head's attention for one test sentence.
+# and greedy search (beam search's length penalty chosen on the validation set): sacreBLEU-exact
+# BLEU (cased, and lowercased as `sacrebleu -lc`) and chrF of the detokenized output, the learning
+# curve (validation BLEU and loss against time) as a picture, and every layer's and head's
+# attention for one test sentence.
 # Outputs go to runs/multi30k_transformer/ (override with ATTEND_RUN_DIR); the data directory
 # defaults to ../shared/data/multi30k/raw next to the repository (override with MULTI30K).
 #
 #   [MAX_TIME=90] [THREADS=2] bench/multi30k_transformer.sh [other `attend train` options]
 #   STAGE=eval bench/multi30k_transformer.sh    # score and draw an existing run again
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-data="${MULTI30K:-$root/../shared/data/multi30k/raw}"
-for f in train.de train.en val.de val.en test_2016_flickr.de test_2016_flickr.en; do
-  [ -r "$data/$f" ] || { echo "multi30k: $data/$f is missing (set MULTI30K to the raw data directory)" >&2; exit 2; }
-done
-"$root/scripts/deps.sh"
-"$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -- attend_cli
-attend="$root/build/attend"
+source "$(dirname "${BASH_SOURCE[0]}")/multi30k_setup.sh"
 run="${ATTEND_RUN_DIR:-$root/runs/multi30k_transformer}"
 threads="${THREADS:-2}"
 mkdir -p "$run"
@@ -43,26 +37,39 @@ fi
 
 model="$run/transformer.best.ckpt"
 [ -e "$model" ] || model="$run/transformer.ckpt"  # stopped before the first validation
+# Beam search's length penalty (GNMT alpha) is chosen on the validation set, never on the test set.
+alpha=0.6 best=-1
+for a in 0.6 1.0 1.5; do
+  bleu="$("$attend" eval -m "$model" --src "$data/val.de" --ref "$data/val.en" --beam 5 --alpha "$a" \
+    --threads "$threads" --json "$run/val.beam5.alpha$a.json" | sed -n 's/^BLEU[^=]*= \([0-9.]*\).*/\1/p')"
+  echo "== val, beam 5, alpha $a: BLEU $bleu"
+  if awk -v x="$bleu" -v y="$best" 'BEGIN { exit !(x > y) }'; then alpha=$a best=$bleu; fi
+done
+echo "== alpha $alpha (best validation BLEU $best)"
 for beam in 5 1; do
   echo "== test_2016_flickr, beam $beam ($model)"
   "$attend" eval -m "$model" --src "$data/test_2016_flickr.de" --ref "$data/test_2016_flickr.en" \
-    --beam "$beam" --threads "$threads" --json "$run/test.beam$beam.json"
+    --beam "$beam" --alpha "$alpha" --threads "$threads" --json "$run/test.beam$beam.json"
   "$attend" eval -m "$model" --src "$data/test_2016_flickr.de" --ref "$data/test_2016_flickr.en" \
-    --beam "$beam" --threads "$threads" --lowercase --json "$run/test.beam$beam.lc.json" | grep -E 'BLEU|chrF'
+    --beam "$beam" --alpha "$alpha" --threads "$threads" --lowercase --json "$run/test.beam$beam.lc.json" |
+    grep -E 'BLEU|chrF'
 done
-"$attend" translate -m "$model" --beam 5 --threads "$threads" -i "$data/test_2016_flickr.de" -o "$run/test.hyp.en"
+"$attend" translate -m "$model" --beam 5 --alpha "$alpha" --threads "$threads" -i "$data/test_2016_flickr.de" \
+  -o "$run/test.hyp.en"
 
 # The learning curve from the validation lines of the log ("SECONDS validation: loss L ... BLEU B").
 {
-  printf 'minutes of training\tvalidation BLEU (greedy, 500 sentences)\tvalidation loss (nats per token)\n'
+  printf 'minutes of training\tvalidation BLEU\tvalidation loss\n'
   awk '$2 == "validation:" { printf "%.2f\t%s\t%s\n", $1 / 60, $10, $4 }' "$run/train.log"
 } > "$run/curve.tsv"
-"$attend" plot --curve "$run/curve.tsv" --label "transformer, $threads thread(s)" \
-  --title "Transformer on Multi30k de-en: validation during training" -o "$run/learning_curve.png"
+trained="$(sed -n 's/.* \([0-9]*\) thread(s)$/\1/p' "$run/train.log" | head -1)"
+"$attend" plot --curve "$run/curve.tsv" --label "transformer, $trained thread(s)" \
+  --title "Transformer, Multi30k de-en: validation BLEU (greedy, 500 sentences) and loss (nats per token)" \
+  -o "$run/learning_curve.png"
 
 sentence="$(sed -n 2p "$data/test_2016_flickr.de")"
 for kind in cross encoder decoder; do
-  "$attend" show -m "$model" -s "$sentence" --beam 5 --attention "$kind" -o "$run/attention.$kind.png"
+  "$attend" show -m "$model" -s "$sentence" --beam 5 --alpha "$alpha" --attention "$kind" -o "$run/attention.$kind.png"
 done
-"$attend" show -m "$model" -s "$sentence" --beam 5 --attention all -o "$run/attention.html"
+"$attend" show -m "$model" -s "$sentence" --beam 5 --alpha "$alpha" --attention all -o "$run/attention.html"
 echo "translations: $run/test.hyp.en; curve: $run/learning_curve.png; attention: $run/attention.{cross,encoder,decoder}.png, $run/attention.html"
