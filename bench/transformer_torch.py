@@ -70,7 +70,8 @@ import sys
 import tempfile
 import time
 
-from rnnsearch_torch import batch_plan, follow_attend_train
+from rnnsearch_torch import batch_plan, batch_tokens, follow_attend_train
+from rnnsearch_torch import make_batch as rnnsearch_batch
 from torch_peer import loaded_libraries, torch_env
 
 DATA = "/work/shared/data/multi30k/raw"
@@ -365,27 +366,12 @@ def load_examples(src_ids, tgt_ids, max_length):
     return examples, dropped
 
 
-def batch_tokens(examples, ids):
-    return sum(len(examples[i][1]) + 1 for i in ids)
-
-
 def make_batch(torch, examples, ids):
-    """src [B, S], src_pad [B, S] (True = padding), tgt_in [B, T+1] (<s> y), tgt_out [B, T+1] (y </s>)."""
-    B = len(ids)
-    S = max(len(examples[i][0]) for i in ids)
-    T = max(len(examples[i][1]) for i in ids)
-    src = [[PAD] * S for _ in range(B)]
-    tin = [[PAD] * (T + 1) for _ in range(B)]
-    tout = [[PAD] * (T + 1) for _ in range(B)]
-    for r, i in enumerate(ids):
-        s, t = examples[i]
-        src[r][:len(s)] = s
-        tin[r][:len(t) + 1] = [BOS] + t
-        tout[r][:len(t) + 1] = t + [EOS]
-    lengths = torch.tensor([len(examples[i][0]) for i in ids])
-    src_pad = torch.arange(S).unsqueeze(0) >= lengths.unsqueeze(1)
-    return (torch.tensor(src, dtype=torch.int64), src_pad, torch.tensor(tin, dtype=torch.int64),
-            torch.tensor(tout, dtype=torch.int64))
+    """src [B, S], src_pad [B, S] (True = padding), tgt_in [B, T+1] (<s> y), tgt_out [B, T+1] (y </s>):
+    rnnsearch_torch's padded batch, with the source lengths as PyTorch's key padding mask."""
+    src, lengths, tin, tout = rnnsearch_batch(torch, examples, ids)
+    src_pad = torch.arange(src.shape[1]).unsqueeze(0) >= lengths.unsqueeze(1)
+    return src, src_pad, tin, tout
 
 
 def train_config(args, vocab):
