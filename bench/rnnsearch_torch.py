@@ -388,6 +388,32 @@ def follow_attend_train(cmd):
     return header, lines
 
 
+def attend_interval(lines, batches, cum, warmup):
+    """From attend's progress lines (follow_attend_train) over a plan of `batches` batches whose
+    cumulative target tokens are cum[k] after step k: checks attend's batch count and its printed
+    token counts against the plan, then returns the first and last line after the warm-up and the
+    target tokens/s between them."""
+    if lines and lines[0]["nb"] != batches:
+        sys.exit(f"attend has {lines[0]['nb']} batches per epoch, this script {batches}")
+    # attend's printed cumulative rate vs these batches: rate * elapsed (elapsed from the eta,
+    # eta = elapsed / k * (batches - k), rounded to seconds: only etas of 10 s or more) should be
+    # the tokens of steps 1..k.
+    devs = [l["rate"] * l["eta"] * l["step"] / (l["nb"] - l["step"]) / cum[l["step"]] - 1 for l in lines
+            if l["eta"] is not None and l["nb"] > l["step"] and l["step"] >= 2 and l["eta"] >= 10]
+    if devs:
+        dev = sorted(abs(d) for d in devs)[len(devs) // 2]
+        print(f"# attend's printed tok/s vs this script's batches: median deviation {100 * dev:.1f}% "
+              "(rounding of tok/s and eta: a few %)", flush=True)
+        if dev > 0.1:
+            print("# WARNING: attend's token counts do not match this script's batch plan", flush=True)
+    after = [l for l in lines if l["step"] >= warmup]
+    if len(after) < 2 or after[-1]["step"] == after[0]["step"]:
+        sys.exit("attend printed fewer than two progress lines after the warm-up: raise --steps "
+                 f"(lines at steps {[l['step'] for l in lines]})")
+    la, lb = after[0], after[-1]
+    return la, lb, (cum[lb["step"]] - cum[la["step"]]) / (lb["t"] - la["t"])
+
+
 def run_attend(args, threads, workdir):
     d = args.data
     cmd = [args.attend, "train", "--train-src", f"{d}/train.de", "--train-tgt", f"{d}/train.en",
@@ -455,25 +481,8 @@ def run_compare(args):
         for k in ("pairs", "src_vocab", "tgt_vocab"):
             if header[k] != mine[k]:
                 sys.exit(f"attend's {k} {header[k]} != this script's {mine[k]}: the data pipelines differ")
-        if lines and lines[0]["nb"] != len(plan):
-            sys.exit(f"attend has {lines[0]['nb']} batches per epoch, this script {len(plan)}")
-        # attend's printed cumulative rate vs these batches: rate * elapsed (elapsed from the eta,
-        # eta = elapsed / k * (batches - k)) should be the tokens of steps 1..k.
-        devs = [l["rate"] * l["eta"] * l["step"] / (l["nb"] - l["step"]) / cum[l["step"]] - 1 for l in lines
-                if l["eta"] is not None and l["nb"] > l["step"] and l["step"] >= 2]
-        if devs:
-            dev = sorted(abs(d) for d in devs)[len(devs) // 2]
-            print(f"# attend's printed tok/s vs this script's batches: median deviation {100 * dev:.1f}% "
-                  "(rounding of tok/s and eta: a few %)", flush=True)
-            if dev > 0.1:
-                print("# WARNING: attend's token counts do not match this script's batch plan", flush=True)
-        after = [l for l in lines if l["step"] >= args.warmup]
-        if len(after) < 2 or after[-1]["step"] == after[0]["step"]:
-            sys.exit("attend printed fewer than two progress lines after the warm-up: raise --steps "
-                     f"(lines at steps {[l['step'] for l in lines]})")
-        la, lb = after[0], after[-1]
+        la, lb, attend_rate = attend_interval(lines, len(plan), cum, args.warmup)
         a, b = la["step"], lb["step"]
-        attend_rate = (cum[b] - cum[a]) / (lb["t"] - la["t"])
         attend_loss = (lb["loss"] * cum[b] - la["loss"] * cum[a]) / (cum[b] - cum[a])
         first = lines[0]
         print(f"# attend: {attend_rate:.0f} tok/s over steps {a + 1}..{b} ({cum[b] - cum[a]} target tokens in "

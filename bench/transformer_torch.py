@@ -70,7 +70,7 @@ import sys
 import tempfile
 import time
 
-from rnnsearch_torch import batch_plan, batch_tokens, follow_attend_train
+from rnnsearch_torch import attend_interval, batch_plan, batch_tokens, follow_attend_train
 from rnnsearch_torch import make_batch as rnnsearch_batch
 from torch_peer import loaded_libraries, torch_env
 
@@ -528,23 +528,8 @@ def run_train_speed(args):
                          "encodings differ")
             if header["tgt_vocab"] != args.vocab:
                 sys.exit(f"attend's vocabulary {header['tgt_vocab']} != {args.vocab}")
-            if lines and lines[0]["nb"] != len(plan):
-                sys.exit(f"attend has {lines[0]['nb']} batches per epoch, this script {len(plan)}")
-            devs = [l["rate"] * l["eta"] * l["step"] / (l["nb"] - l["step"]) / cum[l["step"]] - 1 for l in lines
-                    if l["eta"] is not None and l["nb"] > l["step"] and l["step"] >= 2 and l["eta"] >= 10]
-            if devs:
-                dev = sorted(abs(x) for x in devs)[len(devs) // 2]
-                print(f"# attend's printed tok/s vs this script's batches: median deviation {100 * dev:.1f}% "
-                      "(rounding of tok/s and eta: a few %)", flush=True)
-                if dev > 0.1:
-                    print("# WARNING: attend's token counts do not match this script's batch plan", flush=True)
-            after = [l for l in lines if l["step"] >= args.warmup]
-            if len(after) < 2 or after[-1]["step"] == after[0]["step"]:
-                sys.exit("attend printed fewer than two progress lines after the warm-up: raise --steps "
-                         f"(lines at steps {[l['step'] for l in lines]})")
-            la, lb = after[0], after[-1]
+            la, lb, attend_rate = attend_interval(lines, len(plan), cum, args.warmup)
             a, b = la["step"], lb["step"]
-            attend_rate = (cum[b] - cum[a]) / (lb["t"] - la["t"])
             rates[(threads, "attend")].append(attend_rate)
             info["attend_params"] = header["params"]
             run = dict(repeat=rep + 1, threads=threads, steps=[a + 1, b], attend=attend_rate)
