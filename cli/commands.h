@@ -10,6 +10,7 @@ void add_tour_command(CLI::App& app);
 void add_gen_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_translate_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_show_command(CLI::App& app);
 void add_plot_command(CLI::App& app);

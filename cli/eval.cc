@@ -1,5 +1,6 @@
-// `attend eval`: translates a test set with a checkpoint and scores it: exact match, token
-// accuracy, corpus BLEU (sacreBLEU's defaults) and exact match by source length.
+// `attend eval`: scores a checkpoint on a test set. A sequence-to-sequence model translates it:
+// exact match, token accuracy, corpus BLEU and chrF (sacreBLEU's) and exact match by source
+// length. A language model reads a text (--text): perplexity per token and per word.
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "attend/app/evaluation.h"
+#include "attend/app/generator.h"
 #include "attend/io/atomic_file.h"
 #include "commands.h"
 
@@ -16,17 +18,38 @@ namespace {
 struct EvalOptions {
   std::string model;
   int64_t task_test = 0;  // held-out pairs of the checkpoint's task
-  std::string src, ref, tsv;
+  std::string src, ref, tsv, text;
+  int64_t context = 0;
   int64_t beam = 5, batch = 64, bucket_width = 5, max = 0, max_input_length = 1024;
-  bool lowercase = false, no_early_stop = false;
+  bool lowercase = false, early_stop = false;
   bool truncate = false;
   double alpha = 0.6;
   std::string json;
   int threads = 0;
 };
 
+// A language model's perplexity on --text (one document per line).
+void eval_text(const EvalOptions& o) {
+  ATTEND_CHECK(o.task_test == 0 && o.src.empty() && o.ref.empty() && o.tsv.empty(), "eval",
+               "--text scores a language model; it does not go with --task-test, --src/--ref or --tsv");
+  const app::Generator g = app::Generator::load(o.model, "eval --text");
+  const int64_t context = o.context > 0 ? o.context : g.model().max_positions();
+  std::vector<std::string> docs = data::read_lines(o.text, "eval");
+  if (o.max > 0 && static_cast<int64_t>(docs.size()) > o.max) docs.resize(static_cast<size_t>(o.max));
+  const app::PerplexityReport r = g.perplexity(docs, context, o.batch);
+  std::printf("documents       %lld\ntokens          %lld (%s, end-of-text included)\nwords           %lld\n"
+              "context         %lld tokens, windows without overlap\nloss            %.4f nats per token\n"
+              "ppl per token   %.3f\nppl per word    %.3f\n",
+              static_cast<long long>(r.documents), static_cast<long long>(r.tokens),
+              data::tokenizer_kind_name(g.spec().target_tokens), static_cast<long long>(r.words),
+              static_cast<long long>(context), r.nll / static_cast<double>(r.tokens), r.per_token(), r.per_word());
+  std::fflush(stdout);
+  if (!o.json.empty()) io::write_file_atomic(o.json, r.json(o.model));
+}
+
 void run_eval(const EvalOptions& o) {
   set_command_threads(o.threads);
+  if (!o.text.empty()) return eval_text(o);
   const int sources = (o.task_test > 0) + (!o.src.empty() || !o.ref.empty()) + !o.tsv.empty();
   ATTEND_CHECK(sources == 1, "eval", "give exactly one test set: --task-test N, --src F --ref F, or --tsv F");
   ATTEND_CHECK(o.src.empty() == o.ref.empty(), "eval", "--src and --ref go together");
@@ -44,8 +67,8 @@ void run_eval(const EvalOptions& o) {
     pairs = data::read_parallel(o.src, o.ref);
   }
   if (o.max > 0 && static_cast<int64_t>(pairs.size()) > o.max) pairs.resize(static_cast<size_t>(o.max));
-  const app::Translator tr = app::Translator::load(o.model);
-  const app::SearchSettings search{.beam = o.beam, .alpha = o.alpha, .early_stop = !o.no_early_stop, .batch = o.batch,
+  const app::Translator tr = app::Translator::load(o.model, "eval");
+  const app::SearchSettings search{.beam = o.beam, .alpha = o.alpha, .early_stop = o.early_stop, .batch = o.batch,
                                    .max_input_tokens = o.max_input_length, .truncate = o.truncate};
   std::vector<std::string> inputs;
   for (const auto& p : pairs) inputs.push_back(p.source);
@@ -62,7 +85,9 @@ void add_eval_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand("eval",
                                    "Score a checkpoint on a test set: exact match, token accuracy, BLEU, accuracy by length");
   c->footer(
-      "Score a checkpoint on a test set: exact match, token accuracy, corpus BLEU (sacreBLEU 13a,\n"
+      "A language model: --text F (one document per line) gives the perplexity per token and per\n"
+      "word (attend/app/generator.h says how they are counted).\n"
+      "A sequence-to-sequence model: exact match, token accuracy, corpus BLEU (sacreBLEU 13a,\n"
       "exp smoothing) and exact match by source length. The test set is one of: --task-test N (N\n"
       "pairs of the checkpoint's own task that follow its training and validation pairs, so never\n"
       "seen in training), --src F --ref F (line-aligned files), --tsv F (source<TAB>reference).");
@@ -71,11 +96,14 @@ void add_eval_command(CLI::App& app) {
   c->add_option("--src", o->src, "test sources, one per line");
   c->add_option("--ref", o->ref, "references, line-aligned with --src");
   c->add_option("--tsv", o->tsv, "test pairs as source<TAB>reference");
+  c->add_option("--text", o->text, "language models: a text to score, one document per line (perplexity)");
+  c->add_option("--context", o->context, "language models: tokens per window (0 = the model's context)")
+      ->capture_default_str();
   c->add_option("--max", o->max, "score only the first N pairs (0 = all)")->capture_default_str();
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
   c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
-  c->add_flag("--no-early-stop", o->no_early_stop,
-              "beam search: search on after --beam hypotheses finished, while a partial one can still win");
+  c->add_flag("--early-stop", o->early_stop,
+              "beam search: stop once --beam hypotheses finished (faster; may miss a better one)");
   c->add_option("--batch", o->batch, "sentences per search call")->capture_default_str();
   c->add_option("--max-input-length", o->max_input_length, "longest source in tokens (longer: an error)")
       ->capture_default_str();

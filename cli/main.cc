@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   attend::cli::add_gen_command(app);
   attend::cli::add_train_command(app);
   attend::cli::add_translate_command(app);
+  attend::cli::add_generate_command(app);
   attend::cli::add_eval_command(app);
   attend::cli::add_show_command(app);
   attend::cli::add_plot_command(app);

@@ -1,9 +1,11 @@
-// `attend show`: translates one sentence and draws its attention. By default the decoder's
-// attention the search recorded, as one heat map (target tokens as rows, </s> included; source
-// tokens as columns); with --attention, every layer and head of the encoder's self-attention, the
-// decoder's self-attention and the cross-attention (app/attention_view.h): a grid of heat maps
-// (PNG/SVG, one kind) or one HTML page to browse them all. Then prints the translation and its
-// alignment (subword pieces mapped to words).
+// `attend show`: runs a model on one input and draws its attention. A sequence-to-sequence model
+// translates --source: by default the decoder's attention the search recorded, as one heat map
+// (target tokens as rows, </s> included; source tokens as columns); with --attention, every layer
+// and head of the encoder's self-attention, the decoder's self-attention and the cross-attention
+// (app/attention_view.h): a grid of heat maps (PNG/SVG, one kind) or one HTML page to browse them
+// all; then it prints the translation and its alignment (subword pieces mapped to words). A
+// language model continues --prompt and draws the self-attention of every layer and head over the
+// prompt and its continuation.
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -28,6 +30,12 @@ struct ShowOptions {
   std::string model, source, out, title;
   int64_t beam = 5;
   double alpha = 0.6;
+  bool early_stop = false;
+  std::string prompt;  // language models
+  int64_t max_new = 20;
+  double temperature = 0.0;
+  double top_p = 1.0;
+  uint64_t seed = 1;
   bool values = false;
   int threads = 0;
   std::string attention;  // empty: the search's attention; encoder | decoder | cross | all
@@ -68,6 +76,7 @@ const char* kind_title(models::AttentionKind k) {
     case models::AttentionKind::encoder_self: return "encoder self-attention";
     case models::AttentionKind::decoder_self: return "decoder self-attention";
     case models::AttentionKind::cross: return "cross-attention";
+    case models::AttentionKind::pooling: return "attention pooling";
   }
   return "";
 }
@@ -77,7 +86,8 @@ viz::TokenLabels map_labels(const app::AttentionView& v, models::AttentionKind k
   switch (k) {
     case models::AttentionKind::encoder_self: return {labels(v.source_tokens), labels(v.source_tokens)};
     case models::AttentionKind::decoder_self: return {labels(v.target_tokens), labels(v.decoder_inputs)};
-    case models::AttentionKind::cross: break;
+    case models::AttentionKind::cross:
+    case models::AttentionKind::pooling: break;
   }
   return {labels(v.target_tokens), labels(v.source_tokens)};
 }
@@ -173,6 +183,35 @@ void save_browser(const app::AttentionView& v, const std::vector<Panel>& panels,
   io::write_file_atomic(o.out, viz::browser_html(pages, {"attention", "layer", "head"}, title));
 }
 
+void save_maps(const app::AttentionView& v, const std::vector<Panel>& panels, const ShowOptions& o,
+               const std::string& title) {
+  const std::string ext = std::filesystem::path(o.out).extension().string();
+  if (ext == ".html" || ext == ".htm") save_browser(v, panels, o, title);
+  else save_grid(v, panels, o, title);
+}
+
+// A language model: the continuation of --prompt and the self-attention over both.
+void show_language_model(app::ModelBundle bundle, ShowOptions o) {
+  ATTEND_CHECK(o.source.empty(), "show", o.model, " is a language model: give --prompt, not --source");
+  ATTEND_CHECK(o.attention.empty() || o.attention == "decoder" || o.attention == "all", "show", o.model,
+               " is a language model: its attention is --attention decoder (self-attention), not ", o.attention);
+  ATTEND_CHECK(o.max_new >= 1, "show", "--max-new must be >= 1, got ", o.max_new);
+  if (o.attention.empty()) o.attention = "decoder";
+  const app::Generator g(std::move(bundle), o.model, "show");
+  g.check_prompts({o.prompt}, "--prompt");
+  const app::Generation gen =
+      g.generate({o.prompt}, {.max_new = o.max_new, .temperature = o.temperature, .top_p = o.top_p, .seed = o.seed}).at(0);
+  const app::AttentionView v = app::attention_view(g, o.prompt, gen);
+  const std::vector<Panel> panels = select_panels(v, o);
+  const std::string search = o.temperature == 0.0 ? "greedy" : "sampled, temperature " + std::to_string(o.temperature);
+  const std::string title = o.title.empty() ? model_title(*g.spec().model) + ", " + search + ": " + o.prompt : o.title;
+  save_maps(v, panels, o, title);
+  std::cout << "prompt        " << o.prompt << "\n"
+            << "continuation  " << gen.text << (gen.ended ? "" : "  (not ended)") << "\n"
+            << "wrote         " << o.out << " (" << panels.size() << (panels.size() == 1 ? " map" : " maps") << " over "
+            << v.target_tokens.size() << " tokens)\n";
+}
+
 void run_show(const ShowOptions& o) {
   set_command_threads(o.threads);
   ATTEND_CHECK(o.beam >= 1, "show", "--beam must be >= 1, got ", o.beam);
@@ -182,15 +221,22 @@ void run_show(const ShowOptions& o) {
   ATTEND_CHECK(o.alignment == "hard" || o.alignment == "soft", "show", "unknown --alignment '", o.alignment,
                "' (known: hard, soft)");
   ATTEND_CHECK(o.layer >= 0 && o.alignment_layer >= 0, "show", "--layer and --alignment-layer count from 1");
-  if (const auto bad = data::utf8_invalid_offset(o.source))
-    throw Error("show", "--source is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
-  const app::Translator tr = app::Translator::load(o.model);
+  for (const auto& [flag, text] : {std::pair{"--source", &o.source}, std::pair{"--prompt", &o.prompt}})
+    if (const auto bad = data::utf8_invalid_offset(*text))
+      throw Error("show", std::string(flag) + " is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
+  app::ModelBundle bundle = app::ModelBundle::load(o.model);
+  if (bundle.model->task() == models::Task::language_model) return show_language_model(std::move(bundle), o);
+  ATTEND_CHECK(o.prompt.empty(), "show", o.model, " is ", models::task_noun(bundle.model->task()),
+               ": give --source, not --prompt");
+  ATTEND_CHECK(!o.source.empty(), "show", "give the sentence to translate: --source TEXT");
+  const app::Translator tr(std::move(bundle), o.model, "show");
   const models::ArchitectureInfo& arch = tr.architecture();
   ATTEND_CHECK(arch.has_attention, "show", o.model, ": the model is a '", arch.name,
                "' encoder-decoder, which has no attention to draw");
   ATTEND_CHECK(!tr.encode_source(o.source).empty(), "show", "--source has no tokens");
 
-  const app::Translation t = tr.translate({o.source}, {.beam = o.beam, .alpha = o.alpha}).at(0);
+  const app::Translation t =
+      tr.translate({o.source}, {.beam = o.beam, .alpha = o.alpha, .early_stop = o.early_stop}).at(0);
   const decode::Hypothesis& h = t.nbest.at(0);
   const std::string title = search_title(o, tr);
   std::string drew;
@@ -205,9 +251,7 @@ void run_show(const ShowOptions& o) {
   } else {
     const app::AttentionView v = app::attention_view(tr, t);
     const std::vector<Panel> panels = select_panels(v, o);
-    const std::string ext = std::filesystem::path(o.out).extension().string();
-    if (ext == ".html" || ext == ".htm") save_browser(v, panels, o, title);
-    else save_grid(v, panels, o, title);
+    save_maps(v, panels, o, title);
     drew = std::to_string(panels.size()) + (panels.size() == 1 ? " map" : " maps");
   }
 
@@ -226,9 +270,12 @@ void run_show(const ShowOptions& o) {
 
 void add_show_command(CLI::App& app) {
   auto o = std::make_shared<ShowOptions>();
-  CLI::App* c = app.add_subcommand("show", "Translate one sentence and draw its attention (PNG, SVG or HTML)");
+  CLI::App* c = app.add_subcommand("show", "Translate a sentence (or continue a prompt) and draw the attention (PNG, SVG or HTML)");
   c->footer(
-      "Translate one sentence and draw its attention. Without --attention: the attention the search\n"
+      "A language model (attend train --arch gpt) continues --prompt (greedy unless --temperature)\n"
+      "and every layer's and head's self-attention over the prompt and its continuation is drawn:\n"
+      "a grid in a .png/.svg, or one HTML page to browse them.\n"
+      "A sequence-to-sequence model translates --source. Without --attention: the attention the search\n"
       "used, one row per target token (</s> included), one column per source token, colour = weight.\n"
       "With --attention KIND (encoder, decoder, cross or all): every layer's and head's attention of\n"
       "that kind, as a grid (a row per layer, a column per head and the heads' mean) in a .png/.svg,\n"
@@ -237,10 +284,18 @@ void add_show_command(CLI::App& app) {
       "soft = each target word's weights over the source words; SentencePiece pieces are joined\n"
       "into words, and </s> is left out. In character-level labels a space is drawn as a middle dot.");
   c->add_option("-m,--model", o->model, "checkpoint of a model with attention")->required();
-  c->add_option("-s,--source", o->source, "the sentence to translate")->required();
+  c->add_option("-s,--source", o->source, "the sentence to translate (sequence-to-sequence models)");
+  c->add_option("--prompt", o->prompt, "the text to continue (language models)");
+  c->add_option("--max-new", o->max_new, "language models: tokens to generate")->capture_default_str();
+  c->add_option("--temperature", o->temperature, "language models: sampling temperature (0 = greedy)")
+      ->capture_default_str();
+  c->add_option("--top-p", o->top_p, "language models: nucleus sampling mass")->capture_default_str();
+  c->add_option("--seed", o->seed, "language models: sampling seed")->capture_default_str();
   c->add_option("-o,--out", o->out, "picture to write: .png, .svg or .html (interactive read-out)")->required();
   c->add_option("--beam", o->beam, "beam size (1 = greedy search)")->capture_default_str();
   c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
+  c->add_flag("--early-stop", o->early_stop,
+              "beam search: stop once --beam hypotheses finished (faster; may miss a better one)");
   c->add_option("--attention", o->attention, "draw every map of a kind: encoder | decoder | cross | all");
   c->add_option("--layer", o->layer, "with --attention: only this layer (1-based; 0 = all)")->capture_default_str();
   c->add_option("--head", o->head, "with --attention: all (each head and their mean) | mean | N (1-based)")

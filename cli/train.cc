@@ -38,20 +38,20 @@ std::map<std::string, ModelFlag>& add_model_flags(CLI::App* c, std::map<std::str
   return flags;
 }
 
-// The given model flags as config values; a flag the chosen architecture lacks is an error.
+// The given model flags as config values, each under the chosen architecture's key for it; a
+// flag the chosen architecture lacks is an error.
 std::map<std::string, std::string> model_values(const std::string& arch, const std::map<std::string, ModelFlag>& flags) {
   std::unique_ptr<models::ModelConfig> config = models::make_config(arch);
   std::map<std::string, std::string> values;
   for (const auto& [flag, f] : flags) {
     if (f.option->count() == 0) continue;
-    bool known = false;
-    std::string own;
+    std::string key, own;
     for (const models::Field& field : config->arch_fields()) {
-      known = known || field.flag == flag;
+      if (field.flag == flag) key = field.key;
       if (!field.flag.empty()) own += " " + field.flag;
     }
-    ATTEND_CHECK(known, "train", flag, " does not apply to --arch ", arch, " (its options:", own, ")");
-    values[f.key] = f.value;
+    ATTEND_CHECK(!key.empty(), "train", flag, " does not apply to --arch ", arch, " (its options:", own, ")");
+    values[key] = f.value;
   }
   return values;
 }
@@ -63,8 +63,14 @@ void add_train_command(CLI::App& app) {
   auto flags = std::make_shared<std::map<std::string, ModelFlag>>();
   auto threads = std::make_shared<int>(0);
   std::string archs;
-  for (const auto& name : models::architecture_names()) archs += (archs.empty() ? "" : " | ") + name;
-  CLI::App* c = app.add_subcommand("train", "Train an encoder-decoder with attention");
+  for (const auto& name : models::architecture_names())
+    archs += (archs.empty() ? "" : " | ") + name + " (" + models::task_name(models::architecture(name).task) + ")";
+  CLI::App* c = app.add_subcommand("train", "Train a model: an encoder-decoder with attention, a language model, a classifier");
+  c->footer(
+      "The architecture's task decides the data: a sequence-to-sequence model trains on --task or\n"
+      "--train-src/--train-tgt or --train-tsv (source<TAB>target); a language model on --train-text\n"
+      "(one document per line) cut into windows of --context tokens; a classifier on --train-tsv\n"
+      "(text<TAB>label).");
   c->add_option("--task", r->task, "embedded task (dates, reverse, copy, sort, addition, number-words)");
   c->add_option("--train-size", r->train_size, "task: training pairs")->capture_default_str();
   c->add_option("--valid-size", r->valid_size, "task: validation pairs")->capture_default_str();
@@ -77,6 +83,11 @@ void add_train_command(CLI::App& app) {
   c->add_option("--valid-src", r->valid_src, "validation source file");
   c->add_option("--valid-tgt", r->valid_tgt, "validation target file");
   c->add_option("--valid-tsv", r->valid_tsv, "validation pairs as TSV");
+  c->add_option("--train-text", r->train_text, "language models: training text, one document per line");
+  c->add_option("--valid-text", r->valid_text, "language models: validation text, one document per line");
+  c->add_option("--context", r->context, "language models: tokens per training window")->capture_default_str();
+  c->add_option("--text-tokens", r->text_tokens, "language models: char | word | spm | auto (spm with --spm)")
+      ->capture_default_str();
   c->add_option("--source-tokens", r->source_tokens, "char | word | spm | auto")->capture_default_str();
   c->add_option("--target-tokens", r->target_tokens, "char | word | spm | auto")->capture_default_str();
   c->add_option("--spm", r->spm, "SentencePiece model (attend vocab) of both sides; embedded in the checkpoint");
@@ -88,7 +99,7 @@ void add_train_command(CLI::App& app) {
   c->add_option("--max-vocab", r->max_vocab, "vocabulary: maximum size (0 = no limit; char/word sides)")->capture_default_str();
   c->add_option("--arch", r->arch, archs)->capture_default_str();
   add_model_flags(c, *flags);
-  c->add_option("--batch", r->batch, "sentences per batch")->capture_default_str();
+  c->add_option("--batch", r->batch, "sentences (language models: windows) per batch")->capture_default_str();
   c->add_option("--max-tokens", r->max_tokens, "padded tokens per batch (0 = batch * (max-length + 2))");
   c->add_option("--epochs", r->epochs, "epochs")->capture_default_str();
   c->add_option("--max-steps", r->max_steps, "stop after this many steps (0 = no limit)")->capture_default_str();
@@ -108,7 +119,8 @@ void add_train_command(CLI::App& app) {
   c->add_flag("--resume", r->resume, "continue from --out exactly where it stopped");
   c->add_option("--checkpoint-every", r->checkpoint_every, "steps between checkpoints (0 = each epoch)");
   c->add_option("--valid-decode", r->valid_decode, "validation pairs decoded for exact match/BLEU")->capture_default_str();
-  c->add_option("--show", r->show_examples, "validation translations printed at the end")->capture_default_str();
+  c->add_option("--show", r->show_examples, "validation translations (or samples) printed at the end")
+      ->capture_default_str();
   c->add_option("--seed", r->seed, "seed (data, initialization, batching, dropout)")->capture_default_str();
   c->add_option("--threads", *threads, "threads (default: ATTEND_NUM_THREADS, else 1: see docs/performance.md)");
   c->callback([r, flags, threads] {

@@ -29,7 +29,7 @@ struct TranslateOptions {
   std::string alignment = "none";  // none | hard | soft
   std::string alignment_out;       // empty: appended to each output line after " ||| "
   int64_t alignment_layer = 0;     // 1-based decoder layer; 0: the model's alignment layer
-  bool scores = false, no_early_stop = false;
+  bool scores = false, early_stop = false;
   int threads = 0;
 };
 
@@ -73,7 +73,7 @@ void run_translate(const TranslateOptions& o) {
                                 .alpha = o.alpha,
                                 .length_penalty = parse_length_penalty(o.length_penalty),
                                 .max_len_ratio = o.max_len_ratio,
-                                .early_stop = !o.no_early_stop,
+                                .early_stop = o.early_stop,
                                 .batch = o.batch,
                                 .max_input_tokens = o.max_input_length,
                                 .truncate = o.truncate};
@@ -158,8 +158,8 @@ void add_translate_command(CLI::App& app) {
   c->add_option("--nbest", o->nbest, "hypotheses per sentence (<= --beam); > 1 writes n-best lists")
       ->capture_default_str();
   c->add_option("--alpha", o->alpha, "gnmt length-penalty exponent")->capture_default_str();
-  c->add_flag("--no-early-stop", o->no_early_stop,
-              "beam search: search on after --beam hypotheses finished, while a partial one can still win");
+  c->add_flag("--early-stop", o->early_stop,
+              "beam search: stop once --beam hypotheses finished (faster; may miss a better one)");
   c->add_option("--length-penalty", o->length_penalty, "gnmt | average | none")->capture_default_str();
   c->add_option("--max-len-ratio", o->max_len_ratio, "longest output = ratio * source tokens + 10")
       ->capture_default_str();

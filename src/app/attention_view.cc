@@ -48,6 +48,22 @@ AttentionView attention_view(const Translator& tr, const Translation& t, size_t 
   return v;
 }
 
+AttentionView attention_view(const Generator& g, const std::string& prompt, const Generation& generation) {
+  std::vector<int64_t> ids{g.model().eos_id()};
+  const std::vector<int64_t> prompt_ids = g.encode(prompt);
+  ids.insert(ids.end(), prompt_ids.begin(), prompt_ids.end());
+  ids.insert(ids.end(), generation.ids.begin(), generation.ids.end());
+  const auto T = static_cast<int64_t>(ids.size());
+  ATTEND_CHECK(T <= g.model().max_positions(), "show", "the context of ", T, " tokens is longer than the model's ",
+               g.model().max_positions(), " positions");
+  AttentionView v;
+  v.target_tokens = g.tokens(ids);
+  v.decoder_inputs = v.target_tokens;
+  v.maps = g.model().attention_maps(Index(std::move(ids), Shape{1, T}));
+  for (models::AttentionMap& m : v.maps) m.weights = squeeze(m.weights, 0).contiguous();  // [H, T, T]
+  return v;
+}
+
 std::vector<int64_t> piece_words(const std::vector<std::string>& pieces) {
   static constexpr std::string_view kSpace = "\u2581";
   std::vector<int64_t> words;

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 #include "attend/data/utf8.h"
 #include "attend/models/registry.h"
@@ -14,7 +15,7 @@ namespace attend::app {
 
 namespace {
 
-constexpr int kFormat = 2;
+constexpr int kFormat = 3;
 
 // The model's fields as JSON values of their kind.
 nlohmann::json model_json(const models::ModelConfig& config) {
@@ -27,6 +28,7 @@ nlohmann::json model_json(const models::ModelConfig& config) {
       case models::Field::Kind::integer: j[f.key] = std::stoll(text); break;
       case models::Field::Kind::real: j[f.key] = std::stod(text); break;
       case models::Field::Kind::choice: j[f.key] = text; break;
+      case models::Field::Kind::boolean: j[f.key] = text == "true"; break;
     }
   }
   return j;
@@ -35,6 +37,7 @@ nlohmann::json model_json(const models::ModelConfig& config) {
 // A JSON value as the text a Field parses; strings as they are (the first format's values).
 std::string field_text(const std::string& key, const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_number_integer()) return v.dump();
   if (v.is_number_float()) {
     std::ostringstream os;
@@ -85,8 +88,12 @@ std::string base64_decode(std::string_view text, const std::string& what) {
 }
 
 constexpr const char* kSpmKey = "sentencepiece.";
+constexpr const char* kLabelsKey = "labels";
 
 }  // namespace
+
+bool has_source_side(models::Task task) { return task != models::Task::language_model; }
+bool has_target_side(models::Task task) { return task != models::Task::classification; }
 
 std::string ModelSpec::reference_form(const std::string& reference) const {
   return lowercase ? data::utf8_lower(reference) : reference;
@@ -95,10 +102,12 @@ std::string ModelSpec::reference_form(const std::string& reference) const {
 std::string ModelSpec::to_json() const {
   ATTEND_CHECK(model != nullptr, "ModelSpec", "no model config");
   nlohmann::json j;
+  const models::Task task = model->task();
   j["format"] = kFormat;
+  j["task"] = models::task_name(task);
   j["model"] = model_json(*model);
-  j["source_tokens"] = data::tokenizer_kind_name(source_tokens);
-  j["target_tokens"] = data::tokenizer_kind_name(target_tokens);
+  if (has_source_side(task)) j["source_tokens"] = data::tokenizer_kind_name(source_tokens);
+  if (has_target_side(task)) j["target_tokens"] = data::tokenizer_kind_name(target_tokens);
   j["lowercase"] = lowercase;
   if (source_spm != nullptr && source_spm == target_spm) j["joint_spm"] = true;
   return j.dump();
@@ -112,25 +121,36 @@ ModelSpec ModelSpec::from_json(const std::string& json, const std::string& sourc
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint", where + " is not JSON: " + e.what());
   }
-  ATTEND_CHECK(j.is_object() && j.contains("model") && j["model"].is_object() && j.contains("source_tokens") &&
-                   j.contains("target_tokens"),
-               "checkpoint", where, " lacks model, source_tokens or target_tokens");
+  ATTEND_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), "checkpoint", where, " lacks model");
   ModelSpec s;
   try {
     // Compared as the JSON value, not after a narrowing get<int>() (4294967297 is not format 1).
     const nlohmann::json format_value = j.contains("format") ? j["format"] : nlohmann::json(1);
-    ATTEND_CHECK(format_value == 1 || format_value == kFormat, "checkpoint", "format ",
+    ATTEND_CHECK(format_value == 1 || format_value == 2 || format_value == kFormat, "checkpoint", "format ",
                  format_value.is_number() ? format_value.dump() : std::string("of type ") + format_value.type_name(),
-                 " is not one this attend reads (1 or ", kFormat, ")");
-    const int format = format_value == 1 ? 1 : kFormat;
+                 " is not one this attend reads (1, 2 or ", kFormat, ")");
+    const int format = format_value == 1 ? 1 : format_value == 2 ? 2 : kFormat;
+    // Formats 1 and 2 knew one task.
+    models::Task task = models::Task::sequence_to_sequence;
+    if (format == kFormat) {
+      ATTEND_CHECK(j.contains("task") && j["task"].is_string(), "checkpoint", "lacks 'task'");
+      task = models::parse_task_name(j["task"].get<std::string>());
+    }
     const nlohmann::json& m = j["model"];
     ATTEND_CHECK(m.contains("architecture") && m["architecture"].is_string(), "checkpoint",
                  "model lacks 'architecture'");
     std::map<std::string, std::string> values;
     for (const auto& [key, value] : m.items()) values[key] = field_text(key, value);
     s.model = models::make_config(m["architecture"].get<std::string>(), values, /*ignore_unknown=*/format == 1);
-    s.source_tokens = data::parse_tokenizer_kind(j["source_tokens"].get<std::string>());
-    s.target_tokens = data::parse_tokenizer_kind(j["target_tokens"].get<std::string>());
+    ATTEND_CHECK(s.model->task() == task, "checkpoint", "task '", models::task_name(task), "', but architecture '",
+                 s.model->architecture(), "' serves ", models::task_name(s.model->task()));
+    for (const auto& [side, kind, present] :
+         {std::tuple{"source_tokens", &s.source_tokens, has_source_side(task)},
+          std::tuple{"target_tokens", &s.target_tokens, has_target_side(task)}}) {
+      if (!present) continue;
+      ATTEND_CHECK(j.contains(side) && j[side].is_string(), "checkpoint", "lacks '", side, "'");
+      *kind = data::parse_tokenizer_kind(j[side].get<std::string>());
+    }
     s.lowercase = j.value("lowercase", false);
   } catch (const nlohmann::json::exception& e) {
     throw Error("checkpoint", where + ": " + e.what());
@@ -155,6 +175,8 @@ void ModelSpec::to_checkpoint(train::CheckpointInfo& info) const {
     ATTEND_CHECK(target_spm != nullptr, "ModelSpec", "target_tokens spm without a SentencePiece model");
     info.extra[std::string(kSpmKey) + "target"] = base64_encode(target_spm->serialized());
   }
+  info.extra.erase(kLabelsKey);
+  if (model->task() == models::Task::classification) info.extra[kLabelsKey] = nlohmann::json(labels).dump();
 }
 
 ModelSpec ModelSpec::from_checkpoint(const train::CheckpointInfo& info, const std::string& source) {
@@ -181,6 +203,24 @@ ModelSpec ModelSpec::from_checkpoint(const train::CheckpointInfo& info, const st
   if (s.source_tokens == data::TokenizerKind::sentencepiece) s.source_spm = model("source");
   if (s.target_tokens == data::TokenizerKind::sentencepiece)
     s.target_spm = joint && s.source_spm != nullptr ? s.source_spm : model("target");
+  if (s.model->task() == models::Task::classification) {
+    const auto it = info.extra.find(kLabelsKey);
+    ATTEND_CHECK(it != info.extra.end(), "checkpoint", source, ": a classifier without class names (metadata extra.",
+                 kLabelsKey, ")");
+    try {
+      const nlohmann::json j = nlohmann::json::parse(it->second);
+      ATTEND_CHECK(j.is_array(), "checkpoint", source, ": extra.", kLabelsKey, " is not a JSON array");
+      for (const auto& name : j) {
+        ATTEND_CHECK(name.is_string(), "checkpoint", source, ": extra.", kLabelsKey, " holds a non-string");
+        s.labels.push_back(name.get<std::string>());
+      }
+    } catch (const nlohmann::json::exception& e) {
+      throw Error("checkpoint", source + ": extra." + kLabelsKey + ": " + e.what());
+    }
+    const int64_t K = static_cast<const models::ClassifierConfig&>(*s.model).num_classes;
+    ATTEND_CHECK(static_cast<int64_t>(s.labels.size()) == K, "checkpoint", source, ": ", s.labels.size(),
+                 " class names for num_classes ", K);
+  }
   return s;
 }
 

@@ -11,47 +11,21 @@
 
 namespace attend::app {
 
-Translator::Translator(std::unique_ptr<models::EncoderDecoder> model, ModelSpec spec, data::Vocab source_vocab,
-                       data::Vocab target_vocab)
-    : owned_(std::move(model)),
-      model_(owned_.get()),
-      spec_(std::move(spec)),
+Translator::Translator(ModelSpec spec, data::Vocab source_vocab, data::Vocab target_vocab)
+    : spec_(std::move(spec)),
       source_vocab_(std::move(source_vocab)),
       target_vocab_(std::move(target_vocab)),
       source_tok_(spec_.source_tokenizer()),
       target_tok_(spec_.target_tokenizer()) {}
 
-Translator Translator::load(const std::string& checkpoint) {
-  const train::CheckpointInfo info = train::read_checkpoint_info(checkpoint);
-  ModelSpec spec = ModelSpec::from_checkpoint(info, checkpoint);
-  for (const char* v : {"source", "target"})
-    ATTEND_CHECK(info.vocabs.count(v), "checkpoint", checkpoint, ": no ", v, " vocabulary");
-  const data::Vocab& sv = info.vocabs.at("source");
-  const data::Vocab& tv = info.vocabs.at("target");
-  // A side tokenized by SentencePiece has the model's pieces as its vocabulary, id for id.
-  for (const auto& [side, sp, vocab] : {std::tuple{"source", spec.source_spm.get(), &sv},
-                                        std::tuple{"target", spec.target_spm.get(), &tv}})
-    ATTEND_CHECK(sp == nullptr || spm_vocab(*sp, checkpoint) == *vocab, "checkpoint", checkpoint, ": the ", side,
-                 " vocabulary is not the pieces of its SentencePiece model");
-  ATTEND_CHECK(sv.size() == spec.model->src_vocab && tv.size() == spec.model->tgt_vocab, "checkpoint", checkpoint,
-               ": vocabulary sizes ", sv.size(), "/", tv.size(), " do not match the config's ", spec.model->src_vocab,
-               "/", spec.model->tgt_vocab);
-  // The config is untrusted input: a hand-edited hidden_dim must not allocate without bound. The
-  // weights of a model the file can hold take at most the file's size; construction may also make
-  // a few temporaries, so the budget is four times that plus 64 MiB. A config within the budget but
-  // not matching the file fails below, in load_checkpoint, naming the parameter and both shapes.
-  std::error_code ec;
-  const uintmax_t file_bytes = std::filesystem::file_size(checkpoint, ec);
-  std::unique_ptr<models::EncoderDecoder> model;
-  {
-    const AllocationBudget budget(4 * static_cast<size_t>(ec ? 0 : file_bytes) + (size_t{64} << 20), "checkpoint",
-                                  checkpoint + ": its model_config describes a model larger than the file's weights");
-    Rng rng(0);
-    model = models::make_model(*spec.model, rng);
-  }
-  train::load_checkpoint(checkpoint, *model);
-  model->eval();
-  return Translator(std::move(model), std::move(spec), sv, tv);
+Translator::Translator(ModelBundle bundle, const std::string& what, const std::string& command)
+    : Translator(bundle.spec, bundle.vocab("source", what), bundle.vocab("target", what)) {
+  model_ = &models::as_task<models::SequenceToSequence>(*bundle.model, what, command);
+  owned_ = std::move(bundle.model);
+}
+
+Translator Translator::load(const std::string& checkpoint, const std::string& command) {
+  return Translator(ModelBundle::load(checkpoint), checkpoint, command);
 }
 
 void Translator::save(const std::string& checkpoint) const {
@@ -65,9 +39,9 @@ const models::ArchitectureInfo& Translator::architecture() const {
   return models::architecture(spec_.model->architecture());
 }
 
-Translator Translator::borrowed(models::EncoderDecoder& model, ModelSpec spec, data::Vocab source_vocab,
+Translator Translator::borrowed(models::SequenceToSequence& model, ModelSpec spec, data::Vocab source_vocab,
                                 data::Vocab target_vocab) {
-  Translator t(nullptr, std::move(spec), std::move(source_vocab), std::move(target_vocab));
+  Translator t(std::move(spec), std::move(source_vocab), std::move(target_vocab));
   t.model_ = &model;
   return t;
 }
@@ -138,7 +112,7 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
                                          std::move(lengths));
     std::vector<std::vector<decode::Hypothesis>> results;
     if (s.beam <= 1) {
-      for (auto& h : decode::greedy(*model_, src, {.limit = limit})) results.push_back({std::move(h)});
+      for (auto& h : decode::greedy(*model_, src, decode::GreedyOptions{.limit = limit})) results.push_back({std::move(h)});
     } else {
       results = decode::beam_search(*model_, src,
                                     {.beam_size = s.beam, .length_penalty = s.length_penalty, .alpha = s.alpha,

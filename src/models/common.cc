@@ -1,5 +1,5 @@
-// What the encoder-decoders share: input checks, the encoder memory of a decoder state, the search
-// entry point, the loss and the teacher-forcing split of a target batch.
+// What the models share: the root's constructor, the task interfaces' defaults, input checks, the
+// encoder memory of a decoder state and the search entry point of the encoder-decoders.
 #include <cmath>
 
 #include "attend/ops/ops.h"
@@ -9,7 +9,7 @@ namespace attend::models {
 
 namespace internal {
 
-void check_token_source(const char* op, const ModelConfig& config, const Source& src) {
+void check_token_source(const char* op, int64_t src_vocab, const Source& src) {
   ATTEND_CHECK(src.kind() == SourceKind::tokens, op, "reads token ids, not a ", source_kind_name(src.kind()),
                " source ", src.features.shape().str());
   src.check(op);
@@ -17,31 +17,38 @@ void check_token_source(const char* op, const ModelConfig& config, const Source&
   const int64_t S = ids.shape[1];
   for (int64_t i = 0; i < ids.numel(); ++i) {
     const int64_t id = ids.data[static_cast<size_t>(i)];
-    ATTEND_CHECK(id >= 0 && id < config.src_vocab, op, "src id ", id, " at [", i / S, ", ", i % S,
-                 "] is outside the source vocabulary [0, ", config.src_vocab, ") (src ", ids.shape.str(), ")");
+    ATTEND_CHECK(id >= 0 && id < src_vocab, op, "src id ", id, " at [", i / S, ", ", i % S,
+                 "] is outside the source vocabulary [0, ", src_vocab, ") (src ", ids.shape.str(), ")");
   }
 }
 
-void check_target(const char* op, const ModelConfig& config, int64_t rows, const Index& tgt) {
-  ATTEND_CHECK(tgt.shape.rank() == 2 && tgt.shape[1] > 0, op, "tgt_in ", tgt.shape.str(),
-               " must be [B, T] with T > 0");
-  ATTEND_CHECK(tgt.shape[0] == rows, op, "batch sizes differ: the source has ", rows, " rows, tgt_in ",
+void check_target(const char* op, int64_t vocab, int64_t rows, const Index& tgt, const char* what) {
+  ATTEND_CHECK(tgt.shape.rank() == 2 && tgt.shape[1] > 0, op, what, " ", tgt.shape.str(), " must be [B, T] with T > 0");
+  ATTEND_CHECK(rows < 0 || tgt.shape[0] == rows, op, "batch sizes differ: the source has ", rows, " rows, ", what, " ",
                tgt.shape.str());
   const int64_t T = tgt.shape[1];
   for (int64_t i = 0; i < tgt.numel(); ++i) {
     const int64_t id = tgt.data[static_cast<size_t>(i)];
-    ATTEND_CHECK(id >= 0 && id < config.tgt_vocab, op, "tgt_in id ", id, " at [", i / T, ", ", i % T,
-                 "] is outside the target vocabulary [0, ", config.tgt_vocab, ") (tgt_in ", tgt.shape.str(), ")");
+    ATTEND_CHECK(id >= 0 && id < vocab, op, what, " id ", id, " at [", i / T, ", ", i % T,
+                 "] is outside the vocabulary [0, ", vocab, ") (", what, " ", tgt.shape.str(), ")");
   }
 }
 
-void check_step_tokens(const char* op, const ModelConfig& config, int64_t rows,
-                       const std::vector<int64_t>& prev_tokens) {
-  ATTEND_CHECK(static_cast<int64_t>(prev_tokens.size()) == rows, op, "step got ", prev_tokens.size(),
-               " tokens for a state of ", rows, " rows");
-  for (size_t i = 0; i < prev_tokens.size(); ++i)
-    ATTEND_CHECK(prev_tokens[i] >= 0 && prev_tokens[i] < config.tgt_vocab, op, "prev_tokens[", i, "] = ",
-                 prev_tokens[i], " is outside the target vocabulary [0, ", config.tgt_vocab, ")");
+void check_step_tokens(const char* op, int64_t vocab, int64_t rows, const Index& tokens) {
+  const int64_t r = tokens.shape.rank();
+  ATTEND_CHECK((r == 1 || (r == 2 && tokens.shape[1] >= 1)) && tokens.shape[0] == rows, op, "step got ",
+               r >= 1 ? tokens.shape[0] : 0, " tokens for a state of ", rows, " rows (tokens ", tokens.shape.str(),
+               " must be [N] or [N, t] with t >= 1)");
+  for (size_t i = 0; i < tokens.data.size(); ++i)
+    ATTEND_CHECK(tokens.data[i] >= 0 && tokens.data[i] < vocab, op, "step token ", tokens.data[i], " (element ", i,
+                 " of ", tokens.shape.str(), ") is outside the vocabulary [0, ", vocab, ")");
+}
+
+std::vector<int64_t> step_column(const Index& tokens, int64_t c) {
+  const int64_t N = tokens.shape[0], t = step_length(tokens);
+  std::vector<int64_t> col(static_cast<size_t>(N));
+  for (int64_t n = 0; n < N; ++n) col[static_cast<size_t>(n)] = tokens.data[static_cast<size_t>(n * t + c)];
+  return col;
 }
 
 Tensor select_rows(const Tensor& x, int axis, const std::vector<int64_t>& rows) {
@@ -71,7 +78,7 @@ Tensor step_log_probs(const Tensor& logits) { return log_softmax(logits, 1).to(D
 
 }  // namespace internal
 
-EncoderDecoder::EncoderDecoder(const ModelConfig& config, Rng& rng) : config_(config.clone()) {
+Model::Model(const ModelConfig& config, Rng& rng) : config_(config.clone()) {
   config_->validate();
   dropout_rng_ = Rng(rng.next_u64());
 }
@@ -87,50 +94,25 @@ const char* to_string(AttentionKind kind) {
     case AttentionKind::encoder_self: return "encoder";
     case AttentionKind::decoder_self: return "decoder";
     case AttentionKind::cross: return "cross";
+    case AttentionKind::pooling: return "pooling";
   }
   return "?";
 }
 
-std::vector<AttentionMap> EncoderDecoder::attention_maps(const Source& src, const Index& tgt_in) {
+std::vector<AttentionMap> SequenceToSequence::attention_maps(const Source& src, const Index& tgt_in) {
   NoGrad no_grad;
   internal::EvalGuard eval(*this);
   const ForwardResult r = forward(src, tgt_in, {.need_attention = true});
+  ATTEND_CHECK(r.attention.defined(), config().architecture(), "has no attention to return");
   return {{.kind = AttentionKind::cross, .layer = 0, .weights = unsqueeze(r.attention, 1)}};  // [B, 1, T, S]
 }
 
-DecoderIO decoder_io(const Index& target, const std::vector<int64_t>& target_lengths, const ModelConfig& config) {
-  constexpr const char* op = "decoder_io";
-  ATTEND_CHECK(target.shape.rank() == 2, op, "target ", target.shape.str(), " must be [B, T]");
-  const int64_t B = target.shape[0], T = target.shape[1];
-  ATTEND_CHECK(static_cast<int64_t>(target_lengths.size()) == B, op, "target_lengths has ", target_lengths.size(),
-               " entries for target ", target.shape.str());
-  std::vector<int64_t> in(static_cast<size_t>(B * (T + 1)), config.pad_id), out(in.size(), config.pad_id);
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t n = target_lengths[static_cast<size_t>(b)];
-    ATTEND_CHECK(n >= 0 && n <= T, op, "target_lengths[", b, "] = ", n, " is outside [0, T = ", T, "] (target ",
-                 target.shape.str(), ")");
-    const size_t row = static_cast<size_t>(b * (T + 1));
-    in[row] = config.bos_id;
-    for (int64_t t = 0; t < n; ++t) {
-      const int64_t y = target.data[static_cast<size_t>(b * T + t)];
-      in[row + static_cast<size_t>(t) + 1] = y;
-      out[row + static_cast<size_t>(t)] = y;
-    }
-    out[row + static_cast<size_t>(n)] = config.eos_id;
-  }
-  return {Index(std::move(in), Shape{B, T + 1}), Index(std::move(out), Shape{B, T + 1})};
-}
-
-Tensor sequence_loss(const Tensor& logits, const Index& tgt_out, const LossOptions& opt) {
-  constexpr const char* op = "sequence_loss";
-  ATTEND_CHECK(logits.defined() && logits.dim() == 3, op, "logits must be [B, T, V], got ",
-               logits.defined() ? logits.shape().str() : "undefined");
-  ATTEND_CHECK(tgt_out.shape.rank() == 2 && tgt_out.shape[0] == logits.size(0) && tgt_out.shape[1] == logits.size(1),
-               op, "tgt_out ", tgt_out.shape.str(), " must be [B, T] of logits ", logits.shape().str());
-  const int64_t V = logits.size(2);
-  const Index flat(tgt_out.data, Shape{tgt_out.numel()});  // [B*T]
-  return cross_entropy(reshape(logits, {-1, V}), flat,
-                       {.ignore_index = opt.pad_id, .label_smoothing = opt.label_smoothing});
+std::vector<AttentionMap> Classifier::attention_maps(const Source& src) {
+  NoGrad no_grad;
+  internal::EvalGuard eval(*this);
+  const ClassifierOutput r = classify(src);
+  ATTEND_CHECK(r.weights.defined(), config().architecture(), "pools without attention: no weights to return");
+  return {{.kind = AttentionKind::pooling, .layer = 0, .weights = unsqueeze(r.weights, 2)}};  // [B, H, 1, S]
 }
 
 }  // namespace attend::models

@@ -1,4 +1,5 @@
-// ModelConfig: the field table's builders and the generic walks over it (text map, validation).
+// ModelConfig: the field table's builders, the generic walks over it (text map, validation) and
+// the task configs' fields and rules.
 #include "attend/models/config.h"
 
 #include <algorithm>
@@ -34,6 +35,17 @@ Field int_field(std::string key, std::string flag, std::string help, int64_t& va
   return f;
 }
 
+Field bool_field(std::string key, std::string flag, std::string help, bool& value) {
+  Field f{.key = std::move(key), .flag = std::move(flag), .help = std::move(help), .kind = Field::Kind::boolean};
+  f.get = [&value] { return std::string(value ? "true" : "false"); };
+  f.set = [&value, key = f.key](const std::string& text) {
+    if (text == "true" || text == "1") value = true;
+    else if (text == "false" || text == "0") value = false;
+    else throw Error("config", "key '" + key + "': '" + text + "' is not a boolean (true, false, 1 or 0)");
+  };
+  return f;
+}
+
 Field real_field(std::string key, std::string flag, std::string help, double& value, double min,
                  double max_exclusive) {
   Field f{.key = std::move(key), .flag = std::move(flag), .help = std::move(help), .kind = Field::Kind::real};
@@ -50,13 +62,32 @@ Field real_field(std::string key, std::string flag, std::string help, double& va
   return f;
 }
 
+const char* task_name(Task task) {
+  switch (task) {
+    case Task::sequence_to_sequence: return "sequence-to-sequence";
+    case Task::classification: return "classification";
+    case Task::language_model: return "language-model";
+  }
+  return "?";
+}
+
+const char* task_noun(Task task) {
+  switch (task) {
+    case Task::sequence_to_sequence: return "a sequence-to-sequence model";
+    case Task::classification: return "a classifier";
+    case Task::language_model: return "a language model";
+  }
+  return "?";
+}
+
+Task parse_task_name(const std::string& name) {
+  for (const Task t : {Task::sequence_to_sequence, Task::classification, Task::language_model})
+    if (name == task_name(t)) return t;
+  throw Error("models", "unknown task '" + name + "' (known: sequence-to-sequence, classification, language-model)");
+}
+
 std::vector<Field> ModelConfig::fields() {
-  std::vector<Field> f{
-      int_field("src_vocab", "", "source vocabulary size (0: the model reads feature vectors)", src_vocab, 0),
-      int_field("tgt_vocab", "", "target vocabulary size", tgt_vocab),
-      int_field("pad_id", "", "padding id", pad_id, 0),
-      int_field("bos_id", "", "begin-of-sentence id", bos_id, 0),
-      int_field("eos_id", "", "end-of-sentence id", eos_id, 0)};
+  std::vector<Field> f = task_fields();
   for (Field& a : arch_fields()) f.push_back(std::move(a));
   return f;
 }
@@ -106,15 +137,62 @@ void ModelConfig::validate() const {
       throw Error(op(), what);
     }
   }
-  for (const auto& [name, id] : {std::pair<const char*, int64_t>{"pad_id", pad_id}, {"bos_id", bos_id},
-                                 {"eos_id", eos_id}})
-    ATTEND_CHECK(id < tgt_vocab, op(), "key '", name, "': ", id, " is outside the target vocabulary [0, ", tgt_vocab,
-                 ")");
+  check_task();
+  check_more();
+}
+
+namespace {
+
+// The special ids `ids` ({key, value}) lie in [0, vocab) of the vocabulary called `what` and differ.
+void check_specials(const std::string& op, std::initializer_list<std::pair<const char*, int64_t>> ids, int64_t vocab,
+                    const char* what) {
+  for (const auto& [name, id] : ids)
+    ATTEND_CHECK(id < vocab, op, "key '", name, "': ", id, " is outside the ", what, " [0, ", vocab, ")");
+  std::string keys, values;
+  for (const auto& [name, id] : ids) {
+    keys += std::string(keys.empty() ? "'" : ", '") + name + "'";
+    values += (values.empty() ? "" : ", ") + std::to_string(id);
+  }
+  for (auto a = ids.begin(); a != ids.end(); ++a)
+    for (auto b = a + 1; b != ids.end(); ++b)
+      ATTEND_CHECK(a->second != b->second, op, "keys ", keys, " must differ: ", values);
+}
+
+}  // namespace
+
+std::vector<Field> SequenceToSequenceConfig::task_fields() {
+  return {int_field("src_vocab", "", "source vocabulary size (0: the model reads feature vectors)", src_vocab, 0),
+          int_field("tgt_vocab", "", "target vocabulary size", tgt_vocab),
+          int_field("pad_id", "", "padding id", pad_id, 0),
+          int_field("bos_id", "", "begin-of-sentence id", bos_id, 0),
+          int_field("eos_id", "", "end-of-sentence id", eos_id, 0)};
+}
+
+void SequenceToSequenceConfig::check_task() const {
+  check_specials(op(), {{"pad_id", pad_id}, {"bos_id", bos_id}, {"eos_id", eos_id}}, tgt_vocab, "target vocabulary");
   ATTEND_CHECK(src_vocab == 0 || pad_id < src_vocab, op(), "key 'pad_id': ", pad_id,
                " is outside the source vocabulary [0, ", src_vocab, ")");
-  ATTEND_CHECK(bos_id != eos_id && bos_id != pad_id && eos_id != pad_id, op(),
-               "keys 'pad_id', 'bos_id', 'eos_id' must differ: ", pad_id, ", ", bos_id, ", ", eos_id);
-  check_more();
+}
+
+std::vector<Field> ClassifierConfig::task_fields() {
+  return {int_field("src_vocab", "", "source vocabulary size (0: the model reads feature vectors)", src_vocab, 0),
+          int_field("num_classes", "", "number of classes", num_classes, 2),
+          int_field("pad_id", "", "padding id", pad_id, 0)};
+}
+
+void ClassifierConfig::check_task() const {
+  ATTEND_CHECK(src_vocab == 0 || pad_id < src_vocab, op(), "key 'pad_id': ", pad_id,
+               " is outside the source vocabulary [0, ", src_vocab, ")");
+}
+
+std::vector<Field> LanguageModelConfig::task_fields() {
+  return {int_field("vocab", "", "vocabulary size", vocab),
+          int_field("pad_id", "", "padding id", pad_id, 0),
+          int_field("eos_id", "", "end-of-text id (separates documents, starts and ends a generation)", eos_id, 0)};
+}
+
+void LanguageModelConfig::check_task() const {
+  check_specials(op(), {{"pad_id", pad_id}, {"eos_id", eos_id}}, vocab, "vocabulary");
 }
 
 }  // namespace attend::models

@@ -17,12 +17,16 @@ namespace attend::models::internal {
 
 // Validates a token source for the model called `op`: src.check(op), then ids in [0, src_vocab).
 // A feature source is an error naming the model (it reads token ids).
-void check_token_source(const char* op, const ModelConfig& config, const Source& src);
-// tgt [B, T] with T > 0, ids in [0, tgt_vocab), B = memory rows.
-void check_target(const char* op, const ModelConfig& config, int64_t rows, const Index& tgt);
-// prev_tokens [N] of a step: N = state rows, ids in [0, tgt_vocab).
-void check_step_tokens(const char* op, const ModelConfig& config, int64_t rows,
-                       const std::vector<int64_t>& prev_tokens);
+void check_token_source(const char* op, int64_t src_vocab, const Source& src);
+// tgt [B, T] with T > 0, ids in [0, vocab), B = rows (the memory's; any when rows < 0). `what`
+// names it in errors ("tgt_in", "tokens").
+void check_target(const char* op, int64_t vocab, int64_t rows, const Index& tgt, const char* what = "tgt_in");
+// The tokens of a step, [N] or [N, t] with t >= 1: N = state rows, ids in [0, vocab).
+void check_step_tokens(const char* op, int64_t vocab, int64_t rows, const Index& tokens);
+// Column c of step tokens [N] or [N, t] (c = 0 for [N]): the c-th token fed to each row.
+std::vector<int64_t> step_column(const Index& tokens, int64_t c);
+// t of step tokens [N] (1) or [N, t].
+inline int64_t step_length(const Index& tokens) { return tokens.shape.rank() == 1 ? 1 : tokens.shape[1]; }
 // The memory a model's encode() made, as its own type; error naming `op` otherwise.
 template <typename M>
 const M& memory_as(const char* op, const Memory& m) {
@@ -36,13 +40,13 @@ std::shared_ptr<const M> memory_as(const char* op, std::shared_ptr<const Memory>
   return std::static_pointer_cast<const M>(std::move(m));
 }
 
-// The state a step received, as the model's own type, after checking the step's tokens (one per
-// row, ids in [0, tgt_vocab)); errors name `op`.
+// The state a step received, as the model's own type, after checking the step's tokens ([N] or
+// [N, t], ids in [0, vocab)); errors name `op`.
 template <typename S>
-S& step_state(const char* op, const ModelConfig& config, DecoderState& base, const std::vector<int64_t>& prev_tokens) {
+S& step_state(const char* op, int64_t vocab, DecoderState& base, const Index& tokens) {
   auto* typed = dynamic_cast<S*>(&base);
   ATTEND_CHECK(typed != nullptr, op, "step got a DecoderState that this model's start() did not make");
-  check_step_tokens(op, config, typed->rows(), prev_tokens);
+  check_step_tokens(op, vocab, typed->rows(), tokens);
   return *typed;
 }
 

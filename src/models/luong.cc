@@ -153,7 +153,7 @@ class Luong : public EncoderDecoder {
   }
 
   std::shared_ptr<const Memory> encode(const Source& src) override {
-    internal::check_token_source(kOp, c_, src);
+    internal::check_token_source(kOp, c_.src_vocab, src);
     const Tensor x = drop(src_embed_.forward(src.tokens), is_training());  // [B, S, E]
     const nn::LSTMOutput enc = encoder_.forward(x, src.lengths);  // output [B, S, H], h_n, c_n [L, B, H]
     auto m = std::make_shared<LuongMemory>();
@@ -167,7 +167,7 @@ class Luong : public EncoderDecoder {
 
   ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
     const auto& m = internal::memory_as<LuongMemory>(kOp, memory);
-    internal::check_target(kOp, c_, m.rows(), tgt_in);
+    internal::check_target(kOp, c_.tgt_vocab, m.rows(), tgt_in);
     const bool training = is_training();
     LuongState st;
     initial_state(m, st);
@@ -193,11 +193,13 @@ class Luong : public EncoderDecoder {
     return state;
   }
 
-  StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto& state = internal::step_state<LuongState>(kOp, c_, base, prev_tokens);
+  StepOutput step(DecoderState& base, const Index& tokens) override {
+    auto& state = internal::step_state<LuongState>(kOp, c_.tgt_vocab, base, tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
-    const Tensor w = advance(tgt_embed_.forward(Index(prev_tokens)), state, state.memory.get(), false, true);
+    Tensor w;
+    for (int64_t c = 0; c < internal::step_length(tokens); ++c)
+      w = advance(tgt_embed_.forward(Index(internal::step_column(tokens, c))), state, state.memory.get(), false, true);
     return {internal::step_log_probs(output_.forward(state.feed)), w.to(DType::f32)};
   }
 
@@ -266,10 +268,11 @@ ArchitectureInfo luong_architecture() {
   return {.name = LuongConfig::kName,
           .summary = "Luong et al. 2015: stacked LSTMs, input feeding, dot/general/concat/location scores, "
                      "global/local-m/local-p attention",
+          .task = Task::sequence_to_sequence,
           .has_attention = true,
           .source = SourceKind::tokens,
           .make_config = [] { return std::make_unique<LuongConfig>(); },
-          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<Model> {
             return std::make_unique<Luong>(internal::config_as<LuongConfig>(kOp, c), rng);
           }};
 }

@@ -9,5 +9,6 @@ ArchitectureInfo rnnsearch_architecture();
 ArchitectureInfo luong_architecture();
 ArchitectureInfo seq2seq_architecture();
 ArchitectureInfo transformer_architecture();
+ArchitectureInfo gpt_architecture();
 
 }  // namespace attend::models

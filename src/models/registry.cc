@@ -15,14 +15,23 @@ struct Registry {
   std::deque<ArchitectureInfo> entries;  // a deque: references handed out stay valid
 };
 
+void check_info(const ArchitectureInfo& info) {
+  ATTEND_CHECK(!info.name.empty() && info.make_config && info.make_model, "models",
+               "an architecture needs a name, a config factory and a model factory");
+  const Task config_task = info.make_config()->task();
+  ATTEND_CHECK(config_task == info.task, "models", "architecture '", info.name, "' is registered for the ",
+               task_name(info.task), " task but its config serves ", task_name(config_task));
+}
+
 Registry& registry() {
   static Registry* r = [] {
     auto* reg = new Registry;  // never destroyed: lookups may run during static destruction
     // The built-in architectures, one line each.
-    reg->entries.push_back(rnnsearch_architecture());
-    reg->entries.push_back(luong_architecture());
-    reg->entries.push_back(seq2seq_architecture());
-    reg->entries.push_back(transformer_architecture());
+    for (ArchitectureInfo a : {rnnsearch_architecture(), luong_architecture(), seq2seq_architecture(),
+                               transformer_architecture(), gpt_architecture()}) {
+      check_info(a);
+      reg->entries.push_back(std::move(a));
+    }
     return reg;
   }();
   return *r;
@@ -50,8 +59,7 @@ std::vector<std::string> architecture_names() {
 }
 
 void register_architecture(ArchitectureInfo info) {
-  ATTEND_CHECK(!info.name.empty() && info.make_config && info.make_model, "models",
-               "an architecture needs a name, a config factory and a model factory");
+  check_info(info);
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   for (ArchitectureInfo& a : r.entries)
@@ -71,7 +79,7 @@ std::unique_ptr<ModelConfig> make_config(const std::string& name, const std::map
   return c;
 }
 
-std::unique_ptr<EncoderDecoder> make_model(const ModelConfig& config, Rng& rng) {
+std::unique_ptr<Model> make_model(const ModelConfig& config, Rng& rng) {
   config.validate();
   return architecture(config.architecture()).make_model(config, rng);
 }

@@ -75,7 +75,7 @@ class Rnnsearch : public EncoderDecoder {
 
   // Annotations, their projection by W_k, and s_0 = tanh(W_s h_1^backward).
   std::shared_ptr<const Memory> encode(const Source& src) override {
-    internal::check_token_source(kOp, c_, src);
+    internal::check_token_source(kOp, c_.src_vocab, src);
     const bool training = is_training();
     auto m = std::make_shared<RnnsearchMemory>();
     const Tensor x = drop(src_embed_.forward(src.tokens), training);  // [B, S, E]
@@ -89,7 +89,7 @@ class Rnnsearch : public EncoderDecoder {
 
   ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
     const auto& m = internal::memory_as<RnnsearchMemory>(kOp, memory);
-    internal::check_target(kOp, c_, m.rows(), tgt_in);
+    internal::check_target(kOp, c_.tgt_vocab, m.rows(), tgt_in);
     const bool training = is_training();
     Tensor s = m.s0;                                                   // [B, H]
     const int64_t T = tgt_in.shape[1];
@@ -117,13 +117,17 @@ class Rnnsearch : public EncoderDecoder {
     return state;
   }
 
-  StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto& state = internal::step_state<RnnsearchState>(kOp, c_, base, prev_tokens);
+  StepOutput step(DecoderState& base, const Index& tokens) override {
+    auto& state = internal::step_state<RnnsearchState>(kOp, c_.tgt_vocab, base, tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
-    const Tensor e = tgt_embed_.forward(Index(prev_tokens));  // [N, E]
-    Step r = advance(e, state.s, state.memory.get(), true);
-    state.s = r.s;
+    Tensor e;
+    Step r;
+    for (int64_t c = 0; c < internal::step_length(tokens); ++c) {
+      e = tgt_embed_.forward(Index(internal::step_column(tokens, c)));  // [N, E]
+      r = advance(e, state.s, state.memory.get(), true);
+      state.s = r.s;
+    }
     return {internal::step_log_probs(logits_of(r.s, e, r.c, false)), r.weights.to(DType::f32)};
   }
 
@@ -182,10 +186,11 @@ void RnnsearchConfig::check_more() const {
 ArchitectureInfo rnnsearch_architecture() {
   return {.name = RnnsearchConfig::kName,
           .summary = "Bahdanau et al. 2015: bidirectional GRU encoder, additive attention, GRU decoder",
+          .task = Task::sequence_to_sequence,
           .has_attention = true,
           .source = SourceKind::tokens,
           .make_config = [] { return std::make_unique<RnnsearchConfig>(); },
-          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<Model> {
             return std::make_unique<Rnnsearch>(internal::config_as<RnnsearchConfig>(kOp, c), rng);
           }};
 }

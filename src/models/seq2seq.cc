@@ -54,7 +54,7 @@ class Seq2Seq : public EncoderDecoder {
   }
 
   std::shared_ptr<const Memory> encode(const Source& src) override {
-    internal::check_token_source(kOp, c_, src);
+    internal::check_token_source(kOp, c_.src_vocab, src);
     const Tensor x = drop(src_embed_.forward(src.tokens), is_training());  // [B, S, E]
     const nn::LSTMOutput enc = encoder_.forward(x, src.lengths);           // h_n, c_n [L, B, H]
     auto m = std::make_shared<Seq2SeqMemory>();
@@ -66,7 +66,7 @@ class Seq2Seq : public EncoderDecoder {
 
   ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions&) override {
     const auto& m = internal::memory_as<Seq2SeqMemory>(kOp, memory);
-    internal::check_target(kOp, c_, m.rows(), tgt_in);
+    internal::check_target(kOp, c_.tgt_vocab, m.rows(), tgt_in);
     const bool training = is_training();
     const Tensor emb = drop(tgt_embed_.forward(tgt_in), training);                    // [B, T, E]
     const nn::LSTMOutput dec = decoder_.forward(emb, {}, {m.h, m.c});                 // [B, T, H]
@@ -81,16 +81,17 @@ class Seq2Seq : public EncoderDecoder {
     return state;
   }
 
-  StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto& state = internal::step_state<Seq2SeqState>(kOp, c_, base, prev_tokens);
+  StepOutput step(DecoderState& base, const Index& tokens) override {
+    auto& state = internal::step_state<Seq2SeqState>(kOp, c_.tgt_vocab, base, tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
-    const int64_t N = state.rows();
-    const Tensor e = tgt_embed_.forward(Index(prev_tokens, Shape{N, 1}));  // [N, 1, E]
-    const nn::LSTMOutput dec = decoder_.forward(e, {}, {state.h, state.c});  // [N, 1, H]
+    const int64_t N = state.rows(), t = internal::step_length(tokens);
+    const Tensor e = tgt_embed_.forward(Index(tokens.data, Shape{N, t}));      // [N, t, E]
+    const nn::LSTMOutput dec = decoder_.forward(e, {}, {state.h, state.c});  // [N, t, H]
     state.h = dec.h_n;
     state.c = dec.c_n;
-    return {internal::step_log_probs(output_.forward(squeeze(dec.output, 1))), Tensor()};
+    const Tensor last = squeeze(slice(dec.output, 1, t - 1, t), 1);         // [N, H]
+    return {internal::step_log_probs(output_.forward(last)), Tensor()};
   }
 
  private:
@@ -123,10 +124,11 @@ void Seq2SeqConfig::check_more() const {
 ArchitectureInfo seq2seq_architecture() {
   return {.name = Seq2SeqConfig::kName,
           .summary = "Sutskever et al. 2014: LSTM encoder-decoder without attention (the baseline)",
+          .task = Task::sequence_to_sequence,
           .has_attention = false,
           .source = SourceKind::tokens,
           .make_config = [] { return std::make_unique<Seq2SeqConfig>(); },
-          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<Model> {
             return std::make_unique<Seq2Seq>(internal::config_as<Seq2SeqConfig>(kOp, c), rng);
           }};
 }

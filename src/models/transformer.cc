@@ -22,36 +22,6 @@ namespace {
 
 constexpr const char* kOp = "transformer";
 
-// PyTorch's nn.ModuleList: children named "0", "1", ...
-template <typename Layer>
-class LayerList : public nn::Module {
- public:
-  LayerList(int64_t n, const nn::TransformerLayerOptions& opt, Rng& rng) {
-    for (int64_t i = 0; i < n; ++i) {
-      items.push_back(std::make_unique<Layer>(opt, rng));
-      register_module(std::to_string(i), *items.back());
-    }
-  }
-  std::vector<std::unique_ptr<Layer>> items;
-};
-
-// A stack of layers with the final LayerNorm of pre-norm models ("layers.<i>.*", "norm.*").
-template <typename Layer>
-class Stack : public nn::Module {
- public:
-  Stack(int64_t n, const nn::TransformerLayerOptions& opt, Rng& rng) : layers(n, opt, rng) {
-    register_module("layers", layers);
-    if (opt.norm_first) {
-      norm = std::make_unique<nn::LayerNorm>(opt.d_model, opt.layer_norm_eps, opt.dtype);
-      register_module("norm", *norm);
-    }
-  }
-  Tensor finish(const Tensor& x) const { return norm ? norm->forward(x) : x; }
-
-  LayerList<Layer> layers;
-  std::unique_ptr<nn::LayerNorm> norm;  // pre-norm only
-};
-
 struct TransformerMemory : Memory {
   Tensor states;  // [B, S, C]: the encoder stack's output
 };
@@ -98,7 +68,7 @@ nn::TransformerLayerOptions layer_options(const TransformerConfig& c) {
           .dropout = c.dropout,
           .attention_dropout = c.attention_dropout,
           .activation = c.activation,
-          .norm_first = c.norm_first != 0};
+          .norm_first = c.norm_first};
 }
 
 class Transformer : public EncoderDecoder {
@@ -132,7 +102,7 @@ class Transformer : public EncoderDecoder {
   }
 
   std::shared_ptr<const Memory> encode(const Source& src) override {
-    internal::check_token_source(kOp, c_, src);
+    internal::check_token_source(kOp, c_.src_vocab, src);
     Tensor x = embed_sources(src.tokens, is_training());  // [B, S, C]
     const attention::Mask mask{.key_lengths = src.lengths};
     for (const auto& layer : encoder_.layers.items) x = layer->forward(x, mask);           // [B, S, C]
@@ -144,7 +114,7 @@ class Transformer : public EncoderDecoder {
 
   ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
     const auto& m = internal::memory_as<TransformerMemory>(kOp, memory);
-    internal::check_target(kOp, c_, m.rows(), tgt_in);
+    internal::check_target(kOp, c_.tgt_vocab, m.rows(), tgt_in);
     const bool training = is_training();
     Tensor y = embed_targets(tgt_in, 0, training);  // [B, T, C]
     const attention::Mask causal{.causal = true};
@@ -162,7 +132,7 @@ class Transformer : public EncoderDecoder {
   }
 
   std::vector<AttentionMap> attention_maps(const Source& src, const Index& tgt_in) override {
-    internal::check_token_source(kOp, c_, src);
+    internal::check_token_source(kOp, c_.src_vocab, src);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     std::vector<AttentionMap> maps;
@@ -174,7 +144,7 @@ class Transformer : public EncoderDecoder {
       maps.push_back({.kind = AttentionKind::encoder_self, .layer = static_cast<int64_t>(l), .weights = w});
     }
     const Tensor memory = encoder_.finish(x);  // [B, S, C]
-    internal::check_target(kOp, c_, src.batch(), tgt_in);
+    internal::check_target(kOp, c_.tgt_vocab, src.batch(), tgt_in);
     Tensor y = embed_targets(tgt_in, 0, false);  // [B, T, C]
     const attention::Mask causal{.causal = true};
     std::vector<AttentionMap> cross;
@@ -205,12 +175,12 @@ class Transformer : public EncoderDecoder {
     return state;
   }
 
-  StepOutput step(DecoderState& base, const std::vector<int64_t>& prev_tokens) override {
-    auto& state = internal::step_state<TransformerState>(kOp, c_, base, prev_tokens);
+  StepOutput step(DecoderState& base, const Index& tokens) override {
+    auto& state = internal::step_state<TransformerState>(kOp, c_.tgt_vocab, base, tokens);
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
-    const int64_t N = state.rows();
-    if (state.position >= c_.max_positions) {
+    const int64_t N = state.rows(), t = internal::step_length(tokens);
+    if (state.position + t > c_.max_positions) {
       // No position left to encode this step: every hypothesis ends here (all mass on EOS), so a
       // search whose length limit exceeds max_positions stops instead of failing mid-batch.
       std::vector<float> lp(static_cast<size_t>(N * c_.tgt_vocab), -std::numeric_limits<float>::infinity());
@@ -218,7 +188,7 @@ class Transformer : public EncoderDecoder {
       const int64_t S = state.cross.get().layers.front().k.size(2);
       return {Tensor::from_vector(lp, Shape{N, c_.tgt_vocab}), Tensor::zeros(Shape{N, S})};
     }
-    Tensor y = embed_targets(Index(prev_tokens, Shape{N, 1}), state.position, false);  // [N, 1, C]
+    Tensor y = embed_targets(Index(tokens.data, Shape{N, t}), state.position, false);  // [N, t, C]
     const attention::Mask causal{.causal = true};  // bottom-right: the new position sees every cached one
     const attention::Mask cross{.key_lengths = state.lengths};
     Tensor weights;
@@ -227,11 +197,11 @@ class Transformer : public EncoderDecoder {
       nn::DecoderLayerOutput r = decoder_.layers.items[l]->forward(
           y, Tensor(), causal, cross, {.need_weights = want, .self_cache = &state.self[l], .memory_kv = &state.cross.get().layers[l]});
       y = r.output;
-      if (want) weights = r.cross_weights;  // [N, 1, S]
+      if (want) weights = r.cross_weights;  // [N, t, S]
     }
-    ++state.position;
-    const Tensor logits = squeeze(project(decoder_.finish(y)), 1);  // [N, V]
-    return {internal::step_log_probs(logits), squeeze(weights, 1).to(DType::f32)};
+    state.position += t;
+    const Tensor last = squeeze(slice(decoder_.finish(y), 1, t - 1, t), 1);  // [N, C]
+    return {internal::step_log_probs(project(last)), squeeze(slice(weights, 1, t - 1, t), 1).to(DType::f32)};
   }
 
  private:
@@ -260,8 +230,8 @@ class Transformer : public EncoderDecoder {
   std::unique_ptr<nn::Embedding> src_embed_;  // absent with share_embeddings
   nn::Embedding tgt_embed_;
   nn::PositionalEncoding src_positions_, tgt_positions_;
-  Stack<nn::TransformerEncoderLayer> encoder_;
-  Stack<nn::TransformerDecoderLayer> decoder_;
+  nn::LayerStack<nn::TransformerEncoderLayer> encoder_;
+  nn::LayerStack<nn::TransformerDecoderLayer> decoder_;
   std::unique_ptr<nn::Linear> output_;  // absent with tie_output
   int64_t align_layer_ = 0;             // 0-based
 };
@@ -279,15 +249,14 @@ std::vector<Field> TransformerConfig::arch_fields() {
           real_field("attention_dropout", "--attention-dropout", "dropout on the attention weights",
                      attention_dropout, 0.0, 1.0),
           choice_field("activation", "--activation", "feed-forward activation", activation, kActivationNames),
-          int_field("norm_first", "--norm-first", "1: pre-norm (LayerNorm before each sublayer), 0: post-norm (paper)",
-                    norm_first, 0, 1),
+          bool_field("norm_first", "--norm-first", "pre-norm (LayerNorm before each sublayer); false: post-norm (paper)",
+                     norm_first),
           choice_field("positions", "--positions", "positional encoding", positions, kPositionNames),
           int_field("max_positions", "--max-positions", "longest source or target (positions)", max_positions, 1,
                     1 << 20),
-          int_field("share_embeddings", "--share-embeddings", "1: one embedding table for source and target",
-                    share_embeddings, 0, 1),
-          int_field("tie_output", "--tie-output", "1: the output projection is the target embedding", tie_output, 0,
-                    1),
+          bool_field("share_embeddings", "--share-embeddings", "one embedding table for source and target",
+                     share_embeddings),
+          bool_field("tie_output", "--tie-output", "the output projection is the target embedding", tie_output),
           int_field("alignment_layer", "--alignment-layer",
                     "decoder layer (1-based) whose cross-attention is shown; 0: the penultimate", alignment_layer, 0,
                     1 << 20)};
@@ -306,10 +275,11 @@ void TransformerConfig::check_more() const {
 ArchitectureInfo transformer_architecture() {
   return {.name = TransformerConfig::kName,
           .summary = "Vaswani et al. 2017: self-attention encoder and decoder, multi-head cross-attention",
+          .task = Task::sequence_to_sequence,
           .has_attention = true,
           .source = SourceKind::tokens,
           .make_config = [] { return std::make_unique<TransformerConfig>(); },
-          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<EncoderDecoder> {
+          .make_model = [](const ModelConfig& c, Rng& rng) -> std::unique_ptr<Model> {
             return std::make_unique<Transformer>(internal::config_as<TransformerConfig>(kOp, c), rng);
           }};
 }

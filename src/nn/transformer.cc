@@ -87,23 +87,31 @@ Tensor TransformerEncoderLayer::forward(const Tensor& x, const attention::Mask& 
   return norm2.forward(add(y, ff(y)));
 }
 
+// The members are drawn from rng in PyTorch's order (self_attn, multihead_attn, linear1, linear2),
+// so a decoder layer without cross-attention draws its feed-forward as an encoder layer would.
 TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerOptions& opt, Rng& rng)
     : self_attn(attention_options(checked(opt, "TransformerDecoderLayer")), rng),
-      multihead_attn(attention_options(opt), rng),
+      multihead_attn(opt.cross_attention ? std::make_unique<MultiheadAttention>(attention_options(opt), rng) : nullptr),
       linear1(opt.d_model, opt.ffn_dim, rng, {.dtype = opt.dtype}),
       linear2(opt.ffn_dim, opt.d_model, rng, {.dtype = opt.dtype}),
       norm1(opt.d_model, opt.layer_norm_eps, opt.dtype),
       norm2(opt.d_model, opt.layer_norm_eps, opt.dtype),
-      norm3(opt.d_model, opt.layer_norm_eps, opt.dtype),
+      norm3(opt.cross_attention ? std::make_unique<LayerNorm>(opt.d_model, opt.layer_norm_eps, opt.dtype) : nullptr),
       opt_(opt),
       dropout_rng_(rng.next_u64()) {
   register_module("self_attn", self_attn);
-  register_module("multihead_attn", multihead_attn);
+  if (multihead_attn) register_module("multihead_attn", *multihead_attn);
   register_module("linear1", linear1);
   register_module("linear2", linear2);
   register_module("norm1", norm1);
   register_module("norm2", norm2);
-  register_module("norm3", norm3);
+  if (norm3) register_module("norm3", *norm3);
+}
+
+KVCache TransformerDecoderLayer::memory_kv(const Tensor& memory) const {
+  ATTEND_CHECK(multihead_attn != nullptr, "TransformerDecoderLayer",
+               "memory_kv: the layer has no cross-attention (cross_attention = false)");
+  return multihead_attn->project_kv(memory, memory);
 }
 
 DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tensor& memory,
@@ -112,7 +120,9 @@ DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tenso
   constexpr const char* op = "TransformerDecoderLayer";
   ATTEND_CHECK(x.defined() && x.dim() == 3 && x.size(2) == opt_.d_model, op, "input ",
                x.defined() ? x.shape().str() : "undefined", " must be [B, T, ", opt_.d_model, "]");
-  if (call.memory_kv == nullptr)
+  ATTEND_CHECK(multihead_attn != nullptr || (!memory.defined() && call.memory_kv == nullptr), op,
+               "the layer has no cross-attention (cross_attention = false), but got a memory");
+  if (multihead_attn != nullptr && call.memory_kv == nullptr)
     ATTEND_CHECK(memory.defined() && memory.dim() == 3 && memory.size(0) == x.size(0) &&
                      memory.size(2) == opt_.d_model,
                  op, "memory ", memory.defined() ? memory.shape().str() : "undefined", " must be [B, S, ",
@@ -129,8 +139,8 @@ DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tenso
   };
   auto ca = [&](const Tensor& h) {
     const MhaCallOptions o{.need_weights = call.need_weights || heads, .average_attn_weights = !heads};
-    MhaOutput r = call.memory_kv != nullptr ? multihead_attn.forward_kv(h, *call.memory_kv, memory_mask, o)
-                                            : multihead_attn.forward(h, memory, memory, memory_mask, o);
+    MhaOutput r = call.memory_kv != nullptr ? multihead_attn->forward_kv(h, *call.memory_kv, memory_mask, o)
+                                            : multihead_attn->forward(h, memory, memory, memory_mask, o);
     out.cross_weights = r.weights;                        // [B, T, S], [B, H, T, S] or undefined
     return dropout(r.output, p, training, dropout_rng_);  // [B, T, C]
   };
@@ -138,14 +148,24 @@ DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tenso
     return dropout(feed_forward(linear1, linear2, opt_.activation, h, p, training, dropout_rng_), p, training,
                    dropout_rng_);  // [B, T, C]
   };
+  if (multihead_attn == nullptr) {  // the encoder layer's sublayers, causal by self_mask
+    if (opt_.norm_first) {
+      const Tensor y = add(x, sa(norm1.forward(x)));
+      out.output = add(y, ff(norm2.forward(y)));
+    } else {
+      const Tensor y = norm1.forward(add(x, sa(x)));
+      out.output = norm2.forward(add(y, ff(y)));
+    }
+    return out;
+  }
   if (opt_.norm_first) {
     Tensor y = add(x, sa(norm1.forward(x)));
     y = add(y, ca(norm2.forward(y)));
-    out.output = add(y, ff(norm3.forward(y)));
+    out.output = add(y, ff(norm3->forward(y)));
   } else {
     Tensor y = norm1.forward(add(x, sa(x)));
     y = norm2.forward(add(y, ca(y)));
-    out.output = norm3.forward(add(y, ff(y)));
+    out.output = norm3->forward(add(y, ff(y)));
   }
   return out;
 }

@@ -394,6 +394,40 @@ double perplexity(double nll_sum, int64_t tokens) {
   return std::exp(nll_sum / static_cast<double>(tokens));
 }
 
+double classification_accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold) {
+  ATTEND_CHECK(predicted.size() == gold.size(), "classification_accuracy", predicted.size(), " predictions for ",
+               gold.size(), " gold classes");
+  if (gold.empty()) return 0.0;
+  int64_t right = 0;
+  for (size_t i = 0; i < gold.size(); ++i) right += predicted[i] == gold[i];
+  return static_cast<double>(right) / static_cast<double>(gold.size());
+}
+
+double macro_f1(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold, int64_t K) {
+  constexpr const char* op = "macro_f1";
+  ATTEND_CHECK(predicted.size() == gold.size(), op, predicted.size(), " predictions for ", gold.size(),
+               " gold classes");
+  ATTEND_CHECK(K >= 1, op, "K ", K, " must be >= 1");
+  std::vector<int64_t> tp(static_cast<size_t>(K), 0), fp(tp), fn(tp);
+  for (size_t i = 0; i < gold.size(); ++i) {
+    const int64_t p = predicted[i], g = gold[i];
+    ATTEND_CHECK(p >= 0 && p < K && g >= 0 && g < K, op, "example ", i, ": predicted ", p, ", gold ", g,
+                 " (classes [0, ", K, "))");
+    if (p == g) ++tp[static_cast<size_t>(g)];
+    else ++fp[static_cast<size_t>(p)], ++fn[static_cast<size_t>(g)];
+  }
+  double sum = 0.0;
+  int64_t classes = 0;
+  for (int64_t k = 0; k < K; ++k) {
+    const auto i = static_cast<size_t>(k);
+    const int64_t denom = 2 * tp[i] + fp[i] + fn[i];
+    if (denom == 0) continue;  // neither gold nor predicted
+    sum += 2.0 * static_cast<double>(tp[i]) / static_cast<double>(denom);
+    ++classes;
+  }
+  return classes == 0 ? 0.0 : sum / static_cast<double>(classes);
+}
+
 std::vector<LengthBucket> accuracy_by_length(const std::vector<int64_t>& source_lengths,
                                              const std::vector<std::vector<int64_t>>& hyps,
                                              const std::vector<std::vector<int64_t>>& refs, int64_t width) {

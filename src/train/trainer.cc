@@ -1,5 +1,6 @@
 #include "attend/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -61,28 +62,43 @@ std::string format_rate(double per_second) {
   return buf;
 }
 
-std::string format_progress(const ProgressSnapshot& s) {
-  char buf[320];
-  std::snprintf(buf, sizeof buf,
-                "epoch %lld/%lld | batch %lld/%lld | step %lld | loss %.4f | %s tok/s | lr %.2e | eta %s epoch, %s run",
-                static_cast<long long>(s.epoch + 1), static_cast<long long>(s.epochs), static_cast<long long>(s.batch),
-                static_cast<long long>(s.batches_in_epoch), static_cast<long long>(s.step), s.mean_loss,
-                format_rate(s.tokens_per_second).c_str(), s.lr, format_duration(s.eta_epoch_s).c_str(),
-                format_duration(s.eta_run_s).c_str());
-  return buf;
+namespace {
+
+// " | aux a 0.0123 b 0.4000" (nothing without terms).
+std::string format_terms(const std::vector<std::pair<std::string, double>>& terms) {
+  if (terms.empty()) return "";
+  std::string s = " | aux";
+  char buf[64];
+  for (const auto& [name, value] : terms) {
+    std::snprintf(buf, sizeof buf, " %.4f", value);
+    s += " " + name + buf;
+  }
+  return s;
 }
 
-Trainer::Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches, LossFn loss_fn,
-                 ValidateFn validate_fn, TrainerOptions options)
+}  // namespace
+
+std::string format_progress(const ProgressSnapshot& s) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "epoch %lld/%lld | batch %lld/%lld | step %lld | loss %.4f",
+                static_cast<long long>(s.epoch + 1), static_cast<long long>(s.epochs), static_cast<long long>(s.batch),
+                static_cast<long long>(s.batches_in_epoch), static_cast<long long>(s.step), s.mean_loss);
+  std::string line = buf + format_terms(s.terms);
+  std::snprintf(buf, sizeof buf, " | %s tok/s | lr %.2e | eta %s epoch, %s run",
+                format_rate(s.tokens_per_second).c_str(), s.lr, format_duration(s.eta_epoch_s).c_str(),
+                format_duration(s.eta_run_s).c_str());
+  return line + buf;
+}
+
+Trainer::Trainer(nn::Module& model, Optimizer& optimizer, data::BatchStream& batches, Objective& objective,
+                 TrainerOptions options)
     : model_(model),
       optimizer_(optimizer),
       batches_(batches),
-      loss_fn_(std::move(loss_fn)),
-      validate_fn_(std::move(validate_fn)),
+      objective_(objective),
       options_(std::move(options)),
       early_(EarlyStoppingOptions{.mode = options_.metric_mode, .patience = options_.patience}) {
   const TrainerOptions& o = options_;
-  ATTEND_CHECK(loss_fn_ != nullptr, kOp, "no loss function");
   ATTEND_CHECK(o.epochs >= 1, kOp, "epochs ", o.epochs, " is not positive");
   ATTEND_CHECK(o.max_steps >= 0, kOp, "max_steps ", o.max_steps, " is negative");
   ATTEND_CHECK(o.max_time_s >= 0 && std::isfinite(o.max_time_s), kOp, "max_time_s ", o.max_time_s,
@@ -92,8 +108,9 @@ Trainer::Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches
   ATTEND_CHECK(o.log_every >= 1, kOp, "log_every ", o.log_every, " is not positive");
   ATTEND_CHECK(o.max_consecutive_nonfinite >= 1, kOp, "max_consecutive_nonfinite ", o.max_consecutive_nonfinite,
                " is not positive");
-  ATTEND_CHECK(validate_fn_ != nullptr || (o.patience == 0 && !o.plateau && o.best_path.empty()), kOp,
-               "early stopping, the LR plateau and keeping the best model need a validation function");
+  ATTEND_CHECK(objective_.validates() || (o.patience == 0 && !o.plateau && o.best_path.empty()), kOp,
+               "early stopping, the LR plateau and keeping the best model need a validation set (the objective "
+               "has none)");
   ATTEND_CHECK(!(o.plateau && o.schedule), kOp, "a per-step lr schedule and the LR plateau both set the rate: use one");
   if (o.schedule) check_lr_schedule(*o.schedule);
   base_lr_ = optimizer_.lr();
@@ -111,6 +128,13 @@ Trainer::Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches
   const data::BatchPosition pos = batches_.position();
   state_.epoch = pos.epoch;
   state_.batch_in_epoch = pos.batch;
+}
+
+std::vector<std::pair<std::string, double>> Trainer::term_means() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [name, sum] : term_sums_)
+    out.emplace_back(name, sum.second > 0 ? sum.first / static_cast<double>(sum.second) : 0.0);
+  return out;
 }
 
 double Trainer::now() const { return options_.clock ? options_.clock() : steady_seconds(); }
@@ -171,6 +195,7 @@ void Trainer::maybe_log(bool force) {
       .lr = optimizer_.lr(),
       .eta_epoch_s = per_step >= 0 ? per_step * static_cast<double>(left_in_epoch) : -1,
       .eta_run_s = per_step >= 0 ? per_step * static_cast<double>(std::max<int64_t>(0, left_in_run)) : -1,
+      .terms = term_means(),
   };
   if (options_.max_time_s > 0 && s.eta_run_s >= 0)
     s.eta_run_s = std::min(s.eta_run_s, std::max(0.0, options_.max_time_s - (t - session_start_time_)));
@@ -183,8 +208,8 @@ void Trainer::train_step(FitResult& result) {
   const data::Batch batch = batches_.next();
   model_.train();
   optimizer_.zero_grad();
-  const StepLoss sl = loss_fn_(batch);
-  ATTEND_CHECK(sl.loss.defined() && sl.loss.numel() == 1, kOp, "the loss function returned ",
+  const StepLoss sl = objective_.loss(batch);
+  ATTEND_CHECK(sl.loss.defined() && sl.loss.numel() == 1, kOp, "the objective returned ",
                sl.loss.defined() ? sl.loss.str() : std::string("an undefined tensor"), ", expected a scalar");
   const double loss = sl.loss.item();
   bool finite = std::isfinite(loss);
@@ -207,6 +232,12 @@ void Trainer::train_step(FitResult& result) {
     state_.epoch_loss_sum += loss * static_cast<double>(sl.tokens);
     state_.epoch_tokens += sl.tokens;
     session_epoch_tokens_ += sl.tokens;
+    for (const auto& [name, value] : sl.terms) {
+      auto it = std::find_if(term_sums_.begin(), term_sums_.end(), [&](const auto& t) { return t.first == name; });
+      if (it == term_sums_.end()) it = term_sums_.insert(term_sums_.end(), {name, {0.0, 0}});
+      it->second.first += value * static_cast<double>(sl.tokens);
+      it->second.second += sl.tokens;
+    }
   } else {
     ++state_.skipped_steps;
     ++state_.nonfinite_streak;
@@ -229,11 +260,11 @@ bool Trainer::end_epoch(int64_t epoch, FitResult& result) {
   const double elapsed = now() - epoch_start_time_;
   Metrics metrics;
   bool stop = false;
-  if (validate_fn_) {
+  if (objective_.validates()) {
     model_.eval();
     {
       NoGrad no_grad;
-      metrics = validate_fn_();
+      metrics = objective_.validate();
     }
     model_.train();
     result.validations.push_back(metrics);
@@ -265,7 +296,7 @@ bool Trainer::end_epoch(int64_t epoch, FitResult& result) {
                   static_cast<long long>(state_.epoch_steps), mean,
                   format_rate(elapsed > 0 ? static_cast<double>(session_epoch_tokens_) / elapsed : 0.0).c_str(),
                   format_duration(elapsed).c_str(), static_cast<long long>(state_.skipped_steps));
-    std::string line = buf;
+    std::string line = buf + format_terms(term_means());
     if (!metrics.empty()) {
       line += " | valid";
       for (const auto& [name, value] : metrics) {
@@ -282,6 +313,7 @@ bool Trainer::end_epoch(int64_t epoch, FitResult& result) {
   state_.epoch_loss_sum = 0.0;
   state_.epoch_tokens = 0;
   state_.epoch_steps = 0;
+  term_sums_.clear();
   session_epoch_steps_ = 0;
   session_epoch_tokens_ = 0;
   epoch_start_time_ = now();

@@ -47,16 +47,17 @@ TEST_F(AppLibrary, TrainSaveLoadTranslateWithoutTheCli) {
   std::ostringstream log, out;
   for (const char* arch : {"rnnsearch", "luong", "seq2seq"}) {
     SCOPED_TRACE(arch);
-    const app::TrainResult trained = app::train(tiny_dates(arch), log, out);
+    app::TrainResult trained = app::train(tiny_dates(arch), log, out);
     EXPECT_GT(trained.fit.state.global_step, 0);
+    const app::Translator translator(std::move(trained.model));
     const std::vector<std::string> sources{"3 march 2015", "1/2/99", "the 4th of july 1976"};
-    const auto before = trained.translator.translate(sources, {.beam = 3});
+    const auto before = translator.translate(sources, {.beam = 3});
     // The trainer's checkpoint and a weights-only save both load back to the same translations.
-    trained.translator.save(path("saved.ckpt"));
+    translator.save(path("saved.ckpt"));
     for (const std::string& file : {path(std::string(arch) + ".ckpt"), path("saved.ckpt")}) {
       const app::Translator loaded = app::Translator::load(file);
       EXPECT_EQ(loaded.spec().model->architecture(), std::string(arch));
-      EXPECT_EQ(loaded.spec().model->to_map(), trained.translator.spec().model->to_map());
+      EXPECT_EQ(loaded.spec().model->to_map(), translator.spec().model->to_map());
       const auto after = loaded.translate(sources, {.beam = 3});
       ASSERT_EQ(after.size(), sources.size());
       for (size_t i = 0; i < sources.size(); ++i) {
@@ -68,15 +69,20 @@ TEST_F(AppLibrary, TrainSaveLoadTranslateWithoutTheCli) {
   EXPECT_NE(log.str().find("attend train: seq2seq"), std::string::npos);
 }
 
-TEST_F(AppLibrary, FirstFormatCheckpointsLoadAndTranslateAsBefore) {
+// Checkpoints of the first format (rnnsearch_v1, luong_v1: string values, every architecture's
+// keys in one map) and of the second (transformer_v2: no task, booleans as 0 and 1, written by
+// attend at 72dad19) translate as the attend that wrote them did, with its search (beam search's
+// early stop was then always on).
+TEST_F(AppLibrary, FirstAndSecondFormatCheckpointsLoadAndTranslateAsBefore) {
   const std::vector<std::string> sources = data::read_lines(kLegacy + "in.txt");
-  for (const char* name : {"rnnsearch_v1", "luong_v1"}) {
+  for (const char* name : {"rnnsearch_v1", "luong_v1", "transformer_v2"}) {
     SCOPED_TRACE(name);
     const std::string file = kLegacy + name + ".ckpt";
-    // The file is of the first format: string values, every architecture's keys in one map.
-    EXPECT_EQ(train::read_checkpoint_info(file).model_config.find("\"format\""), std::string::npos);
+    const std::string config = train::read_checkpoint_info(file).model_config;
+    if (std::string(name).ends_with("_v1")) EXPECT_EQ(config.find("\"format\""), std::string::npos);
+    else EXPECT_NE(config.find("\"format\":2"), std::string::npos);
     const app::Translator tr = app::Translator::load(file);
-    const auto t = tr.translate(sources, {.beam = 3});
+    const auto t = tr.translate(sources, {.beam = 3, .early_stop = true});
     // What `attend translate --beam 3 --scores --alignment hard` printed with the attend that
     // wrote the file: TEXT ||| ALIGNMENT ||| SCORE. Text and alignment must be the same byte for
     // byte; the score (a sum of float log-probabilities) within 1e-5, since the float kernels
@@ -95,8 +101,11 @@ TEST_F(AppLibrary, FirstFormatCheckpointsLoadAndTranslateAsBefore) {
     }
     // Saved again, it is written in the current format and reads back the same.
     tr.save(path("resaved.ckpt"));
-    EXPECT_NE(train::read_checkpoint_info(path("resaved.ckpt")).model_config.find("\"format\":2"), std::string::npos);
-    EXPECT_EQ(app::Translator::load(path("resaved.ckpt")).translate(sources, {.beam = 3})[1].text, t[1].text);
+    const std::string resaved = train::read_checkpoint_info(path("resaved.ckpt")).model_config;
+    EXPECT_NE(resaved.find("\"format\":3"), std::string::npos) << resaved;
+    EXPECT_NE(resaved.find("\"task\":\"sequence-to-sequence\""), std::string::npos) << resaved;
+    EXPECT_EQ(app::Translator::load(path("resaved.ckpt")).translate(sources, {.beam = 3, .early_stop = true})[1].text,
+              t[1].text);
   }
 }
 
@@ -130,10 +139,10 @@ TEST_F(AppLibrary, ModelConfigFormatIsComparedWithoutNarrowing) {
 
 TEST_F(AppLibrary, EvaluateScoresHeldOutTaskPairs) {
   std::ostringstream log, out;
-  const app::TrainResult trained = app::train(tiny_dates("rnnsearch"), log, out);
+  app::TrainResult trained = app::train(tiny_dates("rnnsearch"), log, out);
   const auto pairs = app::held_out_task_pairs(path("rnnsearch.ckpt"), 30);
   ASSERT_EQ(pairs.size(), 30u);
-  const app::EvalReport r = app::evaluate(trained.translator, pairs, {.beam = 1});
+  const app::EvalReport r = app::evaluate(app::Translator(std::move(trained.model)), pairs, {.beam = 1});
   EXPECT_EQ(r.pairs, 30);
   EXPECT_GE(r.exact_match, 0.0);
   EXPECT_LE(r.exact_match, r.token_accuracy + 1e-12);  // an exact match is all tokens right

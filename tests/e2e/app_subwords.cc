@@ -69,9 +69,9 @@ TEST_F(AppSubwords, JointSpmModelTrainsSavesAndTranslatesWithoutTheModelFile) {
 
   app::TrainRecipe r = recipe();
   r.spm = model;  // tokens "auto" with a model: spm on both sides
-  const app::TrainResult trained = app::train(r, log, out);
+  app::TrainResult trained = app::train(r, log, out);
   EXPECT_NE(log.str().find("vocabularies 80 / 80 (spm / spm)"), std::string::npos) << log.str();
-  const app::Translator& tr = trained.translator;
+  const app::Translator tr(std::move(trained.model));
   EXPECT_EQ(tr.spec().source_tokens, data::TokenizerKind::sentencepiece);
   EXPECT_EQ(tr.spec().source_spm, tr.spec().target_spm);  // one joint model
   // The vocabularies are the model's pieces in its order: the network sees SentencePiece's ids.
@@ -203,8 +203,8 @@ TEST_F(AppSubwords, TransformerAttentionViewAndWordAlignments) {
              {"decoder_layers", "3"}};
   r.epochs = 12;
   r.max_steps = 120;
-  const app::TrainResult trained = app::train(r, log, out);
-  const app::Translator& tr = trained.translator;
+  app::TrainResult trained = app::train(r, log, out);
+  const app::Translator tr(std::move(trained.model));
   for (const std::string& sentence : {std::string("the 4th of july 1976"), std::string("3 march 2015")}) {
     SCOPED_TRACE(sentence);
     const app::Translation t = tr.translate({sentence}, {.beam = 3}).at(0);

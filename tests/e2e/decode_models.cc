@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "attend/decode/search.h"
+#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
@@ -42,13 +43,13 @@ TEST(E2EDecode, HypothesisLogProbAndAttentionMatchTheTeacherForcedModel) {
     const models::ModelConfig& c = *config;
     SCOPED_TRACE(c.architecture());
     Rng rng(3);
-    auto model = models::make_model(c, rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(c, rng);
     model->eval();
     const auto beams = decode::beam_search(*model, kSrc, {.beam_size = 3, .nbest = 3, .limit = kLimit});
     for (int64_t b = 0; b < 3; ++b) {
       const int64_t n = kLengths[static_cast<size_t>(b)];
       for (const decode::Hypothesis& h : beams[static_cast<size_t>(b)]) {
-        std::vector<int64_t> in{c.bos_id};
+        std::vector<int64_t> in{test::seq2seq(c).bos_id};
         in.insert(in.end(), h.tokens.begin(), h.tokens.end() - 1);
         const int64_t T = static_cast<int64_t>(h.tokens.size());
         const models::ForwardResult fr =
@@ -72,7 +73,7 @@ TEST(E2EDecode, BeamOfOneIsGreedyAndBatchedEqualsOneByOne) {
     const models::ModelConfig& c = *config;
     SCOPED_TRACE(c.architecture());
     Rng rng(4);
-    auto model = models::make_model(c, rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(c, rng);
     model->eval();
     const auto g = decode::greedy(*model, kSrc, {.limit = kLimit});
     const auto b1 = decode::beam_search(

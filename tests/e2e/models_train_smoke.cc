@@ -10,8 +10,10 @@
 
 #include "attend/core/threads.h"
 #include "attend/decode/search.h"
+#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
 #include "attend/ops/ops.h"
+#include "attend/train/objectives.h"
 #include "support/models.h"
 
 namespace attend {
@@ -22,12 +24,12 @@ constexpr int64_t kSymbols = 8;  // ids 4 .. 11
 
 struct ReverseBatch {
   Source src;
-  models::DecoderIO io;
+  train::DecoderIO io;
   int64_t target_tokens = 0;
 };
 
 // B random sequences of 3..6 symbols; the target is the source reversed.
-ReverseBatch reverse_batch(int64_t B, Rng& rng, const models::ModelConfig& c) {
+ReverseBatch reverse_batch(int64_t B, Rng& rng, const models::SequenceToSequenceConfig& c) {
   const int64_t S = 6;
   std::vector<int64_t> src(static_cast<size_t>(B * S), c.pad_id), tgt(src.size(), c.pad_id);
   ReverseBatch r;
@@ -39,7 +41,7 @@ ReverseBatch reverse_batch(int64_t B, Rng& rng, const models::ModelConfig& c) {
     for (int64_t t = 0; t < n; ++t) tgt[static_cast<size_t>(b * S + t)] = src[static_cast<size_t>(b * S + n - 1 - t)];
     r.target_tokens += n + 1;
   }
-  r.io = models::decoder_io(Index(tgt, Shape{B, S}), lengths, c);
+  r.io = train::decoder_io(Index(tgt, Shape{B, S}), lengths, c);
   r.src = Source::of_tokens(Index(src, Shape{B, S}), std::move(lengths));
   return r;
 }
@@ -75,9 +77,9 @@ TrainResult train(models::EncoderDecoder& model, int64_t steps, double lr, Rng& 
   int64_t tokens = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t s = 0; s < steps; ++s) {
-    const ReverseBatch b = reverse_batch(32, rng, model.config());
+    const ReverseBatch b = reverse_batch(32, rng, model.task_config());
     const Tensor loss =
-        models::sequence_loss(model.logits(b.src, b.io.tgt_in), b.io.tgt_out, {.pad_id = 0});
+        train::sequence_loss(model.logits(b.src, b.io.tgt_in), b.io.tgt_out, {.pad_id = 0});
     loss.backward();
     sgd_step(model, lr, 5.0);
     tokens += b.target_tokens;
@@ -105,13 +107,13 @@ class E2EModels : public ::testing::Test {
 
 TEST_F(E2EModels, RnnsearchLearnsToReverseAndDecodesGreedily) {
   Rng rng(5);
-  auto model = models::make_model(*reverse_config("rnnsearch"), rng);
+  auto model = models::make_model_as<models::EncoderDecoder>(*reverse_config("rnnsearch"), rng);
   const TrainResult r = train(*model, 500, 1.0, rng);
   std::printf("rnnsearch reverse: loss %.3f -> %.3f, %.0f target tokens/s (forward + backward + SGD)\n",
               r.first_loss, r.last_loss, r.tokens_per_s);
   EXPECT_LT(r.last_loss, 0.35 * r.first_loss);
   model->eval();
-  const ReverseBatch test = reverse_batch(50, rng, model->config());
+  const ReverseBatch test = reverse_batch(50, rng, model->task_config());
   const auto hyps = decode::greedy(*model, test.src);
   int64_t exact = 0;
   for (size_t b = 0; b < hyps.size(); ++b) {
@@ -129,7 +131,7 @@ TEST_F(E2EModels, LuongAndSeq2SeqLossFallsOnReverse) {
   for (const char* a : {"luong", "seq2seq"}) {
     SCOPED_TRACE(a);
     Rng rng(6);
-    auto model = models::make_model(*reverse_config(a), rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(*reverse_config(a), rng);
     const TrainResult r = train(*model, 200, 1.0, rng);
     std::printf("%s reverse: loss %.3f -> %.3f, %.0f target tokens/s\n", a, r.first_loss,
                 r.last_loss, r.tokens_per_s);

@@ -95,7 +95,8 @@ TrainerOptions base_options() {
 
 TEST_F(TrainTrainer, LossFallsAndEpochsAreCounted) {
   TrainRun run;
-  Trainer trainer(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(base_options()));
+  FunctionObjective trainer_objective(run.loss_fn(), run.validate_fn());
+  Trainer trainer(run.model, run.adam, run.batches, trainer_objective, run.options(base_options()));
   const FitResult r = trainer.fit();
   EXPECT_EQ(r.reason, StopReason::epochs);
   ASSERT_EQ(r.validations.size(), 4u);
@@ -110,7 +111,8 @@ TEST_F(TrainTrainer, LossFallsAndEpochsAreCounted) {
 TEST_F(TrainTrainer, ResumeFromCheckpointIsBitIdentical) {
   // Uninterrupted reference run.
   TrainRun full;
-  Trainer a(full.model, full.adam, full.batches, full.loss_fn(), full.validate_fn(), full.options(base_options()));
+  FunctionObjective a_objective(full.loss_fn(), full.validate_fn());
+  Trainer a(full.model, full.adam, full.batches, a_objective, full.options(base_options()));
   const FitResult ra = a.fit();
   const int64_t n = static_cast<int64_t>(ra.losses.size());
   ASSERT_GT(n, 20);
@@ -125,7 +127,8 @@ TEST_F(TrainTrainer, ResumeFromCheckpointIsBitIdentical) {
   TrainerOptions o = base_options();
   o.checkpoint_path = path("ck.safetensors");
   o.checkpoint_every = 5;
-  Trainer b(first.model, first.adam, first.batches, first.loss_fn(), first.validate_fn(), first.options(o));
+  FunctionObjective b_objective(first.loss_fn(), first.validate_fn());
+  Trainer b(first.model, first.adam, first.batches, b_objective, first.options(o));
   EXPECT_THROW(b.fit(), std::runtime_error);
   const TrainerState at_k = read_checkpoint_info(o.checkpoint_path).trainer;
   ASSERT_EQ(at_k.global_step, k);
@@ -135,7 +138,8 @@ TEST_F(TrainTrainer, ResumeFromCheckpointIsBitIdentical) {
   // A fresh process: other initial weights, other Rng position, resumed from the checkpoint.
   TrainRun second(999);
   second.train_rng.set_state(1, 12345);
-  Trainer c(second.model, second.adam, second.batches, second.loss_fn(), second.validate_fn(), second.options(o));
+  FunctionObjective c_objective(second.loss_fn(), second.validate_fn());
+  Trainer c(second.model, second.adam, second.batches, c_objective, second.options(o));
   c.resume(o.checkpoint_path);
   const FitResult rc = c.fit();
 
@@ -164,7 +168,8 @@ TEST_F(TrainTrainer, NonFiniteLossIsSkippedWithoutUpdate) {
   };
   TrainerOptions o = base_options();
   o.max_steps = 12;
-  Trainer t(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(o));
+  FunctionObjective t_objective(run.loss_fn(), run.validate_fn());
+  Trainer t(run.model, run.adam, run.batches, t_objective, run.options(o));
   const FitResult r = t.fit();
   EXPECT_EQ(r.reason, StopReason::max_steps);
   EXPECT_EQ(r.state.global_step, 12);
@@ -185,7 +190,8 @@ TEST_F(TrainTrainer, StopsAfterKNonFiniteStepsInARow) {
   };
   TrainerOptions o = base_options();
   o.max_consecutive_nonfinite = 4;
-  Trainer t(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(o));
+  FunctionObjective t_objective(run.loss_fn(), run.validate_fn());
+  Trainer t(run.model, run.adam, run.batches, t_objective, run.options(o));
   try {
     t.fit();
     FAIL() << "no error";
@@ -211,13 +217,12 @@ TEST_F(TrainTrainer, EarlyStoppingAndBestCheckpoint) {
   o.plateau.reset();
   o.best_path = path("best.safetensors");
   std::vector<float> emb_at_best;
-  Trainer t(run.model, run.adam, run.batches, run.loss_fn(),
-            [&] {
-              const Metrics m = validate();
-              if (validations == 2) emb_at_best = run.model.emb.to_vector<float>();
-              return m;
-            },
-            run.options(o));
+  FunctionObjective objective(run.loss_fn(), [&] {
+    const Metrics m = validate();
+    if (validations == 2) emb_at_best = run.model.emb.to_vector<float>();
+    return m;
+  });
+  Trainer t(run.model, run.adam, run.batches, objective, run.options(o));
   const FitResult r = t.fit();
   EXPECT_EQ(r.reason, StopReason::early_stopping);
   EXPECT_EQ(r.validations.size(), 4u);  // 5.0, 4.0 (best), 4.5, 4.6 -> stop
@@ -253,7 +258,8 @@ TEST_F(TrainTrainer, TimeLimitStopsBeforeTheStepThatWouldStartTooLate) {
   o.max_time_s = 3.2;  // steps start at 0, 0.5, ..., 3.0; the one at 3.5 would be past the limit
   const std::string ckpt = path("time.ckpt");
   o.checkpoint_path = ckpt;
-  Trainer trainer(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(o));
+  FunctionObjective trainer_objective(run.loss_fn(), run.validate_fn());
+  Trainer trainer(run.model, run.adam, run.batches, trainer_objective, run.options(o));
   const FitResult r = trainer.fit();
   EXPECT_EQ(r.reason, StopReason::time_limit);
   EXPECT_EQ(r.state.global_step, 7);
@@ -261,7 +267,8 @@ TEST_F(TrainTrainer, TimeLimitStopsBeforeTheStepThatWouldStartTooLate) {
   EXPECT_STREQ(stop_reason_name(StopReason::time_limit), "time limit reached");
   TrainerOptions bad = base_options();
   bad.max_time_s = -1;
-  EXPECT_THROW(Trainer(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), run.options(bad)), Error);
+  FunctionObjective objective(run.loss_fn(), run.validate_fn());
+  EXPECT_THROW(Trainer(run.model, run.adam, run.batches, objective, run.options(bad)), Error);
 }
 
 TEST_F(TrainTrainer, ProgressLinesWithInjectedClock) {
@@ -273,7 +280,8 @@ TEST_F(TrainTrainer, ProgressLinesWithInjectedClock) {
   o.log_interval_s = 1.0;
   TrainerOptions with_log = run.options(o);
   with_log.log = &log;
-  Trainer logged(run.model, run.adam, run.batches, run.loss_fn(), run.validate_fn(), with_log);
+  FunctionObjective logged_objective(run.loss_fn(), run.validate_fn());
+  Trainer logged(run.model, run.adam, run.batches, logged_objective, with_log);
   const int64_t batches = run.batches.batches_in_epoch();
   const FitResult r = logged.fit();
   std::vector<std::string> lines;

@@ -27,9 +27,11 @@
 
 #include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
+#include "attend/train/objectives.h"
 #include "attend/train/optimizer.h"
 #include "support/check.h"
 #include "support/golden.h"
+#include "support/models.h"
 
 namespace attend {
 namespace {
@@ -70,7 +72,7 @@ std::unique_ptr<models::EncoderDecoder> model_of(const Golden& g) {
   v["activation"] = g.config_bool("gelu") ? "gelu" : "relu";
   v["positions"] = "sinusoidal";
   Rng rng(1);
-  return models::make_model(*models::make_config("transformer", v), rng);
+  return models::make_model_as<models::EncoderDecoder>(*models::make_config("transformer", v), rng);
 }
 
 std::vector<int64_t> lengths_of(const Golden& g, const std::string& key) { return g.ints(key).data; }
@@ -94,9 +96,9 @@ void check_step(const std::string& name) {
   EXPECT_EQ(adam.options().beta1, g.config_double("beta1"));
   EXPECT_EQ(adam.options().eps, g.config_double("eps"));
   EXPECT_EQ(adam.options().weight_decay, 0.0);
-  const models::LossOptions loss_opt{.pad_id = config.pad_id, .label_smoothing = g.config_double("label_smoothing")};
+  const train::LossOptions loss_opt{.pad_id = test::seq2seq(config).pad_id, .label_smoothing = g.config_double("label_smoothing")};
   const Source src = Source::of_tokens(g.ints("src"), lengths_of(g, "src_lengths"));
-  const models::DecoderIO io = models::decoder_io(g.ints("target"), lengths_of(g, "target_lengths"), config);
+  const train::DecoderIO io = train::decoder_io(g.ints("target"), lengths_of(g, "target_lengths"), test::seq2seq(config));
   EXPECT_EQ(io.tgt_in.data, g.ints("tgt_in").data);
   EXPECT_EQ(io.tgt_out.data, g.ints("tgt_out").data);
   EXPECT_EQ(io.tgt_in.shape, g.ints("tgt_in").shape);
@@ -105,7 +107,7 @@ void check_step(const std::string& name) {
   adam.zero_grad();
   const Tensor logits = model->logits(src, io.tgt_in);  // [B, T + 1, V]
   EXPECT_TRUE(test::all_close(logits, g.tensor("logits", DType::f32), kLogitTol, kLogitTol));
-  const Tensor loss = models::sequence_loss(logits, io.tgt_out, loss_opt);
+  const Tensor loss = train::sequence_loss(logits, io.tgt_out, loss_opt);
   const double want_loss = g.tensor("loss").item();
   EXPECT_NEAR(loss.item(), want_loss, kLossTol * std::abs(want_loss));
   loss.backward();

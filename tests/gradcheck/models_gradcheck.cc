@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
+#include "attend/train/objectives.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
 #include "support/models.h"
@@ -23,7 +25,7 @@ void check_model(const std::string& arch, const Values& more, double label_smoot
                 {"dropout", "0"}};
   for (const auto& [key, value] : more) values[key] = value;
   Rng rng(31);
-  auto model = models::make_model(*test::model_config(arch, values), rng);
+  auto model = models::make_model_as<models::EncoderDecoder>(*test::model_config(arch, values), rng);
   model->to(DType::f64);
   model->eval();
   const Index src({4, 5, 1, 5, 4, 0}, Shape{2, 3});
@@ -39,7 +41,7 @@ void check_model(const std::string& arch, const Values& more, double label_smoot
   const auto f = [&](const std::vector<Tensor>& v) {
     for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
     const Tensor logits = model->logits(test::tokens(src, lengths), tgt_in);
-    return models::sequence_loss(logits, tgt_out, {.pad_id = 0, .label_smoothing = label_smoothing});
+    return train::sequence_loss(logits, tgt_out, {.pad_id = 0, .label_smoothing = label_smoothing});
   };
   EXPECT_TRUE(test::gradcheck(f, inputs));
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attend/core/source.h"
+#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
 
 namespace attend::test {
@@ -16,6 +17,11 @@ namespace attend::test {
 inline std::unique_ptr<models::ModelConfig> model_config(const std::string& arch,
                                                          const std::map<std::string, std::string>& values) {
   return models::make_config(arch, values, /*ignore_unknown=*/true);
+}
+
+// The sequence-to-sequence fields of a config (vocabularies, special ids).
+inline const models::SequenceToSequenceConfig& seq2seq(const models::ModelConfig& c) {
+  return dynamic_cast<const models::SequenceToSequenceConfig&>(c);
 }
 
 // A token source as given, unchecked (so that tests reach the checks of the code under test).

@@ -66,7 +66,7 @@ class ToyState : public models::DecoderState {
 class ToyDecoder : public models::StepDecoder {
  public:
   explicit ToyDecoder(Table table) : table_(std::move(table)) {}
-  std::unique_ptr<models::DecoderState> start(const Source& source) override {
+  std::unique_ptr<models::DecoderState> start(const Source& source) {
     auto st = std::make_unique<ToyState>();
     const Index& src = source.tokens;
     S_ = src.shape[1];
@@ -78,8 +78,10 @@ class ToyDecoder : public models::StepDecoder {
     }
     return st;
   }
-  models::StepOutput step(models::DecoderState& base, const std::vector<int64_t>& prev) override {
+  models::StepOutput step(models::DecoderState& base, const Index& tokens) override {
     auto& st = dynamic_cast<ToyState&>(base);
+    EXPECT_EQ(tokens.numel(), tokens.shape[0]);  // BOS prefixes: one token per row and step
+    const std::vector<int64_t>& prev = tokens.data;
     ++steps;
     rows_seen += st.rows();
     const int64_t N = st.rows();
@@ -99,7 +101,7 @@ class ToyDecoder : public models::StepDecoder {
     }
     return {Tensor::from_vector(lp, Shape{N, kV}, DType::f32), Tensor::from_vector(att, Shape{N, S_}, DType::f32)};
   }
-  int64_t bos_id() const override { return kBos; }
+  int64_t bos_id() const { return kBos; }
   int64_t eos_id() const override { return kEos; }
   int64_t vocab_size() const override { return kV; }
   int64_t steps = 0, rows_seen = 0;
@@ -108,6 +110,17 @@ class ToyDecoder : public models::StepDecoder {
   Table table_;
   int64_t S_ = 0;
 };
+
+// The searches from sources, as an encoder-decoder's (decode::start_of with the toy's state).
+decode::SearchStart toy_start(ToyDecoder& toy, const Source& src, const decode::LengthLimit& limit, const char* op) {
+  return decode::start_of(src, toy.bos_id(), limit, op, [&toy](const Source& s) { return toy.start(s); });
+}
+std::vector<Hypothesis> greedy(ToyDecoder& toy, const Source& src, const decode::GreedyOptions& opt = {}) {
+  return decode::greedy(toy, toy_start(toy, src, opt.limit, "greedy"));
+}
+std::vector<std::vector<Hypothesis>> beam_search(ToyDecoder& toy, const Source& src, const BeamOptions& opt = {}) {
+  return decode::beam_search(toy, toy_start(toy, src, opt.limit, "beam_search"), opt);
+}
 
 // A distribution from named probabilities; everything else gets 1e-9.
 std::vector<double> dist(const std::map<int64_t, double>& p) {
@@ -164,11 +177,11 @@ std::vector<double> garden_path(const Seq&, const Seq& prefix) {
 TEST(SearchDecode, BeamFindsTheOptimumThatGreedyMisses) {
   ToyDecoder toy(garden_path);
   const Index src = one_source({4, 5});
-  const Hypothesis g = decode::greedy(toy, tok(src, {2})).at(0);
+  const Hypothesis g = greedy(toy, tok(src, {2})).at(0);
   EXPECT_EQ(g.tokens, (Seq{4, kEos}));
   EXPECT_NEAR(g.log_prob, std::log(0.21), 1e-6);
   EXPECT_TRUE(g.finished);
-  const auto beam = decode::beam_search(toy, tok(src, {2}), {.beam_size = 2, .length_penalty = LengthPenalty::none});
+  const auto beam = beam_search(toy, tok(src, {2}), {.beam_size = 2, .length_penalty = LengthPenalty::none});
   ASSERT_EQ(beam.size(), 1u);
   ASSERT_EQ(beam[0].size(), 1u);
   EXPECT_EQ(beam[0][0].tokens, (Seq{5, kEos}));
@@ -180,8 +193,8 @@ TEST(SearchDecode, BeamSizeOneIsGreedy) {
   ToyDecoder toy(random_table);
   const Index src({4, 5, 6, 4, 6, 6, 0, 0, 5, 0, 0, 0, 4, 4, 5, 6}, Shape{4, 4});
   const std::vector<int64_t> lengths{4, 2, 1, 4};
-  const auto g = decode::greedy(toy, tok(src, lengths));
-  const auto b = decode::beam_search(toy, tok(src, lengths), {.beam_size = 1, .length_penalty = LengthPenalty::none});
+  const auto g = greedy(toy, tok(src, lengths));
+  const auto b = beam_search(toy, tok(src, lengths), {.beam_size = 1, .length_penalty = LengthPenalty::none});
   ASSERT_EQ(g.size(), 4u);
   for (size_t i = 0; i < 4; ++i) {
     SCOPED_TRACE(i);
@@ -196,7 +209,7 @@ TEST(SearchDecode, NbestIsSortedAndScoresFollowTheDocumentedFormulas) {
   const Seq src{4, 6, 5};
   for (const LengthPenalty lp : {LengthPenalty::none, LengthPenalty::average, LengthPenalty::gnmt}) {
     ToyDecoder toy(random_table);
-    const auto r = decode::beam_search(toy, tok(one_source(src), {3}),
+    const auto r = beam_search(toy, tok(one_source(src), {3}),
                                        {.beam_size = 5, .length_penalty = lp, .alpha = 0.7, .nbest = 5});
     ASSERT_EQ(r[0].size(), 5u);
     for (size_t i = 0; i < r[0].size(); ++i) {
@@ -226,7 +239,7 @@ TEST(SearchDecode, LengthNormalizationChangesTheWinnerAsDocumented) {
   const Index src = one_source({4});
   const auto run = [&](LengthPenalty lp, double alpha) {
     ToyDecoder toy(short_or_long);
-    return decode::beam_search(toy, tok(src, {1}), {.beam_size = 3, .length_penalty = lp, .alpha = alpha}).at(0).at(0);
+    return beam_search(toy, tok(src, {1}), {.beam_size = 3, .length_penalty = lp, .alpha = alpha}).at(0).at(0);
   };
   // Unnormalized, every token costs probability: the empty translation wins.
   EXPECT_EQ(run(LengthPenalty::none, 0.0).tokens, (Seq{kEos}));
@@ -248,20 +261,20 @@ TEST(SearchDecode, BatchedSearchEqualsOneSentenceAtATime) {
   }
   const BeamOptions opt{.beam_size = 3, .length_penalty = LengthPenalty::gnmt, .nbest = 3};
   ToyDecoder batched_toy(random_table);
-  const auto batched = decode::beam_search(batched_toy, tok(Index(padded, Shape{4, 5}), lengths), opt);
-  const auto greedy_batched = decode::greedy(batched_toy, tok(Index(padded, Shape{4, 5}), lengths));
+  const auto batched = beam_search(batched_toy, tok(Index(padded, Shape{4, 5}), lengths), opt);
+  const auto greedy_batched = greedy(batched_toy, tok(Index(padded, Shape{4, 5}), lengths));
   ASSERT_EQ(batched.size(), 4u);
   for (size_t b = 0; b < sources.size(); ++b) {
     SCOPED_TRACE(b);
     ToyDecoder toy(random_table);
-    const auto alone = decode::beam_search(toy, tok(one_source(sources[b]), {lengths[b]}), opt).at(0);
+    const auto alone = beam_search(toy, tok(one_source(sources[b]), {lengths[b]}), opt).at(0);
     ASSERT_EQ(batched[b].size(), alone.size());
     for (size_t i = 0; i < alone.size(); ++i) {
       EXPECT_EQ(batched[b][i].tokens, alone[i].tokens);
       EXPECT_DOUBLE_EQ(batched[b][i].score, alone[i].score);
       EXPECT_TRUE(test::all_close(batched[b][i].attention, alone[i].attention, 0.0));
     }
-    const Hypothesis g = decode::greedy(toy, tok(one_source(sources[b]), {lengths[b]})).at(0);
+    const Hypothesis g = greedy(toy, tok(one_source(sources[b]), {lengths[b]})).at(0);
     EXPECT_EQ(greedy_batched[b].tokens, g.tokens);
     EXPECT_DOUBLE_EQ(greedy_batched[b].log_prob, g.log_prob);
   }
@@ -271,7 +284,7 @@ TEST(SearchDecode, AttentionMatricesFollowEachHypothesisThroughReorderings) {
   const Index src({4, 5, 6, 5, 4, 6, 6, 0}, Shape{2, 4});
   const std::vector<int64_t> lengths{4, 3};
   ToyDecoder toy(random_table);
-  const auto r = decode::beam_search(toy, tok(src, lengths), {.beam_size = 6, .nbest = 6});
+  const auto r = beam_search(toy, tok(src, lengths), {.beam_size = 6, .nbest = 6});
   for (size_t b = 0; b < 2; ++b) {
     const Seq s(src.data.begin() + static_cast<int64_t>(b) * 4, src.data.begin() + static_cast<int64_t>(b) * 4 + lengths[b]);
     ASSERT_EQ(r[b].size(), 6u);
@@ -280,7 +293,7 @@ TEST(SearchDecode, AttentionMatricesFollowEachHypothesisThroughReorderings) {
       EXPECT_TRUE(test::all_close(h.attention, expected_attention(s, h.tokens), 1e-6));
     }
   }
-  const auto g = decode::greedy(toy, tok(src, lengths));
+  const auto g = greedy(toy, tok(src, lengths));
   for (size_t b = 0; b < 2; ++b) {
     const Seq s(src.data.begin() + static_cast<int64_t>(b) * 4, src.data.begin() + static_cast<int64_t>(b) * 4 + lengths[b]);
     EXPECT_TRUE(test::all_close(g[b].attention, expected_attention(s, g[b].tokens), 1e-6));
@@ -311,7 +324,7 @@ TEST(SearchDecode, AWideEnoughBeamFindsTheExhaustiveOptimum) {
     Seq arg, prefix;
     enumerate(src, prefix, 0.0, 4, best, arg);
     ToyDecoder toy(random_table);
-    const Hypothesis h = decode::beam_search(toy, tok(one_source(src), {static_cast<int64_t>(src.size())}),
+    const Hypothesis h = beam_search(toy, tok(one_source(src), {static_cast<int64_t>(src.size())}),
                                              {.beam_size = 64, .length_penalty = LengthPenalty::none,
                                               .limit = {.max_len = 4}})
                              .at(0)
@@ -331,17 +344,16 @@ std::vector<double> early_enders(const Seq&, const Seq& prefix) {
   return dist({{kEos, 0.9}, {4, 0.1}});
 }
 
-TEST(SearchDecode, WithoutEarlyStopTheSearchGoesOnWhileAPartialHypothesisCanWin) {
+TEST(SearchDecode, TheSoundRuleSearchesOnWhileAPartialHypothesisCanWin) {
   const Index src = one_source({4, 5});
-  const BeamOptions opt{.beam_size = 2, .length_penalty = LengthPenalty::average};
+  const BeamOptions opt{.beam_size = 2, .length_penalty = LengthPenalty::average, .early_stop = true};
   ToyDecoder early(early_enders);
-  const Hypothesis e = decode::beam_search(early, tok(src, {2}), opt).at(0).at(0);
+  const Hypothesis e = beam_search(early, tok(src, {2}), opt).at(0).at(0);
   EXPECT_EQ(e.tokens, (Seq{kEos}));
   EXPECT_NEAR(e.score, std::log(0.4), 1e-6);
-  BeamOptions full = opt;
-  full.early_stop = false;
+  const BeamOptions full{.beam_size = 2, .length_penalty = LengthPenalty::average};  // the default rule
   ToyDecoder on(early_enders);
-  const Hypothesis h = decode::beam_search(on, tok(src, {2}), full).at(0).at(0);
+  const Hypothesis h = beam_search(on, tok(src, {2}), full).at(0).at(0);
   EXPECT_EQ(h.tokens, (Seq{4, 4, kEos}));
   EXPECT_NEAR(h.score, std::log(0.5 * 0.7 * 0.95) / 3, 1e-6);
   EXPECT_GT(on.steps, early.steps);
@@ -356,10 +368,10 @@ TEST(SearchDecode, HypothesesAreCutAtTheMaximumLength) {
   // ceil(1.5 * 2) + 1 = 4 tokens.
   const decode::LengthLimit limit{.max_len_ratio = 1.5, .max_len_offset = 1};
   EXPECT_EQ(decode::max_target_length(2, limit), 4);
-  const Hypothesis g = decode::greedy(toy, tok(src, {2}), {.limit = limit}).at(0);
+  const Hypothesis g = greedy(toy, tok(src, {2}), {.limit = limit}).at(0);
   EXPECT_EQ(g.tokens.size(), 4u);
   EXPECT_FALSE(g.finished);
-  const auto b = decode::beam_search(toy, tok(src, {2}), {.beam_size = 2, .nbest = 2, .limit = limit}).at(0);
+  const auto b = beam_search(toy, tok(src, {2}), {.beam_size = 2, .nbest = 2, .limit = limit}).at(0);
   ASSERT_EQ(b.size(), 2u);
   for (const Hypothesis& h : b) {
     EXPECT_EQ(h.tokens.size(), 4u);
@@ -375,7 +387,7 @@ TEST(SearchDecode, FinishedSentencesLeaveTheBatch) {
   };
   ToyDecoder toy(t);
   const Index src({4, 0, 0, 5, 5, 5}, Shape{2, 3});
-  const auto r = decode::greedy(toy, tok(src, {1, 3}), {.limit = {.max_len = 5}});
+  const auto r = greedy(toy, tok(src, {1, 3}), {.limit = {.max_len = 5}});
   EXPECT_EQ(r[0].tokens, (Seq{kEos}));
   EXPECT_EQ(r[1].tokens.size(), 5u);
   EXPECT_EQ(toy.steps, 5);
@@ -387,13 +399,13 @@ using test::expect_error;
 TEST(BadInputDecode, OptionsAndShapesAreChecked) {
   ToyDecoder toy(random_table);
   const Index src = one_source({4, 5});
-  expect_error([&] { decode::beam_search(toy, tok(src, {2}), {.beam_size = 0}); }, {"[beam_search]", "beam_size 0"});
-  expect_error([&] { decode::beam_search(toy, tok(src, {2}), {.beam_size = 2, .nbest = 3}); }, {"[beam_search]", "nbest 3"});
-  expect_error([&] { decode::beam_search(toy, tok(src, {2}), {.alpha = -1.0}); }, {"[beam_search]", "alpha -1"});
-  expect_error([&] { decode::beam_search(toy, tok(src, {2, 2})); }, {"[beam_search]", "src_lengths has 2", "[1, 2]"});
-  expect_error([&] { decode::greedy(toy, tok(src, {3})); }, {"[greedy]", "src_lengths[0] = 3", "[1, S = 2]"});
-  expect_error([&] { decode::greedy(toy, tok(Index({4, 5}, Shape{2}), {1, 1})); }, {"[greedy]", "src [2]"});
-  expect_error([&] { decode::greedy(toy, tok(src, {2}), {.limit = {.max_len_ratio = -1.0}}); }, {"[greedy]", "length limit"});
+  expect_error([&] { beam_search(toy, tok(src, {2}), {.beam_size = 0}); }, {"[beam_search]", "beam_size 0"});
+  expect_error([&] { beam_search(toy, tok(src, {2}), {.beam_size = 2, .nbest = 3}); }, {"[beam_search]", "nbest 3"});
+  expect_error([&] { beam_search(toy, tok(src, {2}), {.alpha = -1.0}); }, {"[beam_search]", "alpha -1"});
+  expect_error([&] { beam_search(toy, tok(src, {2, 2})); }, {"[beam_search]", "src_lengths has 2", "[1, 2]"});
+  expect_error([&] { greedy(toy, tok(src, {3})); }, {"[greedy]", "src_lengths[0] = 3", "[1, S = 2]"});
+  expect_error([&] { greedy(toy, tok(Index({4, 5}, Shape{2}), {1, 1})); }, {"[greedy]", "src [2]"});
+  expect_error([&] { greedy(toy, tok(src, {2}), {.limit = {.max_len_ratio = -1.0}}); }, {"[greedy]", "length limit"});
 }
 
 }  // namespace

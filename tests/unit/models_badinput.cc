@@ -6,6 +6,7 @@
 #include "attend/models/encoder_decoder.h"
 #include "attend/models/luong.h"
 #include "attend/models/registry.h"
+#include "attend/train/objectives.h"
 #include "attend/models/rnnsearch.h"
 #include "support/check.h"
 #include "support/models.h"
@@ -45,28 +46,28 @@ TEST(BadInputModels, VocabularySizeZeroAndOtherInvalidFields) {
   Rng rng(1);
   models::RnnsearchConfig c = small();
   c.tgt_vocab = 0;
-  expect_error([&] { models::make_model(c, rng); }, {"[rnnsearch config]", "key 'tgt_vocab'", "outside [1,"});
+  expect_error([&] { models::make_model_as<models::EncoderDecoder>(c, rng); }, {"[rnnsearch config]", "key 'tgt_vocab'", "outside [1,"});
   c = small();
   c.src_vocab = 0;
-  expect_error([&] { models::make_model(c, rng); }, {"key 'src_vocab'", "reads token ids"});
+  expect_error([&] { models::make_model_as<models::EncoderDecoder>(c, rng); }, {"key 'src_vocab'", "reads token ids"});
   c = small();
   c.dropout = 1.0;
-  expect_error([&] { models::make_model(c, rng); }, {"key 'dropout'"});
+  expect_error([&] { models::make_model_as<models::EncoderDecoder>(c, rng); }, {"key 'dropout'"});
   c = small();
   c.hidden_dim = -2;
-  expect_error([&] { models::make_model(c, rng); }, {"key 'hidden_dim'", "-2"});
+  expect_error([&] { models::make_model_as<models::EncoderDecoder>(c, rng); }, {"key 'hidden_dim'", "-2"});
   c = small();
   c.eos_id = 10;
-  expect_error([&] { models::make_model(c, rng); }, {"key 'eos_id'", "[0, 10)"});
+  expect_error([&] { models::make_model_as<models::EncoderDecoder>(c, rng); }, {"key 'eos_id'", "[0, 10)"});
   c = small();
   c.bos_id = c.eos_id;
-  expect_error([&] { models::make_model(c, rng); }, {"must differ"});
+  expect_error([&] { models::make_model_as<models::EncoderDecoder>(c, rng); }, {"must differ"});
 }
 
 TEST(BadInputModels, SourceAndTargetShapeMismatchesNameTheShapes) {
   Rng rng(2);
   for (const std::string arch : {"rnnsearch", "luong", "seq2seq"}) {
-    auto model = models::make_model(*test::model_config(arch, kSmall), rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(*test::model_config(arch, kSmall), rng);
     const std::string op = "[" + arch + "]";
     const Index src({4, 5, 6, 4, 5, 0}, Shape{2, 3});
     const Index tgt({2, 4, 2, 5}, Shape{2, 2});
@@ -86,7 +87,7 @@ TEST(BadInputModels, SourceAndTargetShapeMismatchesNameTheShapes) {
     expect_error([&] { model->step(*state, {2}); }, {op.c_str(), "1 tokens for a state of 2 rows"});
     expect_error([&] { state->select({0, 2}); }, {"[DecoderState::select]", "row 2"});
     const std::string other = arch == "seq2seq" ? "rnnsearch" : "seq2seq";
-    auto foreign_model = models::make_model(*test::model_config(other, kSmall), rng);
+    auto foreign_model = models::make_model_as<models::EncoderDecoder>(*test::model_config(other, kSmall), rng);
     auto foreign = foreign_model->start(tokens(src, {3, 2}));
     expect_error([&] { model->step(*foreign, {2, 2}); }, {op.c_str(), "did not make"});
     const auto foreign_memory = foreign_model->encode(tokens(src, {3, 2}));
@@ -98,11 +99,11 @@ TEST(BadInputModels, SourceAndTargetShapeMismatchesNameTheShapes) {
 TEST(BadInputModels, LossAndDecoderIOCheckShapes) {
   Rng rng(3);
   const Tensor logits = Tensor::randn(Shape{2, 3, 5}, rng);
-  expect_error([&] { models::sequence_loss(logits, Index({1, 2, 3}, Shape{1, 3})); },
-               {"[sequence_loss]", "tgt_out [1, 3]", "logits [2, 3, 5]"});
-  expect_error([&] { models::sequence_loss(Tensor::randn(Shape{6, 5}, rng), Index({1, 2}, Shape{1, 2})); },
+  expect_error([&] { train::sequence_loss(logits, Index({1, 2, 3}, Shape{1, 3})); },
+               {"[sequence_loss]", "targets [1, 3]", "logits [2, 3, 5]"});
+  expect_error([&] { train::sequence_loss(Tensor::randn(Shape{6, 5}, rng), Index({1, 2}, Shape{1, 2})); },
                {"[sequence_loss]", "[B, T, V]", "[6, 5]"});
-  expect_error([&] { models::decoder_io(Index({5, 6}, Shape{1, 2}), {3}, small()); },
+  expect_error([&] { train::decoder_io(Index({5, 6}, Shape{1, 2}), {3}, small()); },
                {"[decoder_io]", "target_lengths[0] = 3", "[1, 2]"});
 }
 
@@ -110,7 +111,7 @@ TEST(BadInputModels, LocationScoreRejectsSourcesLongerThanItsMaximum) {
   Rng rng(4);
   auto c = test::model_config("luong", kSmall);
   c->set({{"score", "location"}, {"max_source_len", "2"}});
-  auto model = models::make_model(*c, rng);
+  auto model = models::make_model_as<models::EncoderDecoder>(*c, rng);
   expect_error([&] { model->logits(tokens(Index({4, 5, 6}, Shape{1, 3}), {3}), Index({2}, Shape{1, 1})); },
                {"[luong]", "source length 3", "max_source_len 2"});
 }

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "attend/models/luong.h"
+#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
+#include "attend/train/objectives.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
 #include "support/models.h"
@@ -76,11 +78,11 @@ TEST(SemanticsModels, StepByStepDecodingReproducesTeacherForcedLogProbs) {
   for (const Variant& v : variants()) {
     SCOPED_TRACE(v.name);
     Rng rng(7);
-    auto model = models::make_model(*v.config, rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(*v.config, rng);
     model->eval();
     const std::vector<int64_t> lengths{5, 3, 4};
-    const Index src = random_ids(3, 5, v.config->src_vocab, lengths, rng);
-    const Index tgt_in = random_ids(3, 4, v.config->tgt_vocab, {}, rng, v.config->bos_id);
+    const Index src = random_ids(3, 5, test::seq2seq(*v.config).src_vocab, lengths, rng);
+    const Index tgt_in = random_ids(3, 4, test::seq2seq(*v.config).tgt_vocab, {}, rng, test::seq2seq(*v.config).bos_id);
     const models::ForwardResult fr = model->forward(tokens(src, lengths), tgt_in, {.need_attention = true});
     ASSERT_EQ(fr.logits.shape(), Shape({3, 4, 9}));
     const Tensor lp = log_softmax(fr.logits, 2);  // [B, T, V]
@@ -104,11 +106,11 @@ TEST(SemanticsModels, PaddedSourcePositionsGetNoAttentionAndGlobalRowsSumToOne) 
     if (!v.has_attention) continue;
     SCOPED_TRACE(v.name);
     Rng rng(8);
-    auto model = models::make_model(*v.config, rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(*v.config, rng);
     model->eval();
     const std::vector<int64_t> lengths{2, 5};
-    const Index src = random_ids(2, 5, v.config->src_vocab, lengths, rng);
-    const Index tgt_in = random_ids(2, 3, v.config->tgt_vocab, {}, rng, v.config->bos_id);
+    const Index src = random_ids(2, 5, test::seq2seq(*v.config).src_vocab, lengths, rng);
+    const Index tgt_in = random_ids(2, 3, test::seq2seq(*v.config).tgt_vocab, {}, rng, test::seq2seq(*v.config).bos_id);
     const Tensor w = model->forward(tokens(src, lengths), tgt_in, {.need_attention = true}).attention;  // [2, 3, 5]
     for (int64_t t = 0; t < 3; ++t) {
       for (int64_t s = 2; s < 5; ++s) EXPECT_EQ(w.at({0, t, s}), 0.0);
@@ -126,11 +128,11 @@ TEST(SemanticsModels, SourcePaddingDoesNotChangeTheResult) {
   for (const Variant& v : variants()) {
     SCOPED_TRACE(v.name);
     Rng rng(9);
-    auto model = models::make_model(*v.config, rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(*v.config, rng);
     model->eval();
-    const Index both = random_ids(2, 6, v.config->src_vocab, {3, 6}, rng);
+    const Index both = random_ids(2, 6, test::seq2seq(*v.config).src_vocab, {3, 6}, rng);
     const Index alone(std::vector<int64_t>(both.data.begin(), both.data.begin() + 3), Shape{1, 3});
-    const Index tgt_in = random_ids(2, 4, v.config->tgt_vocab, {}, rng, v.config->bos_id);
+    const Index tgt_in = random_ids(2, 4, test::seq2seq(*v.config).tgt_vocab, {}, rng, test::seq2seq(*v.config).bos_id);
     const Index tgt_alone(std::vector<int64_t>(tgt_in.data.begin(), tgt_in.data.begin() + 4), Shape{1, 4});
     const Tensor batched = model->logits(tokens(both, {3, 6}), tgt_in);           // [2, 4, V]
     const Tensor single = model->logits(tokens(alone, {3}), tgt_alone);           // [1, 4, V]
@@ -142,10 +144,10 @@ TEST(SemanticsModels, SelectMovesAndReplicatesRows) {
   for (const Variant& v : variants()) {
     SCOPED_TRACE(v.name);
     Rng rng(10);
-    auto model = models::make_model(*v.config, rng);
+    auto model = models::make_model_as<models::EncoderDecoder>(*v.config, rng);
     model->eval();
     const std::vector<int64_t> lengths{4, 2};
-    const Index src = random_ids(2, 4, v.config->src_vocab, lengths, rng);
+    const Index src = random_ids(2, 4, test::seq2seq(*v.config).src_vocab, lengths, rng);
     auto state = model->start(tokens(src, lengths));
     const models::StepOutput first = model->step(*state, {2, 2});
     auto swapped = state->select({1, 0, 1});
@@ -173,27 +175,8 @@ TEST(SemanticsModels, ConfigRoundTripsThroughItsTextMap) {
   EXPECT_EQ(typed.num_layers, 3);
 }
 
-TEST(SemanticsModels, EveryRegisteredArchitectureBuildsFromItsDefaults) {
-  for (const std::string& name : models::architecture_names()) {
-    SCOPED_TRACE(name);
-    const models::ArchitectureInfo& a = models::architecture(name);
-    EXPECT_EQ(a.name, name);
-    auto c = a.make_config();
-    EXPECT_EQ(c->architecture(), name);
-    c->src_vocab = 12;
-    c->tgt_vocab = 10;
-    Rng rng(1);
-    auto model = models::make_model(*c, rng);
-    EXPECT_EQ(model->config().architecture(), name);
-    EXPECT_EQ(model->vocab_size(), 10);
-    // Every field has a key, and each key appears once.
-    std::set<std::string> keys;
-    for (const models::Field& f : c->fields()) EXPECT_TRUE(keys.insert(f.key).second) << f.key;
-  }
-}
-
 TEST(SemanticsModels, DecoderIOPutsBosBeforeAndEosAfterTheTarget) {
-  const models::DecoderIO io = models::decoder_io(Index({5, 6, 7, 8, 0, 0}, Shape{2, 3}), {3, 1}, *tiny("rnnsearch"));
+  const train::DecoderIO io = train::decoder_io(Index({5, 6, 7, 8, 0, 0}, Shape{2, 3}), {3, 1}, test::seq2seq(*tiny("rnnsearch")));
   EXPECT_EQ(io.tgt_in.shape, Shape({2, 4}));
   EXPECT_EQ(io.tgt_in.data, (std::vector<int64_t>{2, 5, 6, 7, 2, 8, 0, 0}));
   EXPECT_EQ(io.tgt_out.data, (std::vector<int64_t>{5, 6, 7, 3, 8, 3, 0, 0}));
@@ -205,7 +188,7 @@ TEST(SemanticsModels, SequenceLossIsTheMeanOverNonPadTokens) {
   const Index tgt({1, 2, 0, 4, 0, 0}, Shape{2, 3});
   const Tensor lp = log_softmax(logits, 2);
   const double expected = -(lp.at({0, 0, 1}) + lp.at({0, 1, 2}) + lp.at({1, 0, 4})) / 3.0;
-  EXPECT_NEAR(models::sequence_loss(logits, tgt, {.pad_id = 0}).item(), expected, 1e-12);
+  EXPECT_NEAR(train::sequence_loss(logits, tgt, {.pad_id = 0}).item(), expected, 1e-12);
   // Label smoothing eps: (1 - eps) NLL + eps * mean over classes of -log p.
   double smooth = 0;
   const int64_t rows[3][3] = {{0, 0, 1}, {0, 1, 2}, {1, 0, 4}};
@@ -214,12 +197,12 @@ TEST(SemanticsModels, SequenceLossIsTheMeanOverNonPadTokens) {
     for (int64_t v = 0; v < 5; ++v) u -= lp.at({r[0], r[1], v});
     smooth += 0.9 * -lp.at({r[0], r[1], r[2]}) + 0.1 * u / 5.0;
   }
-  EXPECT_NEAR(models::sequence_loss(logits, tgt, {.pad_id = 0, .label_smoothing = 0.1}).item(), smooth / 3.0, 1e-12);
+  EXPECT_NEAR(train::sequence_loss(logits, tgt, {.pad_id = 0, .label_smoothing = 0.1}).item(), smooth / 3.0, 1e-12);
 }
 
 TEST(SemanticsModels, ParametersHavePyTorchStyleNames) {
   Rng rng(12);
-  auto model = models::make_model(*tiny("rnnsearch"), rng);
+  auto model = models::make_model_as<models::EncoderDecoder>(*tiny("rnnsearch"), rng);
   std::vector<std::string> names;
   for (const auto& [name, p] : model->named_parameters()) names.push_back(name);
   for (const char* expected : {"src_embed.weight", "encoder.weight_ih_l0_reverse", "init_state.weight",

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "attend/decode/search.h"
+#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
+#include "attend/train/objectives.h"
 #include "attend/models/transformer.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
@@ -28,7 +30,7 @@ std::unique_ptr<models::EncoderDecoder> make(Values more = {}, uint64_t seed = 7
            {"ffn_dim", "24"},       {"encoder_layers", "2"}, {"decoder_layers", "3"}, {"dropout", "0.1"}};
   for (const auto& [k, x] : more) v[k] = x;
   Rng rng(seed);
-  auto m = models::make_model(*test::model_config("transformer", v), rng);
+  auto m = models::make_model_as<models::EncoderDecoder>(*test::model_config("transformer", v), rng);
   // Larger output weights than the default init so that the search's choices are not near-ties.
   for (auto& [name, p] : m->named_parameters())
     if (name == "tgt_embed.weight") m->load_parameter(name, mul(p, 4.0));
@@ -66,13 +68,16 @@ class Recompute : public models::StepDecoder {
       return out;
     }
   };
-  std::unique_ptr<models::DecoderState> start(const Source& src) override {
+  using models::StepDecoder::step;
+  std::unique_ptr<models::DecoderState> start(const Source& src) {
     auto s = std::make_unique<State>();
     s->src = src;
     s->prefix.resize(static_cast<size_t>(src.batch()));
     return s;
   }
-  models::StepOutput step(models::DecoderState& base, const std::vector<int64_t>& prev) override {
+  models::StepOutput step(models::DecoderState& base, const Index& tokens) override {
+    EXPECT_EQ(tokens.numel(), tokens.shape[0]);  // one token per row and step
+    const std::vector<int64_t>& prev = tokens.data;
     auto& s = dynamic_cast<State&>(base);
     NoGrad no_grad;
     std::vector<int64_t> ids;
@@ -85,7 +90,7 @@ class Recompute : public models::StepDecoder {
     const Tensor last = squeeze(slice(fr.logits, 1, T - 1, T), 1);  // [N, V]
     return {log_softmax(last, 1), squeeze(slice(fr.attention, 1, T - 1, T), 1)};
   }
-  int64_t bos_id() const override { return m_.bos_id(); }
+  int64_t bos_id() const { return m_.bos_id(); }
   int64_t eos_id() const override { return m_.eos_id(); }
   int64_t vocab_size() const override { return m_.vocab_size(); }
 
@@ -133,9 +138,12 @@ TEST(SemanticsTransformer, GreedyAndBeamMatchTheUncachedReference) {
   Rng rng(4);
   const Source src = source(rng, 4, 7, {7, 3, 5, 1});
   const decode::GreedyOptions g{.limit = {.max_len = 8}};
-  expect_same(decode::greedy(*m, src, g), decode::greedy(ref, src, g));
+  const auto ref_start = [&](const decode::LengthLimit& limit) {
+    return decode::start_of(src, ref.bos_id(), limit, "search", [&](const Source& s) { return ref.start(s); });
+  };
+  expect_same(decode::greedy(*m, src, g), decode::greedy(ref, ref_start(g.limit)));
   const decode::BeamOptions beam{.beam_size = 5, .nbest = 3, .limit = {.max_len = 8}};
-  const auto x = decode::beam_search(*m, src, beam), y = decode::beam_search(ref, src, beam);
+  const auto x = decode::beam_search(*m, src, beam), y = decode::beam_search(ref, ref_start(beam.limit), beam);
   ASSERT_EQ(x.size(), y.size());
   for (size_t i = 0; i < x.size(); ++i) expect_same(x[i], y[i]);
 }
@@ -162,7 +170,7 @@ TEST(SemanticsTransformer, TrainingModeAppliesDropoutAndTheLossLearns) {
   const Tensor eval_logits = m->logits(src, tgt);
   m->train();
   EXPECT_GT(test::max_abs_diff(m->logits(src, tgt), eval_logits), 1e-4);
-  const Tensor loss = models::sequence_loss(m->logits(src, tgt), Index({5, 6, 3, 7, 3, 0}, Shape{2, 3}));
+  const Tensor loss = train::sequence_loss(m->logits(src, tgt), Index({5, 6, 3, 7, 3, 0}, Shape{2, 3}));
   loss.backward();
   for (const auto& [name, p] : m->named_parameters()) EXPECT_TRUE(p.grad().defined()) << name;
 }

@@ -119,7 +119,7 @@ TEST(BadInputTransformer, ShapesOptionsAndPositionsNameTheProblem) {
   test::expect_error([&] { dec.forward(Tensor::zeros(Shape{2, 3, 7}), Tensor::zeros(Shape{2, 4, 8}), {}, {}); },
                      "[TransformerDecoderLayer]", {"[2, 3, 7]"});
   nn::KVCache bad = dec.memory_kv(Tensor::zeros(Shape{3, 4, 8}));
-  test::expect_error([&] { dec.multihead_attn.forward_kv(Tensor::zeros(Shape{2, 1, 8}), bad); },
+  test::expect_error([&] { dec.multihead_attn->forward_kv(Tensor::zeros(Shape{2, 1, 8}), bad); },
                      "[MultiheadAttention]", {"forward_kv", "[3, 2, 4, 4]"});
   nn::LayerNorm norm(4);
   test::expect_error([&] { norm.forward(Tensor::zeros(Shape{2, 5})); }, "[LayerNorm]", {"[2, 5]", "4"});

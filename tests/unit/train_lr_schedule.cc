@@ -66,7 +66,8 @@ TEST(TrainLrSchedule, TrainerSetsTheRateOfEveryStep) {
     return test::tiny_loss(model, b, train_rng);
   };
   const train::LrScheduleOptions noam{.kind = LrSchedule::noam, .warmup = 3};
-  train::Trainer trainer(model, adam, batches, loss_fn, nullptr,
+  train::FunctionObjective objective(loss_fn);
+  train::Trainer trainer(model, adam, batches, objective,
                          {.epochs = 2, .schedule = noam, .log = nullptr, .rng = &train_rng});
   const train::FitResult r = trainer.fit();
   ASSERT_EQ(static_cast<int64_t>(rates.size()), r.state.global_step);
@@ -78,7 +79,8 @@ TEST(TrainLrSchedule, TrainerSetsTheRateOfEveryStep) {
 
   test::expect_error(
       [&] {
-        train::Trainer both(model, adam, batches, loss_fn, [] { return train::Metrics{{"loss", 1.0}}; },
+        train::FunctionObjective validating(loss_fn, [] { return train::Metrics{{"loss", 1.0}}; });
+        train::Trainer both(model, adam, batches, validating,
                             {.plateau = train::PlateauOptions{}, .schedule = noam, .log = nullptr});
       },
       "[Trainer]", {"schedule", "plateau"});

@@ -16,9 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "attend/app/generator.h"
 #include "attend/app/translator.h"
 #include "attend/core/tensor.h"
-#include "attend/models/encoder_decoder.h"
+#include "attend/models/tasks.h"
 
 namespace attend::app {
 
@@ -26,13 +27,17 @@ struct AttentionView {
   std::vector<std::string> source_tokens;   // S (the model's tokens)
   std::vector<std::string> target_tokens;   // T: y_1 .. y_T, </s> included when finished (query rows)
   std::vector<std::string> decoder_inputs;  // T: <s> y_1 .. y_{T-1} (keys of decoder self-attention)
-  // In the order of EncoderDecoder::attention_maps; weights [H, Tq, Tk] (this sentence only).
+  // In the order of the model's attention_maps; weights [H, Tq, Tk] (this sentence only).
   std::vector<models::AttentionMap> maps;
   int64_t alignment_layer = 0;  // 0-based decoder layer of the search's attention
 };
 
 // Hypothesis k of translation t (of tr's model). Error "[show] ..." if the model has no attention.
 AttentionView attention_view(const Translator& tr, const Translation& t, size_t k = 0);
+// A language model's self-attention over its context for a generation: </s>, the prompt's tokens
+// and the generated ones (the final </s> left out), as decoder_self maps of every layer. Queries
+// and keys are the same positions: target_tokens = decoder_inputs = that context; no source.
+AttentionView attention_view(const Generator& g, const std::string& prompt, const Generation& generation);
 
 // Word index of each SentencePiece piece (see above); pieces before the first word start word 0.
 std::vector<int64_t> piece_words(const std::vector<std::string>& pieces);

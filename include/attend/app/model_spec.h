@@ -1,11 +1,16 @@
 // ModelSpec: everything a checkpoint says about its model besides the weights: the architecture's
-// typed config (models/registry.h), how text becomes tokens on each side, and lowercasing. It is
-// the checkpoint's "model_config" metadata, as JSON:
+// typed config (models/registry.h), its task, how text becomes tokens on each side the task has,
+// and lowercasing. It is the checkpoint's "model_config" metadata, as JSON:
 //
-//   {"format": 2,
+//   {"format": 3, "task": "sequence-to-sequence" | "classification" | "language-model",
 //    "model": {"architecture": "luong", "hidden_dim": 128, "score": "general", ...},
 //    "source_tokens": "char" | "word" | "spm", "target_tokens": ..., "lowercase": false,
 //    "joint_spm": true}                         (only when both sides use one SentencePiece model)
+//
+// The sides: a sequence-to-sequence model reads the source and writes the target; a classifier
+// reads the source; a language model reads and writes the target side (its text). A side the task
+// lacks is absent. A classifier's class names are the metadata "extra.labels", a JSON array in
+// class order.
 //
 // A side of kind "spm" tokenizes with a SentencePiece model whose bytes the checkpoint holds
 // beside the weights, base64-encoded in the metadata "extra.sentencepiece.source" and
@@ -14,9 +19,11 @@
 // id order (spm_vocab), so the ids the network sees are SentencePiece's own ids.
 //
 // The model's keys and their types come from the architecture's field table (models/config.h):
-// integers and reals as JSON numbers, choices as strings. Checkpoints of the first format (no
-// "format" key) stored every value as a string and every architecture's keys in one flat map;
-// they still load (keys the architecture does not have are ignored there, and only there).
+// integers and reals as JSON numbers, booleans as JSON booleans, choices as strings. Format 2 (no
+// "task": every model was a sequence-to-sequence model) wrote booleans as 0 and 1; the first
+// format (no "format" key) stored every value as a string and every architecture's keys in one
+// flat map. Both still load (keys the architecture does not have are ignored in the first format,
+// and only there).
 #pragma once
 
 #include <memory>
@@ -29,6 +36,11 @@
 
 namespace attend::app {
 
+// Whether the task has a source side (what the model reads besides its own output) and a target
+// side (what it writes).
+bool has_source_side(models::Task task);
+bool has_target_side(models::Task task);
+
 struct ModelSpec {
   std::shared_ptr<const models::ModelConfig> model;
   data::TokenizerKind source_tokens = data::TokenizerKind::word;
@@ -37,6 +49,7 @@ struct ModelSpec {
   // The SentencePiece models of the sides of kind spm (null for the others); one shared model for a
   // joint one.
   std::shared_ptr<const data::SentencePiece> source_spm, target_spm;
+  std::vector<std::string> labels;  // a classifier's class names, in class order
 
   data::Tokenizer source_tokenizer() const {
     return data::Tokenizer({.kind = source_tokens, .lowercase = lowercase, .sentencepiece = source_spm});

@@ -1,10 +1,18 @@
-// The training recipe of `attend train` as a library call: data (an embedded task or a parallel
-// corpus), tokenizers and vocabularies, the architecture's typed config from the registry, Adam,
-// the teacher-forced loss, validation (loss, perplexity, greedy exact match and BLEU), atomic
-// checkpoints that resume exactly, and the examples printed at the end.
+// The training recipe of `attend train` as a library call, for a model of any task: the
+// architecture's task (models/registry.h) decides the data, the batch stream and the objective
+//   sequence-to-sequence  an embedded task or a parallel corpus; pairs in length buckets;
+//                         train::SequenceObjective, validated by loss, perplexity and greedy exact
+//                         match and BLEU
+//   classification        text<TAB>label files; sources in length buckets;
+//                         train::ClassificationObjective (loss, accuracy, macro-F1)
+//   language model        text files, one document per line, joined by the end-of-text token and
+//                         cut into windows of `context` tokens; train::LanguageModelObjective
+//                         (loss, perplexity per token and per word)
+// then the same for all: tokenizers and vocabularies, the typed config, Adam, the trainer with its
+// schedules, atomic checkpoints that resume exactly, and examples printed at the end.
 //
 //   app::TrainRecipe r{.task = "dates", .arch = "luong", .model = {{"hidden_dim", "64"}}, .epochs = 3};
-//   app::TrainResult res = app::train(r);        // writes r.out; res.translator translates at once
+//   app::TrainResult res = app::train(r);        // writes r.out; app::Translator(std::move(res.model))
 #pragma once
 
 #include <cstdint>
@@ -15,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "attend/app/translator.h"
+#include "attend/app/model_bundle.h"
 #include "attend/data/corpus.h"
 #include "attend/train/trainer.h"
 
@@ -26,8 +34,13 @@ struct TrainRecipe {
   std::string task;
   int64_t train_size = 20000, valid_size = 500;
   int64_t task_min_length = 1, task_max_length = 10, task_vocab = 10;
-  // ... or files: two line-aligned files or one TSV each
+  // ... or files: two line-aligned files or one TSV each (a classifier's TSV: text<TAB>label) ...
   std::string train_src, train_tgt, train_tsv, valid_src, valid_tgt, valid_tsv;
+  // ... or, for a language model, text files of one document per line, cut into windows of
+  // `context` tokens; `batch` is then windows per batch
+  std::string train_text, valid_text;
+  int64_t context = 256;
+  std::string text_tokens = "auto";  // char | word | spm | auto (spm with --spm, else word)
   std::string source_tokens = "auto", target_tokens = "auto";  // char | word | spm | auto (by task)
   // SentencePiece models (.model files of `attend vocab`) of the spm sides: one per side, or `spm`
   // for both (a joint model). A side with a model and tokens "auto" is spm. An spm side's
@@ -38,8 +51,9 @@ struct TrainRecipe {
   int64_t min_freq = 1, max_vocab = 0;
   bool lowercase = false;
   // model: a registered architecture and field values (key -> text, models/config.h) over its
-  // defaults; the vocabulary sizes come from the data, and a "max_source_len" field left out (or
-  // "0") becomes 2 * the longest source + 10.
+  // defaults; the vocabulary sizes come from the data, a "max_source_len" field left out (or
+  // "0") becomes 2 * the longest source + 10, and a language model's "max_positions" left out
+  // becomes `context`.
   std::string arch = "rnnsearch";
   std::map<std::string, std::string> model;
   // optimization
@@ -62,7 +76,7 @@ struct TrainRecipe {
 
 struct TrainResult {
   train::FitResult fit;
-  Translator translator;  // owns the trained model, spec and vocabularies
+  ModelBundle model;  // the trained model (last weights), its spec and vocabularies
 };
 
 // Trains as the recipe says; progress and summaries go to `log`, the examples to `out`.

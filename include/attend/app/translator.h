@@ -1,20 +1,21 @@
-// Translator: a model with its vocabularies and tokenizers, loaded from one checkpoint, and batched
-// translation of raw sentences (greedy or beam search) that keeps each hypothesis's tokens, score
-// and attention matrix. What `attend translate`, `eval` and `show` (and training's validation)
-// run; the Python bindings wrap the same calls.
+// Translator: a sequence-to-sequence model with its vocabularies and tokenizers, loaded from one
+// checkpoint, and batched translation of raw sentences (greedy or beam search) that keeps each
+// hypothesis's tokens, score and attention matrix. What `attend translate`, `eval` and `show` (and
+// training's validation) run; the Python bindings wrap the same calls.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "attend/app/model_bundle.h"
+#include "attend/app/model_spec.h"
 #include "attend/data/corpus.h"
 #include "attend/data/tokenizer.h"
 #include "attend/data/vocab.h"
 #include "attend/decode/search.h"
-#include "attend/app/model_spec.h"
-#include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
+#include "attend/models/tasks.h"
 
 namespace attend::app {
 
@@ -25,7 +26,7 @@ struct SearchSettings {
   decode::LengthPenalty length_penalty = decode::LengthPenalty::gnmt;
   double max_len_ratio = 2.0;
   int64_t max_len_offset = 10;
-  bool early_stop = true;  // decode::BeamOptions::early_stop
+  bool early_stop = false;  // decode::BeamOptions::early_stop
   int64_t batch = 64;      // sentences per search call
   // Inputs are limited so that time and memory stay bounded (a search holds batch * beam rows of
   // states over S source and at most ratio * S + offset target positions): a sentence of more than
@@ -43,15 +44,16 @@ struct Translation {
 
 class Translator {
  public:
-  Translator(std::unique_ptr<models::EncoderDecoder> model, ModelSpec spec, data::Vocab source_vocab,
-             data::Vocab target_vocab);
-  // Loads weights, config and vocabularies; errors name the file.
-  static Translator load(const std::string& checkpoint);
+  // The bundle's model as a sequence-to-sequence model; otherwise the error "[<command>] <what> is
+  // a language model; <command> needs a sequence-to-sequence model".
+  explicit Translator(ModelBundle bundle, const std::string& what = "the model", const std::string& command = "translate");
+  // ModelBundle::load, then the above with the checkpoint's path as `what`.
+  static Translator load(const std::string& checkpoint, const std::string& command = "translate");
   // Saves the model (weights only, no optimizer), its spec and vocabularies as a checkpoint that
   // load() reads back.
   void save(const std::string& checkpoint) const;
   // A translator over a model owned elsewhere (the trainer's), for validation and examples.
-  static Translator borrowed(models::EncoderDecoder& model, ModelSpec spec, data::Vocab source_vocab,
+  static Translator borrowed(models::SequenceToSequence& model, ModelSpec spec, data::Vocab source_vocab,
                              data::Vocab target_vocab);
 
   std::vector<int64_t> encode_source(const std::string& sentence) const;
@@ -68,7 +70,7 @@ class Translator {
   // s.max_input_tokens is cut (s.truncate) or an error naming it.
   std::vector<Translation> translate(const std::vector<std::string>& sentences, const SearchSettings& s) const;
 
-  models::EncoderDecoder& model() const { return *model_; }
+  models::SequenceToSequence& model() const { return *model_; }
   const ModelSpec& spec() const { return spec_; }
   const data::Vocab& source_vocab() const { return source_vocab_; }
   const data::Vocab& target_vocab() const { return target_vocab_; }
@@ -76,8 +78,9 @@ class Translator {
   const models::ArchitectureInfo& architecture() const;
 
  private:
-  std::unique_ptr<models::EncoderDecoder> owned_;  // null when borrowed
-  models::EncoderDecoder* model_;
+  Translator(ModelSpec spec, data::Vocab source_vocab, data::Vocab target_vocab);
+  std::unique_ptr<models::Model> owned_;  // null when borrowed
+  models::SequenceToSequence* model_ = nullptr;
   ModelSpec spec_;
   data::Vocab source_vocab_, target_vocab_;
   data::Tokenizer source_tok_, target_tok_;

@@ -23,7 +23,7 @@ inline constexpr std::pair<const char*, Score> kScoreNames[] = {
 inline constexpr std::pair<const char*, Alignment> kAlignmentNames[] = {
     {"global", Alignment::global}, {"local-m", Alignment::local_m}, {"local-p", Alignment::local_p}};
 
-struct LuongConfig : ConfigOf<LuongConfig> {
+struct LuongConfig : ConfigOf<LuongConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "luong";
   int64_t embed_dim = 64;       // E
   int64_t hidden_dim = 128;     // H

@@ -17,7 +17,7 @@
 
 namespace attend::models {
 
-struct RnnsearchConfig : ConfigOf<RnnsearchConfig> {
+struct RnnsearchConfig : ConfigOf<RnnsearchConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "rnnsearch";
   int64_t embed_dim = 64;       // E (source and target embeddings)
   int64_t hidden_dim = 128;     // H

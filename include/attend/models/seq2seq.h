@@ -10,7 +10,7 @@
 
 namespace attend::models {
 
-struct Seq2SeqConfig : ConfigOf<Seq2SeqConfig> {
+struct Seq2SeqConfig : ConfigOf<Seq2SeqConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "seq2seq";
   int64_t embed_dim = 64;    // E
   int64_t hidden_dim = 128;  // H

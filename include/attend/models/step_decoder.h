@@ -1,10 +1,14 @@
-// StepDecoder: the one contract between a model and the search (greedy, beam). A model encodes a
-// batch of sources once, then advances any set of partial hypotheses one token at a time. The
-// search never sees the model's internals: it reorders and replicates rows of the state.
+// StepDecoder: the one contract between a model and the search (greedy, beam, sampling). A model
+// makes a state of N rows (an encoder-decoder from its encoded sources, a language model empty),
+// then advances any set of partial hypotheses by their next tokens. The search never sees the
+// model's internals: it reorders and replicates rows of the state.
 //
-//   auto state = model.start(src);                      // src: tokens or features, rows = B sources
-//   StepOutput o = model.step(*state, prev_tokens);    // prev_tokens [N] -> log_probs [N, V]
-//   state = state->select(rows);                        // beam bookkeeping: row r <- old row rows[r]
+//   StepOutput o = model.step(*state, tokens);   // tokens [N] or [N, t] -> log_probs [N, V] after the last
+//   state = state->select(rows);                  // beam bookkeeping: row r <- old row rows[r]
+//
+// A step may feed several tokens per row at once (a prompt, a forced prefix): tokens [N, t] with
+// t >= 1 advance every row by t positions, and the output is the distribution after the last of
+// them, as if fed one at a time.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +16,6 @@
 #include <vector>
 
 #include "attend/core/index.h"
-#include "attend/core/source.h"
 #include "attend/core/tensor.h"
 
 namespace attend::models {
@@ -29,19 +32,20 @@ class DecoderState {
 };
 
 struct StepOutput {
-  Tensor log_probs;  // [N, V] f32, log-softmax over the target vocabulary
-  Tensor attention;  // [N, S] weights over the (padded) source of each row; undefined without attention
+  Tensor log_probs;  // [N, V] f32, log-softmax over the vocabulary after the last fed token
+  Tensor attention;  // [N, S] weights over the (padded) source of each row at that position;
+                     // undefined without attention over a source
 };
 
 class StepDecoder {
  public:
   virtual ~StepDecoder() = default;
-  // Encodes src (B rows; inference: no dropout, no gradient) -> a state with B rows, ready for the
-  // first step.
-  virtual std::unique_ptr<DecoderState> start(const Source& src) = 0;
-  // Feeds prev_tokens [N] (the BOS id at the first step) and advances `state` in place.
-  virtual StepOutput step(DecoderState& state, const std::vector<int64_t>& prev_tokens) = 0;
-  virtual int64_t bos_id() const = 0;
+  // Feeds tokens [N, t] (t >= 1) or [N] (t = 1) and advances `state` in place (inference: no
+  // dropout, no gradient).
+  virtual StepOutput step(DecoderState& state, const Index& tokens) = 0;
+  // One token per row.
+  StepOutput step(DecoderState& state, const std::vector<int64_t>& tokens) { return step(state, Index(tokens)); }
+  // The token that ends a hypothesis.
   virtual int64_t eos_id() const = 0;
   virtual int64_t vocab_size() const = 0;
 };

@@ -32,7 +32,7 @@ inline constexpr std::pair<const char*, nn::Activation> kActivationNames[] = {{"
 inline constexpr std::pair<const char*, nn::PositionKind> kPositionNames[] = {
     {"sinusoidal", nn::PositionKind::sinusoidal}, {"learned", nn::PositionKind::learned}};
 
-struct TransformerConfig : ConfigOf<TransformerConfig> {
+struct TransformerConfig : ConfigOf<TransformerConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "transformer";
   int64_t d_model = 128;  // C
   int64_t num_heads = 4;  // H; must divide C
@@ -42,11 +42,11 @@ struct TransformerConfig : ConfigOf<TransformerConfig> {
   double dropout = 0.1;            // embeddings, residual branches, feed-forward
   double attention_dropout = 0.0;  // attention weights
   nn::Activation activation = nn::Activation::relu;
-  int64_t norm_first = 1;  // 1 pre-norm, 0 post-norm (the paper)
+  bool norm_first = true;  // pre-norm; false: post-norm (the paper)
   nn::PositionKind positions = nn::PositionKind::sinusoidal;
   int64_t max_positions = 1024;
-  int64_t share_embeddings = 0;  // 1: one embedding table for source and target
-  int64_t tie_output = 1;        // 1: the output projection is the target embedding
+  bool share_embeddings = false;  // one embedding table for source and target
+  bool tie_output = true;         // the output projection is the target embedding
   int64_t alignment_layer = 0;   // 1-based decoder layer whose cross-attention is returned; 0 = default
 
   std::vector<Field> arch_fields() override;

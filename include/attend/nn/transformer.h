@@ -8,7 +8,9 @@
 //     x = norm1(x + drop(sa(x)))                 x = x + drop(sa(norm1(x)))
 //     x = norm2(x + drop(ff(x)))                 x = x + drop(ff(norm2(x)))
 //   decoder layer adds cross-attention `multihead_attn` over the encoder memory between the two,
-//   with norm2, and the feed-forward's norm becomes norm3; its self-attention is causal.
+//   with norm2, and the feed-forward's norm becomes norm3; its self-attention is causal. Without
+//   cross-attention (cross_attention = false: a decoder-only model's layer, GPT's block) it is the
+//   encoder layer's two sublayers and names, with a causal self-attention and a key/value cache.
 //   sa(x) = self_attn(x, x, x), all attention through nn::MultiheadAttention (fused kernel).
 //
 // Dropout: `dropout` on each sublayer's output before the residual sum and inside the
@@ -18,9 +20,14 @@
 // Parameters (PyTorch names): self_attn.{in_proj_weight [3C, C], in_proj_bias, out_proj.*},
 // multihead_attn.* (decoder), linear1.{weight [F, C], bias [F]}, linear2.{weight [C, F], bias [C]},
 // norm1/norm2(/norm3).{weight [C] = 1, bias [C] = 0}. Initialization as PyTorch's.
+//
+// Stacks (LayerStack): "layers.<i>.*" and, for pre-norm stacks, the final "norm.*", as PyTorch's
+// nn.TransformerEncoder/Decoder with a norm.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "attend/attention/mask.h"
@@ -56,6 +63,7 @@ struct TransformerLayerOptions {
   double attention_dropout = 0.0;  // on the attention weights
   Activation activation = Activation::relu;
   bool norm_first = false;  // pre-norm; false = post-norm as in the paper
+  bool cross_attention = true;  // decoder layers: attend over an encoder's memory (false: decoder-only)
   double layer_norm_eps = 1e-5;
   DType dtype = DType::f32;
 };
@@ -102,22 +110,27 @@ struct DecoderLayerOutput {
 class TransformerDecoderLayer : public Module {
  public:
   TransformerDecoderLayer(const TransformerLayerOptions& opt, Rng& rng);
-  // x [B, T, C] (the targets so far), memory [B, S, C] (the encoder's output) -> [B, T, C].
-  // self_mask applies to the self-attention (give causal = true: it is not added here, so that a
-  // caller may also attend bidirectionally); memory_mask to the cross-attention (key_lengths of
-  // the sources). With call.self_cache, x holds only the new positions and self_mask's sizes
-  // count the cached ones (causal is bottom-right aligned, so a cached step sees every key).
+  // x [B, T, C] (the targets so far), memory [B, S, C] (the encoder's output; undefined without
+  // cross-attention) -> [B, T, C]. self_mask applies to the self-attention (give causal = true: it
+  // is not added here, so that a caller may also attend bidirectionally); memory_mask to the
+  // cross-attention (key_lengths of the sources). With call.self_cache, x holds only the new
+  // positions and self_mask's sizes count the cached ones (causal is bottom-right aligned, so a
+  // cached step sees every key).
   DecoderLayerOutput forward(const Tensor& x, const Tensor& memory, const attention::Mask& self_mask,
                              const attention::Mask& memory_mask, const DecoderLayerCall& call = {});
-  // The cross-attention keys and values of memory [B, S, C], projected once per source.
-  KVCache memory_kv(const Tensor& memory) const { return multihead_attn.project_kv(memory, memory); }
+  // The cross-attention keys and values of memory [B, S, C], projected once per source. Error
+  // without cross-attention.
+  KVCache memory_kv(const Tensor& memory) const;
+  bool has_cross_attention() const { return multihead_attn != nullptr; }
 
   const TransformerLayerOptions& options() const { return opt_; }
   Rng& dropout_rng() { return dropout_rng_; }
 
-  MultiheadAttention self_attn, multihead_attn;
+  MultiheadAttention self_attn;
+  std::unique_ptr<MultiheadAttention> multihead_attn;  // null without cross-attention
   Linear linear1, linear2;
-  LayerNorm norm1, norm2, norm3;
+  LayerNorm norm1, norm2;
+  std::unique_ptr<LayerNorm> norm3;  // the feed-forward's norm with cross-attention (norm2 without)
 
  private:
   TransformerLayerOptions opt_;
@@ -147,6 +160,44 @@ class PositionalEncoding : public Module {
  private:
   PositionKind kind_;
   int64_t max_positions_, dim_;
+};
+
+// PyTorch's nn.ModuleList of n layers built from one set of options: children "0", "1", ...
+template <typename Layer>
+class LayerList : public Module {
+ public:
+  LayerList(int64_t n, const TransformerLayerOptions& opt, Rng& rng) {
+    for (int64_t i = 0; i < n; ++i) {
+      items.push_back(std::make_unique<Layer>(opt, rng));
+      register_module(std::to_string(i), *items.back());
+    }
+  }
+  int64_t size() const { return static_cast<int64_t>(items.size()); }
+  Layer& operator[](int64_t i) { return *items[static_cast<size_t>(i)]; }
+  std::vector<std::unique_ptr<Layer>> items;
+};
+
+// A stack of n layers ("layers.<i>.*") and, when the layers are pre-norm, the LayerNorm that ends
+// the stack ("norm.*"; fairseq's normalize_before, PyTorch's TransformerEncoder(norm=...)): every
+// pre-norm sublayer adds to an unnormalized residual stream, so the stack's output is normalized
+// once at the end. Post-norm stacks have none.
+template <typename Layer>
+class LayerStack : public Module {
+ public:
+  LayerStack(int64_t n, const TransformerLayerOptions& opt, Rng& rng) : layers(n, opt, rng) {
+    register_module("layers", layers);
+    if (opt.norm_first) {
+      norm = std::make_unique<LayerNorm>(opt.d_model, opt.layer_norm_eps, opt.dtype);
+      register_module("norm", *norm);
+    }
+  }
+  // The stack's output from the last layer's: norm(x) for pre-norm stacks, x otherwise.
+  Tensor finish(const Tensor& x) const { return norm ? norm->forward(x) : x; }
+  int64_t size() const { return layers.size(); }
+  Layer& operator[](int64_t i) { return layers[i]; }
+
+  LayerList<Layer> layers;
+  std::unique_ptr<LayerNorm> norm;  // pre-norm only
 };
 
 }  // namespace attend::nn

@@ -99,6 +99,15 @@ double token_accuracy(const std::vector<std::vector<int64_t>>& hyps,
 // Error "[perplexity] ..." when tokens <= 0.
 double perplexity(double nll_sum, int64_t tokens);
 
+// Classification. predicted[i] and gold[i] are classes in [0, K); error "[<name>] ..." when the
+// lists differ in size or a class is outside [0, K).
+// Fraction of predictions equal to the gold class (0 for an empty list).
+double classification_accuracy(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold);
+// The unweighted mean of F1 = 2 TP / (2 TP + FP + FN) over the classes that occur among the gold or
+// the predicted classes (scikit-learn's f1_score(average="macro") without `labels`); 0 for an
+// empty list.
+double macro_f1(const std::vector<int64_t>& predicted, const std::vector<int64_t>& gold, int64_t K);
+
 // Exact match by source length: bucket b holds the pairs whose source length lies in
 // [b * width, (b + 1) * width - 1]. Only non-empty buckets are listed, shortest first.
 // Error "[accuracy_by_length] ..." when the lists differ in size or width < 1.

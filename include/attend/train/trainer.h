@@ -1,9 +1,10 @@
-// Trainer: the generic teacher-forced training loop over any nn::Module, a data::Batcher (whose
-// position resumes exactly) and a loss callback. It knows no model: the caller's loss_fn runs the
-// forward pass and returns a scalar loss (the mean over the batch's target tokens) and the token
-// count; validate_fn returns named metrics at each epoch end.
+// Trainer: the generic training loop over any nn::Module, a data::BatchStream (whose position
+// resumes exactly) and an Objective (objective.h). It knows no model and no task: the objective
+// runs the forward pass and returns a scalar loss (a mean over the batch's tokens or examples),
+// the count it averaged over and its auxiliary terms; its validate() returns named metrics at each
+// epoch end.
 //
-// One step:  zero_grad -> loss_fn(batch) -> (loss finite?) backward -> clip_grad_norm ->
+// One step:  zero_grad -> objective.loss(batch) -> (loss finite?) backward -> clip_grad_norm ->
 //            (gradient norm finite?) optimizer.step().
 // A non-finite loss or gradient norm skips the update (weights and optimizer state untouched) and
 // counts; max_consecutive_nonfinite skipped steps in a row stop training with an Error
@@ -20,6 +21,9 @@
 //   "epoch 2/10 | batch 56/200 | step 1234 | loss 3.4567 | 12.3k tok/s | lr 1.00e-03 | eta 1m23s epoch, 12m05s run"
 // and at each epoch end:
 //   "epoch 2/10 done | 200 batches | loss 3.4567 | 12.3k tok/s | 45.2s | skipped 0 | valid loss 3.2100 | lr 1.00e-03"
+// The loss is the objective's whole loss; when the model adds auxiliary terms, each term's mean
+// over the epoch follows it by name ("| aux doubly_stochastic 0.0123"). Those means are not part
+// of the checkpoint: after a resume they restart with the session.
 #pragma once
 
 #include <cstdint>
@@ -35,18 +39,12 @@
 #include "attend/data/batching.h"
 #include "attend/nn/module.h"
 #include "attend/train/checkpoint.h"
+#include "attend/train/objective.h"
 #include "attend/train/optimizer.h"
 #include "attend/train/schedule.h"
 
 namespace attend::train {
 
-struct StepLoss {
-  Tensor loss;         // scalar, mean over the batch's tokens, differentiable
-  int64_t tokens = 0;  // target tokens counted in the loss
-};
-using LossFn = std::function<StepLoss(const data::Batch&)>;
-using Metrics = std::map<std::string, double>;
-using ValidateFn = std::function<Metrics()>;
 // Monotonic seconds; tests inject a fake one.
 using Clock = std::function<double()>;
 
@@ -61,7 +59,7 @@ struct TrainerOptions {
   std::string checkpoint_path;        // "" = no checkpoints
   int64_t checkpoint_every = 0;       // steps; 0 = only at epoch ends and when fit() returns
   std::string best_path;              // weights-only checkpoint of the best validation; "" = none
-  std::string metric = "loss";        // the validate_fn entry that drives plateau, patience, best
+  std::string metric = "loss";        // the validation entry that drives plateau, patience, best
   MetricMode metric_mode = MetricMode::min;
   int64_t patience = 0;               // early stopping after this many epochs without improvement; 0 = off
   std::optional<PlateauOptions> plateau;  // its mode is replaced by metric_mode
@@ -94,6 +92,7 @@ struct ProgressSnapshot {
   double lr = 0.0;
   double eta_epoch_s = -1.0;  // < 0: unknown
   double eta_run_s = -1.0;
+  std::vector<std::pair<std::string, double>> terms;  // auxiliary terms' means, by name
 };
 std::string format_progress(const ProgressSnapshot& s);
 // "45s", "1m23s", "2h05m07s"; "?" for a negative or non-finite value.
@@ -104,8 +103,9 @@ std::string format_rate(double per_second);
 class Trainer {
  public:
   // Error "[Trainer] ..." for epochs < 1, negative max_steps/checkpoint_every/patience, clip < 0,
-  // log_every < 1, max_consecutive_nonfinite < 1, patience/plateau without a validate_fn.
-  Trainer(nn::Module& model, Optimizer& optimizer, data::Batcher& batches, LossFn loss_fn, ValidateFn validate_fn,
+  // log_every < 1, max_consecutive_nonfinite < 1, patience/plateau/best_path with an objective
+  // that does not validate.
+  Trainer(nn::Module& model, Optimizer& optimizer, data::BatchStream& batches, Objective& objective,
           TrainerOptions options);
 
   // Restores everything from a checkpoint written by this trainer (see the header comment).
@@ -126,11 +126,12 @@ class Trainer {
   void maybe_log(bool force);
   void sync_state();
 
+  std::vector<std::pair<std::string, double>> term_means() const;
+
   nn::Module& model_;
   Optimizer& optimizer_;
-  data::Batcher& batches_;
-  LossFn loss_fn_;
-  ValidateFn validate_fn_;
+  data::BatchStream& batches_;
+  Objective& objective_;
   TrainerOptions options_;
   std::optional<ReduceLROnPlateau> plateau_;
   double base_lr_ = 0.0;  // the optimizer's rate at construction: the schedule's peak
@@ -145,6 +146,8 @@ class Trainer {
   int64_t current_epoch_batches_ = 0;
   double session_start_time_ = 0.0;
   int64_t session_steps_ = 0;
+  // Auxiliary terms of this epoch: name -> (sum of value * tokens, tokens), in first-seen order.
+  std::vector<std::pair<std::string, std::pair<double, int64_t>>> term_sums_;
 };
 
 }  // namespace attend::train
