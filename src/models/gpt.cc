@@ -31,6 +31,8 @@ nn::TransformerLayerOptions block_options(const GptConfig& c) {
           .cross_attention = false};
 }
 
+// The rows of a generation: every layer's keys and values of the positions so far, in one buffer
+// (a beam's reordering is one gather).
 class GptState : public DecoderState {
  public:
   int64_t rows() const override { return rows_; }
@@ -41,13 +43,13 @@ class GptState : public DecoderState {
     auto out = std::make_unique<GptState>();
     out->rows_ = static_cast<int64_t>(rows.size());
     out->position = position;
-    for (const nn::KVCache& c : self) out->self.push_back(c.select(rows));  // [N', H, t, D]
+    out->self = self.select(rows);  // [N', L, 2, H, t, D]
     return out;
   }
 
   int64_t rows_ = 0;
-  std::vector<nn::KVCache> self;  // per layer: [N, H, t, D], the positions so far
-  int64_t position = 0;           // positions fed so far
+  nn::KVCacheStack self;
+  int64_t position = 0;  // positions fed so far
 };
 
 class Gpt : public LanguageModel {
@@ -81,7 +83,7 @@ class Gpt : public LanguageModel {
     ATTEND_CHECK(rows >= 1, kOp, "start needs at least one row, got ", rows);
     auto state = std::make_unique<GptState>();
     state->rows_ = rows;
-    state->self.resize(static_cast<size_t>(blocks_.size()));
+    state->self = nn::KVCacheStack(blocks_.size(), c_.num_heads, c_.d_model / c_.num_heads, DType::f32);
     return state;
   }
 
@@ -99,8 +101,9 @@ class Gpt : public LanguageModel {
     }
     Tensor x = embed(Index(tokens.data, Shape{N, t}), state.position, false);  // [N, t, C]
     const attention::Mask causal{.causal = true};  // bottom-right: the new positions see every cached one
+    state.self.reserve(N, state.position + t);
     for (int64_t l = 0; l < blocks_.size(); ++l)
-      x = blocks_[l].forward(x, Tensor(), causal, {}, {.self_cache = &state.self[static_cast<size_t>(l)]}).output;
+      x = blocks_[l].forward(x, Tensor(), causal, {}, {.self_cache = &state.self[l]}).output;
     state.position += t;
     const Tensor last = squeeze(slice(blocks_.finish(x), 1, t - 1, t), 1);  // [N, C]
     return {internal::step_log_probs(project(last)), Tensor()};

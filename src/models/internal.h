@@ -64,22 +64,31 @@ struct AttentionMemory : Memory {
   Tensor projected;  // [N, S, A]: keys projected once by the score, or undefined
 };
 
-// Per-source data that the rows of a decoder state read: row r reads source src_index[r]. Selecting
-// rows that read the same sources as before (the usual beam step: hypotheses reorder within their
-// sentence) shares the gathered data instead of copying it; otherwise gather(base, src_index)
-// builds the rows anew.
+// Per-source data that the rows of a decoder state read: row r reads source src_index[r]. Two views:
+//   get()     one row per state row: base gathered at src_index (base itself while the rows are
+//             the sources in order)
+//   grouped() when the rows come in runs of g equal source indices (a beam: g hypotheses per
+//             sentence, kept together), one row per run and g, so the data is held once per
+//             source; base itself when the runs are the sources in order. Otherwise get() and 1.
+// Both are built on first use and shared by the selections that keep the same src_index (the
+// usual beam step: hypotheses reorder within their sentence).
 template <typename T>
 class SourceRows {
  public:
   using Gather = std::shared_ptr<const T> (*)(const T& base, const std::vector<int64_t>& src_index);
+  struct Groups {
+    const T& data;  // rows = state rows / group
+    int64_t group;
+  };
   SourceRows() = default;
   SourceRows(std::shared_ptr<const T> base, int64_t sources, Gather gather)
-      : base_(std::move(base)), rows_(base_), gather_(gather) {
+      : base_(std::move(base)), sources_(sources), gather_(gather), views_(std::make_shared<Views>()) {
     for (int64_t i = 0; i < sources; ++i) src_index_.push_back(i);
   }
   SourceRows select(const std::vector<int64_t>& rows) const {
     SourceRows out;
     out.base_ = base_;
+    out.sources_ = sources_;
     out.gather_ = gather_;
     out.src_index_.reserve(rows.size());
     for (const int64_t r : rows) {
@@ -87,16 +96,54 @@ class SourceRows {
                    " is outside a state of ", src_index_.size(), " rows");
       out.src_index_.push_back(src_index_[static_cast<size_t>(r)]);
     }
-    out.rows_ = out.src_index_ == src_index_ ? rows_ : gather_(*base_, out.src_index_);
+    out.views_ = out.src_index_ == src_index_ ? views_ : std::make_shared<Views>();
     return out;
   }
-  const T& get() const { return *rows_; }
+  const T& get() const {
+    if (!views_->rows) views_->rows = is_base(src_index_) ? base_ : gather_(*base_, src_index_);
+    return *views_->rows;
+  }
+  Groups grouped() const {
+    if (views_->group == 0) {
+      const auto N = static_cast<int64_t>(src_index_.size());
+      int64_t g = 1;
+      while (g < N && src_index_[static_cast<size_t>(g)] == src_index_[0]) ++g;
+      std::vector<int64_t> sources;
+      bool runs = N % g == 0;
+      for (int64_t i = 0; runs && i < N; i += g) {
+        sources.push_back(src_index_[static_cast<size_t>(i)]);
+        for (int64_t j = i; runs && j < i + g; ++j) runs = src_index_[static_cast<size_t>(j)] == sources.back();
+      }
+      if (runs) {
+        views_->grouped = is_base(sources) ? base_ : gather_(*base_, sources);
+        views_->group = g;
+      } else {
+        views_->grouped = views_->rows ? views_->rows : (views_->rows = gather_(*base_, src_index_));
+        views_->group = 1;
+      }
+    }
+    return {*views_->grouped, views_->group};
+  }
+  const std::vector<int64_t>& src_index() const { return src_index_; }
 
  private:
-  std::shared_ptr<const T> base_;  // one row per source
+  struct Views {
+    std::shared_ptr<const T> rows;     // get()
+    std::shared_ptr<const T> grouped;  // grouped().data
+    int64_t group = 0;                 // 0: not built yet
+  };
+  // Whether `index` is 0, 1, ..., sources - 1 (the base's own rows).
+  bool is_base(const std::vector<int64_t>& index) const {
+    for (size_t i = 0; i < index.size(); ++i)
+      if (index[i] != static_cast<int64_t>(i)) return false;
+    return static_cast<int64_t>(index.size()) == sources_;
+  }
+
+  std::shared_ptr<const T> base_;   // one row per source
+  int64_t sources_ = 0;
   std::vector<int64_t> src_index_;  // [N]
-  std::shared_ptr<const T> rows_;  // base_ gathered at src_index_
   Gather gather_ = nullptr;
+  std::shared_ptr<Views> views_;
 };
 
 using MemoryRows = SourceRows<AttentionMemory>;

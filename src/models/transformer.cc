@@ -26,9 +26,11 @@ struct TransformerMemory : Memory {
   Tensor states;  // [B, S, C]: the encoder stack's output
 };
 
-// The cross-attention keys and values of every decoder layer: [N, H, S, D] each.
+// The cross-attention keys and values of every decoder layer, [R, H, S, D] each, and the source
+// lengths of their R rows.
 struct CrossKV {
   std::vector<nn::KVCache> layers;
+  std::vector<int64_t> lengths;  // [R]
 };
 
 std::shared_ptr<const CrossKV> gather_cross(const CrossKV& base, const std::vector<int64_t>& src_index) {
@@ -36,28 +38,27 @@ std::shared_ptr<const CrossKV> gather_cross(const CrossKV& base, const std::vect
   auto out = std::make_shared<CrossKV>();
   for (const nn::KVCache& c : base.layers)
     out->layers.push_back({internal::select_rows(c.k, 0, src_index), internal::select_rows(c.v, 0, src_index)});
+  for (const int64_t s : src_index) out->lengths.push_back(base.lengths[static_cast<size_t>(s)]);
   return out;
 }
 
+// A search's rows: their self-attention caches, all layers in one buffer (reordered by one
+// gather), and the cross-attention keys and values of their sources, held once per source while
+// the rows come in groups per source (a beam), row by row otherwise (internal::SourceRows).
 class TransformerState : public DecoderState {
  public:
-  int64_t rows() const override { return static_cast<int64_t>(lengths.size()); }
+  int64_t rows() const override { return static_cast<int64_t>(cross.src_index().size()); }
   std::unique_ptr<DecoderState> select(const std::vector<int64_t>& rows) const override {
-    for (const int64_t r : rows)
-      ATTEND_CHECK(r >= 0 && r < this->rows(), "DecoderState::select", "row ", r, " is outside a state of ",
-                   this->rows(), " rows");
     NoGrad no_grad;
     auto out = std::make_unique<TransformerState>();
+    out->cross = cross.select(rows);  // checks the rows; shared while the rows read the same sources
+    out->self = self.select(rows);    // [N', L, 2, H, T, D]
     out->position = position;
-    for (const int64_t r : rows) out->lengths.push_back(lengths[static_cast<size_t>(r)]);
-    for (const nn::KVCache& c : self) out->self.push_back(c.select(rows));  // [N', Hkv, T, D]
-    out->cross = cross.select(rows);  // shared while the rows read the same sources
     return out;
   }
 
-  std::vector<int64_t> lengths;         // [N] source lengths (the cross-attention's key padding)
-  std::vector<nn::KVCache> self;        // per decoder layer: [N, H, t, D], the steps so far
-  internal::SourceRows<CrossKV> cross;  // per decoder layer: [N, H, S, D], projected once per source
+  nn::KVCacheStack self;                // every decoder layer's keys and values of the steps so far
+  internal::SourceRows<CrossKV> cross;  // per decoder layer: [B, H, S, D], projected once per source
   int64_t position = 0;                 // steps taken (the next target position)
 };
 
@@ -165,13 +166,11 @@ class Transformer : public EncoderDecoder {
     const auto m = internal::memory_as<TransformerMemory>(kOp, std::move(memory));
     NoGrad no_grad;
     auto state = std::make_unique<TransformerState>();
-    state->lengths = m->lengths;
     auto cross = std::make_shared<CrossKV>();
-    for (const auto& layer : decoder_.layers.items) {
-      cross->layers.push_back(layer->memory_kv(m->states));  // [B, H, S, D] each
-      state->self.emplace_back();
-    }
+    cross->lengths = m->lengths;
+    for (const auto& layer : decoder_.layers.items) cross->layers.push_back(layer->memory_kv(m->states));  // [B, H, S, D]
     state->cross = internal::SourceRows<CrossKV>(std::move(cross), m->rows(), gather_cross);
+    state->self = nn::KVCacheStack(decoder_.size(), c_.num_heads, c_.d_model / c_.num_heads, DType::f32);
     return state;
   }
 
@@ -185,17 +184,22 @@ class Transformer : public EncoderDecoder {
       // search whose length limit exceeds max_positions stops instead of failing mid-batch.
       std::vector<float> lp(static_cast<size_t>(N * c_.tgt_vocab), -std::numeric_limits<float>::infinity());
       for (int64_t r = 0; r < N; ++r) lp[static_cast<size_t>(r * c_.tgt_vocab + c_.eos_id)] = 0.0f;
-      const int64_t S = state.cross.get().layers.front().k.size(2);
+      const int64_t S = state.cross.grouped().data.layers.front().k.size(2);
       return {Tensor::from_vector(lp, Shape{N, c_.tgt_vocab}), Tensor::zeros(Shape{N, S})};
     }
     Tensor y = embed_targets(Index(tokens.data, Shape{N, t}), state.position, false);  // [N, t, C]
     const attention::Mask causal{.causal = true};  // bottom-right: the new position sees every cached one
-    const attention::Mask cross{.key_lengths = state.lengths};
+    const auto [kv, group] = state.cross.grouped();  // [N / group, H, S, D] per layer
+    const attention::Mask cross{.key_lengths = kv.lengths};
+    state.self.reserve(N, state.position + t);
     Tensor weights;
-    for (size_t l = 0; l < decoder_.layers.items.size(); ++l) {
-      const bool want = static_cast<int64_t>(l) == align_layer_;
-      nn::DecoderLayerOutput r = decoder_.layers.items[l]->forward(
-          y, Tensor(), causal, cross, {.need_weights = want, .self_cache = &state.self[l], .memory_kv = &state.cross.get().layers[l]});
+    for (int64_t l = 0; l < decoder_.size(); ++l) {
+      const bool want = l == align_layer_;
+      nn::DecoderLayerOutput r = decoder_[l].forward(y, Tensor(), causal, cross,
+                                                     {.need_weights = want,
+                                                      .self_cache = &state.self[l],
+                                                      .memory_kv = &kv.layers[static_cast<size_t>(l)],
+                                                      .memory_groups = group});
       y = r.output;
       if (want) weights = r.cross_weights;  // [N, t, S]
     }

@@ -1,8 +1,10 @@
 #include "attend/nn/multihead_attention.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "attend/attention/scaled_dot.h"
+#include "attend/core/threads.h"
 #include "attend/ops/ops.h"
 
 namespace attend::nn {
@@ -218,6 +220,87 @@ KVCache KVCache::select(const std::vector<int64_t>& rows) const {
   out.used = std::make_shared<int64_t>(T);
   out.k = slice(out.k_buf, 2, 0, T);
   out.v = slice(out.v_buf, 2, 0, T);
+  return out;
+}
+
+KVCacheStack::KVCacheStack(int64_t layers, int64_t kv_heads, int64_t head_dim, DType dtype)
+    : kv_heads_(kv_heads), head_dim_(head_dim), dtype_(dtype), layers_(static_cast<size_t>(std::max<int64_t>(layers, 0))) {
+  ATTEND_CHECK(layers > 0 && kv_heads > 0 && head_dim > 0, "KVCacheStack", "layers ", layers, ", kv_heads ", kv_heads,
+               " and head_dim ", head_dim, " must be positive");
+}
+
+void KVCacheStack::bind(int64_t length) {
+  const int64_t L = layers(), cap = buf_.size(4), plane = cap * head_dim_;
+  const Shape shape{rows_, kv_heads_, cap, head_dim_};
+  const Shape strides{L * 2 * kv_heads_ * plane, plane, head_dim_, 1};
+  for (int64_t l = 0; l < L; ++l) {
+    KVCache& c = layers_[static_cast<size_t>(l)];
+    c.k_buf = buf_.as_strided(shape, strides, buf_.offset() + (2 * l) * kv_heads_ * plane);      // [N, Hkv, cap, D]
+    c.v_buf = buf_.as_strided(shape, strides, buf_.offset() + (2 * l + 1) * kv_heads_ * plane);  // [N, Hkv, cap, D]
+    c.used = std::make_shared<int64_t>(length);
+    c.k = length > 0 ? slice(c.k_buf, 2, 0, length) : Tensor();
+    c.v = length > 0 ? slice(c.v_buf, 2, 0, length) : Tensor();
+  }
+}
+
+void KVCacheStack::reserve(int64_t rows, int64_t need) {
+  constexpr const char* op = "KVCacheStack";
+  ATTEND_CHECK(!layers_.empty(), op, "reserve on an empty stack (construct it with the layer count)");
+  const int64_t T = length();
+  ATTEND_CHECK(rows >= 1 && need >= T, op, "reserve(", rows, ", ", need, ") for a stack of ", rows_, " rows holding ",
+               T, " positions");
+  bool in_place = buf_.defined() && rows == rows_ && buf_.size(4) >= need;
+  for (const KVCache& c : layers_) {
+    ATTEND_CHECK(c.length() == T, op, "layers hold different lengths (", c.length(), " and ", T, ")");
+    in_place = in_place && c.k_buf.defined() && c.k_buf.impl().storage == buf_.impl().storage && c.used && *c.used == T;
+  }
+  if (in_place) return;
+  ATTEND_CHECK(T == 0 || rows == rows_, op, "reserve: ", rows, " rows for a stack of ", rows_,
+               " rows that holds positions (select changes the rows)");
+  const int64_t cap = need + std::max<int64_t>(need / 2, 16);
+  Tensor fresh = Tensor::empty(Shape{rows, layers(), 2, kv_heads_, cap, head_dim_}, dtype_);
+  std::vector<KVCache> old = layers_;
+  rows_ = rows;
+  buf_ = fresh;
+  bind(T);
+  for (size_t l = 0; l < old.size() && T > 0; ++l) {  // the positions held so far
+    Tensor kd = layers_[l].k, vd = layers_[l].v;
+    copy_into(kd, old[l].k);
+    copy_into(vd, old[l].v);
+  }
+}
+
+KVCacheStack KVCacheStack::select(const std::vector<int64_t>& rows) const {
+  constexpr const char* op = "KVCacheStack::select";
+  bool same_order = static_cast<int64_t>(rows.size()) == rows_;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    ATTEND_CHECK(rows[r] >= 0 && rows[r] < rows_, op, "row ", rows[r], " is outside a cache of ", rows_, " rows");
+    same_order = same_order && rows[r] == static_cast<int64_t>(r);
+  }
+  if (same_order) return *this;  // shares the buffer and each layer's `used`
+  KVCacheStack out(layers(), kv_heads_, head_dim_, dtype_);
+  out.rows_ = static_cast<int64_t>(rows.size());
+  const int64_t T = length();
+  if (T == 0) return out;
+  bool packed = buf_.defined();
+  for (const KVCache& c : layers_) packed = packed && c.k_buf.defined() && c.k_buf.impl().storage == buf_.impl().storage;
+  if (!packed) {  // a layer appended outside the stack: gather layer by layer
+    for (size_t l = 0; l < layers_.size(); ++l) out.layers_[l] = layers_[l].select(rows);
+    return out;
+  }
+  // One gather: for each new row, the first T positions of each of its L * 2 * Hkv planes.
+  const int64_t cap = buf_.size(4), planes = layers() * 2 * kv_heads_, D = head_dim_, N = out.rows_;
+  out.buf_ = Tensor::empty(Shape{N, layers(), 2, kv_heads_, cap, D}, dtype_);
+  dispatch_dtype(dtype_, [&]<typename F>() {
+    const F* src = buf_.data<F>();
+    F* dst = out.buf_.data<F>();
+    const int64_t row = planes * cap * D;
+#pragma omp parallel for schedule(static) if (N * planes * T * D >= (int64_t{1} << 18)) num_threads(num_threads())
+    for (int64_t r = 0; r < N; ++r)
+      for (int64_t p = 0; p < planes; ++p)
+        std::copy_n(src + rows[static_cast<size_t>(r)] * row + p * cap * D, T * D, dst + r * row + p * cap * D);
+  });
+  out.bind(T);
   return out;
 }
 

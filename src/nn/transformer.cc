@@ -122,8 +122,11 @@ DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tenso
                x.defined() ? x.shape().str() : "undefined", " must be [B, T, ", opt_.d_model, "]");
   ATTEND_CHECK(multihead_attn != nullptr || (!memory.defined() && call.memory_kv == nullptr), op,
                "the layer has no cross-attention (cross_attention = false), but got a memory");
+  const int64_t g = call.memory_groups;
+  ATTEND_CHECK(g >= 1 && x.size(0) % g == 0, op, "memory_groups ", g, " does not divide the batch of input ",
+               x.shape().str());
   if (multihead_attn != nullptr && call.memory_kv == nullptr)
-    ATTEND_CHECK(memory.defined() && memory.dim() == 3 && memory.size(0) == x.size(0) &&
+    ATTEND_CHECK(memory.defined() && memory.dim() == 3 && memory.size(0) == x.size(0) / g &&
                      memory.size(2) == opt_.d_model,
                  op, "memory ", memory.defined() ? memory.shape().str() : "undefined", " must be [B, S, ",
                  opt_.d_model, "] for input ", x.shape().str());
@@ -139,8 +142,18 @@ DecoderLayerOutput TransformerDecoderLayer::forward(const Tensor& x, const Tenso
   };
   auto ca = [&](const Tensor& h) {
     const MhaCallOptions o{.need_weights = call.need_weights || heads, .average_attn_weights = !heads};
-    MhaOutput r = call.memory_kv != nullptr ? multihead_attn->forward_kv(h, *call.memory_kv, memory_mask, o)
-                                            : multihead_attn->forward(h, memory, memory, memory_mask, o);
+    const int64_t B = h.size(0), T = h.size(1), C = h.size(2);
+    const Tensor q = g == 1 ? h : reshape(h, {B / g, g * T, C});  // [B / g, g T, C]: a group's queries together
+    MhaOutput r = call.memory_kv != nullptr ? multihead_attn->forward_kv(q, *call.memory_kv, memory_mask, o)
+                                            : multihead_attn->forward(q, memory, memory, memory_mask, o);
+    if (g > 1) {
+      r.output = reshape(r.output, {B, T, C});
+      if (r.weights.defined() && !heads) r.weights = reshape(r.weights, {B, T, r.weights.size(2)});
+      if (r.weights.defined() && heads) {  // [B / g, H, g T, S] -> [B, H, T, S]
+        const int64_t H = r.weights.size(1), S = r.weights.size(3);
+        r.weights = reshape(permute(reshape(r.weights, {B / g, H, g, T, S}), {0, 2, 1, 3, 4}), {B, H, T, S});
+      }
+    }
     out.cross_weights = r.weights;                        // [B, T, S], [B, H, T, S] or undefined
     return dropout(r.output, p, training, dropout_rng_);  // [B, T, C]
   };

@@ -73,6 +73,43 @@ struct KVCache {
   std::shared_ptr<int64_t> used;  // positions of the buffers that hold data
 };
 
+// The self-attention caches of the L layers of a stack in one buffer [N, L, 2, Hkv, capacity, D]
+// (layer l's keys at [:, l, 0], its values at [:, l, 1]), so that a beam's reordering of the rows
+// is one gather for every layer, of the positions in use only, and no copy at all when the rows
+// keep their order (the buffer is then shared; the `used` rule of KVCache keeps two states that
+// diverge from overwriting each other: reserve() gives the second one its own copy).
+//
+//   stack.reserve(N, T + t);                        // before each step of t new positions
+//   layer l: mha.forward(..., {.cache = &stack[l]}) // appends in place, into the stack's buffer
+//   stack = stack.select(rows);                     // beam bookkeeping
+//
+// Without gradients only (decoding).
+class KVCacheStack {
+ public:
+  KVCacheStack() = default;
+  // Error "[KVCacheStack] ..." for non-positive sizes.
+  KVCacheStack(int64_t layers, int64_t kv_heads, int64_t head_dim, DType dtype);
+  // Room for `need` positions of `rows` rows in every layer, each layer's cache holding the same
+  // positions (a step then appends in place). Moves the caches into a new buffer when there is no
+  // room, when the rows changed or when a copy sharing the buffer appended first.
+  void reserve(int64_t rows, int64_t need);
+  KVCache& operator[](int64_t layer) { return layers_[static_cast<size_t>(layer)]; }
+  int64_t layers() const { return static_cast<int64_t>(layers_.size()); }
+  int64_t rows() const { return rows_; }
+  int64_t length() const { return layers_.empty() ? 0 : layers_.front().length(); }
+  // The stack of rows `rows` (each in [0, rows())): one gather of every layer's positions in use
+  // into a new buffer of the same capacity, or a shared buffer when rows is 0, 1, ..., rows() - 1.
+  KVCacheStack select(const std::vector<int64_t>& rows) const;
+
+ private:
+  // Points layer l's cache at its planes of buf_ (positions [0, length)).
+  void bind(int64_t length);
+  int64_t kv_heads_ = 0, head_dim_ = 0, rows_ = 0;
+  DType dtype_ = DType::f32;
+  Tensor buf_;  // [N, L, 2, Hkv, capacity, D]
+  std::vector<KVCache> layers_;
+};
+
 struct MhaCallOptions {
   bool need_weights = false;
   bool average_attn_weights = true;  // [B, Tq, Tk]; false: per head [B, H, Tq, Tk]

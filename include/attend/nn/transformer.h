@@ -99,6 +99,11 @@ struct DecoderLayerCall {
   bool need_head_weights = false;  // return self- and cross-attention weights per head
   KVCache* self_cache = nullptr;  // incremental decoding: append this call's self-attention k/v
   const KVCache* memory_kv = nullptr;  // cross-attention k/v from memory_kv(); memory is then not read
+  // Grouped cross-attention (a beam's k hypotheses of one source): rows g r .. g r + g - 1 of x
+  // attend to row r of the memory (or memory_kv), which then has B / g rows, so the memory is held
+  // once per source, not once per hypothesis. Exact: cross-attention queries do not interact, so
+  // the g rows' queries become g * T queries of one memory row.
+  int64_t memory_groups = 1;
 };
 
 struct DecoderLayerOutput {
