@@ -51,8 +51,11 @@ Generator::Generator(ModelSpec spec, data::Vocab vocab)
     : spec_(std::move(spec)), vocab_(std::move(vocab)), tok_(spec_.target_tokenizer()) {}
 
 Generator::Generator(ModelBundle bundle, const std::string& what, const std::string& command)
+    : Generator(bundle, bundle.as<models::LanguageModel>(what, command), what) {}
+
+Generator::Generator(ModelBundle& bundle, models::LanguageModel& model, const std::string& what)
     : Generator(bundle.spec, bundle.vocab("target", what)) {
-  model_ = &models::as_task<models::LanguageModel>(*bundle.model, what, command);
+  model_ = &model;
   owned_ = std::move(bundle.model);
 }
 

@@ -19,8 +19,11 @@ Translator::Translator(ModelSpec spec, data::Vocab source_vocab, data::Vocab tar
       target_tok_(spec_.target_tokenizer()) {}
 
 Translator::Translator(ModelBundle bundle, const std::string& what, const std::string& command)
+    : Translator(bundle, bundle.as<models::SequenceToSequence>(what, command), what) {}
+
+Translator::Translator(ModelBundle& bundle, models::SequenceToSequence& model, const std::string& what)
     : Translator(bundle.spec, bundle.vocab("source", what), bundle.vocab("target", what)) {
-  model_ = &models::as_task<models::SequenceToSequence>(*bundle.model, what, command);
+  model_ = &model;
   owned_ = std::move(bundle.model);
 }
 

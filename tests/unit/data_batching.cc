@@ -118,5 +118,91 @@ TEST(DataBatching, LongExampleGetsItsOwnBatchAndBadOptionsThrow) {
   EXPECT_EQ(b.position(), (BatchPosition{0, 0}));
 }
 
+// Language-model windows: T + 1 tokens each, consecutive windows sharing one token, so that every
+// token after the first is predicted exactly once per epoch; the last window may be shorter and is
+// padded; the order depends only on (seed, epoch) and resumes from a position.
+TEST(DataBatching, TokenWindowsPredictEveryTokenOnce) {
+  std::vector<int64_t> stream;
+  for (int64_t i = 0; i < 103; ++i) stream.push_back(4 + i % 97);
+  const WindowOptions opt{.context = 10, .batch = 4, .seed = 3, .pad_id = 0};
+  TokenWindows w(stream, opt);
+  EXPECT_EQ(w.num_windows(), 11);  // ceil(102 / 10)
+  EXPECT_EQ(w.predicted_tokens(), 102);
+  std::vector<int64_t> predicted(103, 0);  // how often each stream position is a target
+  int64_t batches = 0;
+  for (const auto& ids : w.plan(0)) {
+    const Batch b = w.make_batch(ids);
+    ++batches;
+    ASSERT_LE(b.size(), 4);
+    ASSERT_EQ(b.tokens.shape, (Shape{b.size(), 11}));
+    EXPECT_TRUE(b.target.data.empty() && b.source.lengths.empty() && b.labels.empty());
+    for (int64_t r = 0; r < b.size(); ++r) {
+      const int64_t first = b.example_ids[static_cast<size_t>(r)] * 10;
+      for (int64_t c = 0; c < 11; ++c) {
+        const int64_t pos = first + c, got = b.tokens.data[static_cast<size_t>(r * 11 + c)];
+        if (pos < 103) {
+          ASSERT_EQ(got, stream[static_cast<size_t>(pos)]) << "window " << first / 10 << " column " << c;
+          if (c > 0) ++predicted[static_cast<size_t>(pos)];
+        } else {
+          ASSERT_EQ(got, 0) << "padding of the short last window";
+        }
+      }
+    }
+  }
+  EXPECT_EQ(batches, 3);  // 11 windows in batches of 4
+  EXPECT_EQ(predicted[0], 0);
+  for (size_t i = 1; i < predicted.size(); ++i) ASSERT_EQ(predicted[i], 1) << "position " << i;
+
+  // The plan: a permutation of the windows that depends only on (seed, epoch).
+  TokenWindows again(stream, opt);
+  EXPECT_EQ(w.plan(0), again.plan(0));
+  EXPECT_NE(w.plan(0), w.plan(1));
+  EXPECT_NE(w.plan(0), TokenWindows(stream, {.context = 10, .batch = 4, .seed = 4}).plan(0));
+  std::vector<std::vector<int64_t>> in_order{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10}};
+  EXPECT_EQ(TokenWindows(stream, {.context = 10, .batch = 4, .shuffle = false}).plan(5), in_order);
+
+  // Resume: a stream seeked to a position serves what the first one served from there.
+  std::vector<Batch> served;
+  std::vector<BatchPosition> positions;
+  for (int i = 0; i < 8; ++i) {  // crosses two epoch boundaries
+    positions.push_back(w.position());
+    served.push_back(w.next());
+  }
+  EXPECT_EQ(w.position(), (BatchPosition{2, 2}));
+  TokenWindows resumed(stream, opt);
+  resumed.seek(positions[4]);
+  for (size_t i = 4; i < served.size(); ++i) {
+    const Batch b = resumed.next();
+    ASSERT_EQ(b.example_ids, served[i].example_ids) << i;
+    ASSERT_EQ(b.tokens.data, served[i].tokens.data) << i;
+  }
+  EXPECT_EQ(resumed.epoch_batches(0).size(), 3u);
+  EXPECT_THROW(resumed.seek({.epoch = 0, .batch = 3}), Error);
+}
+
+TEST(DataBatching, TokenWindowsOfAShortStreamAndBadOptions) {
+  TokenWindows w({3, 5, 6}, {.context = 8, .batch = 2});
+  ASSERT_EQ(w.num_windows(), 1);
+  const Batch b = w.next();
+  EXPECT_EQ(b.tokens.shape, (Shape{1, 3}));  // the whole stream, no padding needed
+  EXPECT_EQ(w.position(), (BatchPosition{1, 0}));
+  EXPECT_THROW(TokenWindows({3}, {}), Error);
+  EXPECT_THROW(TokenWindows({3, 4}, {.context = 0}), Error);
+  EXPECT_THROW(TokenWindows({3, 4}, {.batch = 0}), Error);
+}
+
+// Labelled examples give the batch their labels (classification); unlabelled ones none.
+TEST(DataBatching, LabelsTravelWithTheirExamples) {
+  std::vector<Example> ex;
+  for (int64_t i = 0; i < 30; ++i) ex.push_back({.source = std::vector<int64_t>(1 + i % 5, 4 + i), .label = i % 3});
+  Batcher b(ex, {.max_sentences = 7, .seed = 2});
+  for (const auto& ids : b.plan(0)) {
+    const Batch batch = b.make_batch(ids);
+    ASSERT_EQ(batch.labels.size(), ids.size());
+    for (size_t r = 0; r < ids.size(); ++r) EXPECT_EQ(batch.labels[r], ids[r] % 3);
+  }
+  EXPECT_TRUE(Batcher(random_examples(5, 1), {}).next().labels.empty());
+}
+
 }  // namespace
 }  // namespace attend::data

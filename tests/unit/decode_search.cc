@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <functional>
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -394,7 +395,172 @@ TEST(SearchDecode, FinishedSentencesLeaveTheBatch) {
   EXPECT_EQ(toy.rows_seen, 2 + 4);
 }
 
+// ---- searches from a state: prefixes, sampling
+
 using test::expect_error;
+
+// A decoder with no source: each row's next-token distribution is a function of every token it
+// was fed (prefix included), so a forced prefix, a multi-token step and a reordering all show.
+class StreamToy : public models::StepDecoder {
+ public:
+  explicit StreamToy(std::function<std::vector<double>(const Seq& fed)> table) : table_(std::move(table)) {}
+  struct State : models::DecoderState {
+    std::vector<Seq> fed;
+    int64_t rows() const override { return static_cast<int64_t>(fed.size()); }
+    std::unique_ptr<models::DecoderState> select(const std::vector<int64_t>& rows) const override {
+      auto out = std::make_unique<State>();
+      for (const int64_t r : rows) out->fed.push_back(fed.at(static_cast<size_t>(r)));
+      return out;
+    }
+  };
+  models::StepOutput step(models::DecoderState& base, const Index& tokens) override {
+    auto& st = dynamic_cast<State&>(base);
+    const int64_t N = st.rows(), t = tokens.shape.rank() == 1 ? 1 : tokens.shape[1];
+    feeds.push_back(t);
+    std::vector<double> lp(static_cast<size_t>(N * kV));
+    for (int64_t r = 0; r < N; ++r) {
+      Seq& fed = st.fed[static_cast<size_t>(r)];
+      for (int64_t c = 0; c < t; ++c) fed.push_back(tokens.data[static_cast<size_t>(r * t + c)]);
+      const std::vector<double> p = table_(fed);
+      for (int64_t v = 0; v < kV; ++v) lp[static_cast<size_t>(r * kV + v)] = std::log(p[static_cast<size_t>(v)]);
+    }
+    return {Tensor::from_vector(lp, Shape{N, kV}, DType::f32), Tensor()};
+  }
+  int64_t eos_id() const override { return kEos; }
+  int64_t vocab_size() const override { return kV; }
+  decode::SearchStart start(std::vector<Seq> prefixes, int64_t max_new) {
+    decode::SearchStart s;
+    auto st = std::make_unique<State>();
+    st->fed.resize(prefixes.size());
+    s.state = std::move(st);
+    s.max_new.assign(prefixes.size(), max_new);
+    s.prefix = std::move(prefixes);
+    return s;
+  }
+  std::vector<int64_t> feeds;  // tokens per row of each step
+
+ private:
+  std::function<std::vector<double>(const Seq&)> table_;
+};
+
+// The next token is the sum of the fed tokens modulo 3, plus 4 (deterministic under greedy).
+std::vector<double> sum_table(const Seq& fed) {
+  int64_t sum = 0;
+  for (const int64_t x : fed) sum += x;
+  std::vector<double> d(kV, 0.02);
+  d[static_cast<size_t>(4 + sum % 3)] = 1.0 - 0.02 * (kV - 1);
+  return d;
+}
+
+TEST(SearchDecode, PrefixesAreFedFirstAndAreNotPartOfTheHypothesis) {
+  StreamToy toy(sum_table);
+  // Prefixes of 3, 1 and 2 tokens: the first step feeds each row's first token (the shortest
+  // prefix), then the longer prefixes one token per step while the first row already produces.
+  const std::vector<Seq> prefixes{{kEos, 4, 5}, {kEos}, {kEos, 6}};
+  const auto hyps = decode::greedy(toy, toy.start(prefixes, 4));
+  ASSERT_EQ(hyps.size(), 3u);
+  EXPECT_EQ(toy.feeds.front(), 1);
+  for (size_t r = 0; r < 3; ++r) {
+    SCOPED_TRACE(r);
+    // What greedy must produce from each prefix: token after token of sum_table.
+    Seq fed = prefixes[r], want;
+    for (int i = 0; i < 4; ++i) {
+      const std::vector<double> p = sum_table(fed);
+      const int64_t v = std::max_element(p.begin(), p.end()) - p.begin();
+      want.push_back(v);
+      fed.push_back(v);
+    }
+    EXPECT_EQ(hyps[r].tokens, want);
+    double lp = 0;
+    fed = prefixes[r];
+    for (const int64_t v : want) lp += std::log(static_cast<float>(sum_table(fed)[static_cast<size_t>(v)])), fed.push_back(v);
+    EXPECT_NEAR(hyps[r].log_prob, lp, 1e-5);  // the generated tokens only
+    EXPECT_FALSE(hyps[r].finished);
+  }
+  // A common prefix is fed in one step of several tokens.
+  StreamToy at_once(sum_table);
+  const auto same = decode::greedy(at_once, at_once.start({{kEos, 4, 5}, {kEos, 4, 5}}, 4));
+  EXPECT_EQ(at_once.feeds.front(), 3);
+  EXPECT_EQ(same[0].tokens, hyps[0].tokens);
+  // Beam search starts from prefixes the same way.
+  StreamToy beam_toy(sum_table);
+  const auto beams = decode::beam_search(beam_toy, beam_toy.start(prefixes, 4), {.beam_size = 3});
+  for (size_t r = 0; r < 3; ++r) EXPECT_EQ(beams[r].at(0).tokens, hyps[r].tokens) << r;
+}
+
+// The tokens top-k and top-p keep, on a hand-built distribution: p = 0.05, 0.4, 0.1, 0.3, 0.15.
+TEST(SearchDecode, TopKAndTopPKeepExactlyTheTokensTheyShould) {
+  const std::vector<double> p{0.05, 0.4, 0.1, 0.3, 0.15};
+  using V = std::vector<int64_t>;
+  EXPECT_EQ(decode::filter_tokens(p, 0, 1.0), (V{0, 1, 2, 3, 4}));
+  EXPECT_EQ(decode::filter_tokens(p, 7, 1.0), (V{0, 1, 2, 3, 4}));
+  EXPECT_EQ(decode::filter_tokens(p, 1, 1.0), (V{1}));
+  EXPECT_EQ(decode::filter_tokens(p, 2, 1.0), (V{1, 3}));
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.4), (V{1}));            // 0.4 reaches 0.4
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.41), (V{1, 3}));        // 0.7
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.7), (V{1, 3}));
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.71), (V{1, 3, 4}));     // 0.85
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.9), (V{1, 2, 3, 4}));   // 0.95
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.96), (V{0, 1, 2, 3, 4}));
+  EXPECT_EQ(decode::filter_tokens(p, 0, 0.01), (V{1}));           // always at least one
+  // top-p after top-k is over the kept mass: the top 3 hold 0.85; 0.8 of that is 0.68 <= 0.7.
+  EXPECT_EQ(decode::filter_tokens(p, 3, 0.8), (V{1, 3}));
+  EXPECT_EQ(decode::filter_tokens(p, 3, 0.83), (V{1, 3, 4}));     // 0.7 < 0.7055
+  // Ties: the lower id first.
+  EXPECT_EQ(decode::filter_tokens({0.25, 0.25, 0.25, 0.25}, 2, 1.0), (V{0, 1}));
+  expect_error([&] { decode::filter_tokens(p, -1, 1.0); }, {"[sample]", "top_k -1"});
+  expect_error([&] { decode::filter_tokens(p, 0, 0.0); }, {"[sample]", "top_p 0", "(0, 1]"});
+  expect_error([&] { decode::filter_tokens(p, 0, 1.5); }, {"[sample]", "top_p 1.5"});
+}
+
+// A fixed next-token distribution: p(4) 0.5, p(5) 0.3, p(6) 0.15, p(EOS) 0.05.
+std::vector<double> fixed_table(const Seq&) { return dist({{4, 0.5}, {5, 0.3}, {6, 0.15}, {kEos, 0.05}}); }
+
+TEST(SearchDecode, SamplingIsSeededPerRowAndDrawsFromTheFilteredDistribution) {
+  const auto run = [](const decode::SamplingOptions& o, int64_t rows, int64_t max_new = 6) {
+    StreamToy toy(fixed_table);
+    return decode::sample(toy, toy.start(std::vector<Seq>(static_cast<size_t>(rows), Seq{kEos}), max_new), o);
+  };
+  const auto a = run({.seed = 7}, 3), b = run({.seed = 7}, 3), c = run({.seed = 8}, 3);
+  for (size_t r = 0; r < 3; ++r) EXPECT_EQ(a[r].tokens, b[r].tokens) << r;  // the same seed, the same text
+  bool differs = false;
+  for (size_t r = 0; r < 3; ++r) differs = differs || a[r].tokens != c[r].tokens;
+  EXPECT_TRUE(differs);
+  // A row's tokens depend on its stream, not on its row or batch: row 2 of the batch alone.
+  const auto alone = run({.seed = 7, .streams = {2}}, 1);
+  EXPECT_EQ(alone[0].tokens, a[2].tokens);
+
+  // The first token's frequencies over 4000 streams: p within 4 standard deviations.
+  const int64_t n = 4000;
+  const auto first_tokens = [&](const decode::SamplingOptions& o) {
+    std::map<int64_t, double> f;
+    for (const Hypothesis& h : run(o, n, 1)) f[h.tokens.at(0)] += 1.0 / static_cast<double>(n);
+    return f;
+  };
+  const auto check = [&](const std::map<int64_t, double>& f, const std::map<int64_t, double>& p) {
+    for (int64_t v = 0; v < kV; ++v) {
+      const double want = p.count(v) ? p.at(v) : 0.0, got = f.count(v) ? f.at(v) : 0.0;
+      EXPECT_NEAR(got, want, 4 * std::sqrt(std::max(want * (1 - want), 1e-9) / static_cast<double>(n)) + 1e-9)
+          << "token " << v;
+    }
+  };
+  check(first_tokens({.seed = 3}), {{4, 0.5}, {5, 0.3}, {6, 0.15}, {kEos, 0.05}});
+  check(first_tokens({.top_k = 2, .seed = 3}), {{4, 0.5 / 0.8}, {5, 0.3 / 0.8}});
+  check(first_tokens({.top_p = 0.9, .seed = 3}), {{4, 0.5 / 0.95}, {5, 0.3 / 0.95}, {6, 0.15 / 0.95}});
+  // Temperature 0.5 squares the probabilities before renormalizing.
+  const double z = 0.25 + 0.09 + 0.0225 + 0.0025;
+  check(first_tokens({.temperature = 0.5, .seed = 3}), {{4, 0.25 / z}, {5, 0.09 / z}, {6, 0.0225 / z}, {kEos, 0.0025 / z}});
+  // top_k 1 is greedy search.
+  EXPECT_EQ(run({.top_k = 1, .seed = 5}, 1)[0].tokens, (Seq{4, 4, 4, 4, 4, 4}));
+
+  // Streaming: the callback sees each row's tokens in order.
+  std::map<int64_t, Seq> streamed;
+  const auto s = run({.seed = 7, .on_token = [&](int64_t row, int64_t v) { streamed[row].push_back(v); }}, 3);
+  for (size_t r = 0; r < 3; ++r) EXPECT_EQ(streamed[static_cast<int64_t>(r)], s[r].tokens);
+  expect_error([&] { run({.temperature = 0.0}, 1); }, {"[sample]", "temperature 0"});
+  expect_error([&] { run({.top_p = 1.5}, 1); }, {"[sample]", "top_p 1.5"});
+  expect_error([&] { run({.streams = {1, 2}}, 3); }, {"[sample]", "streams has 2 entries for 3 rows"});
+}
 
 TEST(BadInputDecode, OptionsAndShapesAreChecked) {
   ToyDecoder toy(random_table);

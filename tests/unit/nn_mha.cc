@@ -241,6 +241,61 @@ TEST(SemanticsMultiheadAttention, KVCacheInPlaceWithoutGradients) {
   test::expect_error([&] { cache.select({3}); }, {"[KVCache::select]", "row 3", "3 rows"});
 }
 
+// A stack of two layers' caches in one buffer: each layer's steps equal its own KVCache's, appends
+// write into the stack's buffer, select gathers every layer's rows at once (positions and room
+// kept), shares the buffer when the rows keep their order, and two states sharing a buffer that
+// then diverge do not see each other's steps.
+TEST(SemanticsMultiheadAttention, KVCacheStackHoldsEveryLayerInOneBuffer) {
+  Rng rng(31);
+  nn::MultiheadAttention m0({.embed_dim = 8, .num_heads = 2, .dtype = DType::f64}, rng),
+      m1({.embed_dim = 8, .num_heads = 2, .dtype = DType::f64}, rng);
+  randomize(m0, rng);
+  randomize(m1, rng);
+  const int64_t B = 3, T = 6;
+  const Tensor x = test::randn64({B, T, 8}, rng);
+  NoGrad no_grad;
+  nn::KVCacheStack stack(2, 2, 4, DType::f64);
+  nn::KVCache own0, own1;
+  for (int64_t t = 0; t < T; ++t) {
+    const Tensor xt = slice(x, 1, t, t + 1);
+    stack.reserve(B, t + 1);
+    const Tensor a0 = m0.forward(xt, xt, xt, {.causal = true}, {.cache = &stack[0]}).output;
+    const Tensor a1 = m1.forward(a0, a0, a0, {.causal = true}, {.cache = &stack[1]}).output;
+    const Tensor b0 = m0.forward(xt, xt, xt, {.causal = true}, {.cache = &own0}).output;
+    const Tensor b1 = m1.forward(b0, b0, b0, {.causal = true}, {.cache = &own1}).output;
+    EXPECT_TRUE(all_close(a1, b1, 0.0)) << "step " << t;
+  }
+  EXPECT_EQ(stack.length(), T);
+  EXPECT_TRUE(all_close(stack[1].k, own1.k, 0.0));
+  EXPECT_TRUE(all_close(stack[0].v, own0.v, 0.0));
+
+  // One gather: rows reordered and repeated, in every layer.
+  const nn::KVCacheStack s = stack.select({2, 0, 0});
+  ASSERT_EQ(s.rows(), 3);
+  for (int64_t l = 0; l < 2; ++l) {
+    const nn::KVCache& src = l == 0 ? own0 : own1;
+    nn::KVCacheStack& mutable_s = const_cast<nn::KVCacheStack&>(s);
+    EXPECT_TRUE(all_close(slice(mutable_s[l].k, 0, 0, 1), slice(src.k, 0, 2, 3), 0.0)) << "layer " << l;
+    EXPECT_TRUE(all_close(slice(mutable_s[l].v, 0, 1, 3), concat({slice(src.v, 0, 0, 1), slice(src.v, 0, 0, 1)}, 0), 0.0));
+  }
+  // The same order: no copy (the layer views point into the same buffer).
+  nn::KVCacheStack same = stack.select({0, 1, 2});
+  EXPECT_EQ(same[0].k.data<double>(), stack[0].k.data<double>());
+  EXPECT_EQ(same[1].v.data<double>(), stack[1].v.data<double>());
+  // Both take a different next step: the second to append gets its own buffer.
+  const Tensor ka = Tensor::full(Shape{B, 2, 1, 4}, 1.0, DType::f64), kb = Tensor::full(Shape{B, 2, 1, 4}, 2.0, DType::f64);
+  stack.reserve(B, T + 1);
+  stack[0].append(ka, ka);
+  stack[1].append(ka, ka);
+  same.reserve(B, T + 1);
+  same[0].append(kb, kb);
+  same[1].append(kb, kb);
+  EXPECT_TRUE(all_close(slice(stack[1].k, 2, T, T + 1), ka, 0.0));
+  EXPECT_TRUE(all_close(slice(same[1].k, 2, T, T + 1), kb, 0.0));
+  EXPECT_TRUE(all_close(slice(same[0].k, 2, 0, T), own0.k, 0.0));
+  test::expect_error([&] { stack.select({3}); }, {"[KVCacheStack::select]", "row 3", "3 rows"});
+}
+
 TEST(SemanticsMultiheadAttention, PerHeadWeightsAverageToTheAveragedWeights) {
   Rng rng(24);
   nn::MultiheadAttention m({.embed_dim = 8, .num_heads = 4, .dtype = DType::f64}, rng);

@@ -67,6 +67,63 @@ TEST(TransformerLayers, DecoderLayerIncrementalEqualsFullCausal) {
   }
 }
 
+// A decoder layer without cross-attention is the encoder layer's two sublayers (the same names, the
+// same parameters drawn in the same order) with a causal mask, and it decodes with a cache.
+TEST(TransformerLayers, DecoderLayerWithoutCrossAttentionIsACausalEncoderLayer) {
+  for (bool norm_first : {false, true}) {
+    SCOPED_TRACE(norm_first ? "pre-norm" : "post-norm");
+    nn::TransformerLayerOptions o = opts(norm_first);
+    Rng a(3), b(3);
+    nn::TransformerEncoderLayer enc(o, a);
+    o.cross_attention = false;
+    nn::TransformerDecoderLayer dec(o, b);
+    EXPECT_FALSE(dec.has_cross_attention());
+    EXPECT_EQ(names_of(dec), names_of(enc));
+    enc.eval();
+    dec.eval();
+    NoGrad no_grad;
+    Rng rng(4);
+    const Tensor x = Tensor::randn(Shape{2, 5, 8}, rng);
+    const attention::Mask causal{.causal = true};
+    const Tensor want = enc.forward(x, causal);
+    EXPECT_TRUE(test::all_close(dec.forward(x, Tensor(), causal, {}).output, want, 0.0));
+    nn::KVCache cache;
+    for (int64_t t = 0; t < 5; ++t) {
+      const Tensor o1 = dec.forward(slice(x, 1, t, t + 1), Tensor(), causal, {}, {.self_cache = &cache}).output;
+      EXPECT_TRUE(test::all_close(o1, slice(want, 1, t, t + 1), 1e-5, 1e-5)) << "step " << t;
+    }
+    test::expect_error([&] { dec.forward(x, x, causal, {}); }, {"[TransformerDecoderLayer]", "no cross-attention"});
+    test::expect_error([&] { dec.memory_kv(x); }, {"[TransformerDecoderLayer]", "no cross-attention"});
+  }
+}
+
+// Grouped cross-attention: rows g r .. g r + g - 1 reading memory row r equal each reading its own
+// copy of that row, for the output, the averaged and the per-head weights.
+TEST(TransformerLayers, GroupedMemoryEqualsOneCopyPerRow) {
+  Rng rng(5);
+  nn::TransformerDecoderLayer layer(opts(true), rng);
+  layer.eval();
+  NoGrad no_grad;
+  const int64_t g = 3;
+  const Tensor memory = Tensor::randn(Shape{2, 4, 8}, rng);  // two sources
+  const Tensor repeated = index_select(memory, 0, Index({0, 0, 0, 1, 1, 1}));
+  const attention::Mask mem{.key_lengths = {4, 2}}, mem_rows{.key_lengths = {4, 4, 4, 2, 2, 2}};
+  const attention::Mask causal{.causal = true};
+  const Tensor x = Tensor::randn(Shape{6, 2, 8}, rng);
+  for (const bool heads : {false, true}) {
+    const nn::DecoderLayerOutput a = layer.forward(x, repeated, causal, mem_rows,
+                                                   {.need_weights = !heads, .need_head_weights = heads});
+    const nn::KVCache kv = layer.memory_kv(memory);
+    const nn::DecoderLayerOutput b = layer.forward(
+        x, Tensor(), causal, mem, {.need_weights = !heads, .need_head_weights = heads, .memory_kv = &kv, .memory_groups = g});
+    EXPECT_TRUE(test::all_close(b.output, a.output, 1e-5, 1e-5));
+    ASSERT_EQ(b.cross_weights.shape(), a.cross_weights.shape());
+    EXPECT_TRUE(test::all_close(b.cross_weights, a.cross_weights, 1e-6, 1e-5));
+  }
+  test::expect_error([&] { layer.forward(slice(x, 0, 0, 5), memory, causal, mem, {.memory_groups = g}); },
+                     {"[TransformerDecoderLayer]", "memory_groups 3", "[5, 2, 8]"});
+}
+
 TEST(TransformerLayers, EncoderLayerIgnoresPaddedKeys) {
   Rng rng(3);
   nn::TransformerEncoderLayer layer(opts(true), rng);

@@ -148,5 +148,24 @@ TEST(TrainMetrics, AccuracyByLengthBucket) {
   EXPECT_THROW(accuracy_by_length({1}, hyps, refs, 5), Error);
 }
 
+// Classification metrics against values worked out by hand (and what scikit-learn's
+// f1_score(average="macro") gives for the same lists: 0.6555...).
+TEST(TrainMetrics, AccuracyAndMacroF1) {
+  const std::vector<int64_t> gold{0, 0, 1, 1, 2, 2}, pred{0, 1, 1, 1, 2, 0};
+  EXPECT_DOUBLE_EQ(classification_accuracy(pred, gold), 4.0 / 6.0);
+  // Class 0: TP 1, FP 1, FN 1 -> 0.5; class 1: TP 2, FP 1 -> 0.8; class 2: TP 1, FN 1 -> 2/3.
+  EXPECT_NEAR(macro_f1(pred, gold, 3), (0.5 + 0.8 + 2.0 / 3.0) / 3.0, 1e-15);
+  // A class that neither occurs nor is predicted does not count.
+  EXPECT_NEAR(macro_f1(pred, gold, 5), (0.5 + 0.8 + 2.0 / 3.0) / 3.0, 1e-15);
+  // A class predicted but never gold counts with F1 0.
+  EXPECT_NEAR(macro_f1({3, 0}, {0, 0}, 4), (2.0 / 3.0 + 0.0) / 2.0, 1e-15);
+  EXPECT_DOUBLE_EQ(macro_f1(gold, gold, 3), 1.0);
+  EXPECT_EQ(macro_f1({}, {}, 3), 0.0);
+  EXPECT_EQ(classification_accuracy({}, {}), 0.0);
+  EXPECT_THROW(macro_f1({0}, {0, 1}, 2), Error);
+  EXPECT_THROW(macro_f1({2}, {0}, 2), Error);
+  EXPECT_THROW(classification_accuracy({0}, {}), Error);
+}
+
 }  // namespace
 }  // namespace attend::train

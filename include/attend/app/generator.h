@@ -101,6 +101,8 @@ class Generator {
 
  private:
   Generator(ModelSpec spec, data::Vocab vocab);
+  // Takes the bundle's model, whose task was checked (model is *bundle.model).
+  Generator(ModelBundle& bundle, models::LanguageModel& model, const std::string& what);
   std::unique_ptr<models::Model> owned_;  // null when borrowed
   models::LanguageModel* model_ = nullptr;
   ModelSpec spec_;

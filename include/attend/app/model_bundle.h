@@ -37,6 +37,12 @@ struct ModelBundle {
   const data::Vocab& vocab(const std::string& name, const std::string& what = "the model") const;
   // The registry entry of the model's architecture (capabilities: has_attention, source kind).
   const models::ArchitectureInfo& architecture() const { return models::architecture(spec.model->architecture()); }
+  // The model as task interface I; error "[<command>] <what> is a language model; <command>
+  // needs a sequence-to-sequence model" when it serves another task.
+  template <typename I>
+  I& as(const std::string& what, const std::string& command) const {
+    return models::as_task<I>(*model, what, command);
+  }
 };
 
 // The vocabularies a checkpoint of `spec`'s task holds, with the sizes its config demands, e.g.

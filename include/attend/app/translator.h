@@ -79,6 +79,8 @@ class Translator {
 
  private:
   Translator(ModelSpec spec, data::Vocab source_vocab, data::Vocab target_vocab);
+  // Takes the bundle's model, whose task was checked (model is *bundle.model).
+  Translator(ModelBundle& bundle, models::SequenceToSequence& model, const std::string& what);
   std::unique_ptr<models::Model> owned_;  // null when borrowed
   models::SequenceToSequence* model_ = nullptr;
   ModelSpec spec_;
