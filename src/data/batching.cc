@@ -39,8 +39,34 @@ void check_position(const char* op, const BatchPosition& pos, int64_t batches) {
 
 }  // namespace
 
+Batch PlannedStream::next() {
+  const auto& p = current_plan();
+  Batch b = make_batch(p[static_cast<size_t>(pos_.batch)]);
+  if (++pos_.batch == static_cast<int64_t>(p.size())) pos_ = {pos_.epoch + 1, 0};
+  return b;
+}
+
+void PlannedStream::seek(const BatchPosition& pos) {
+  check_position(name_, pos, pos.epoch >= 0 ? static_cast<int64_t>(plan(pos.epoch).size()) : 0);
+  pos_ = pos;
+}
+
+std::vector<Batch> PlannedStream::epoch_batches(int64_t epoch) const {
+  std::vector<Batch> out;
+  for (const auto& ids : plan(epoch)) out.push_back(make_batch(ids));
+  return out;
+}
+
+const std::vector<std::vector<int64_t>>& PlannedStream::current_plan() {
+  if (cached_epoch_ != pos_.epoch) {
+    cached_plan_ = plan(pos_.epoch);
+    cached_epoch_ = pos_.epoch;
+  }
+  return cached_plan_;
+}
+
 Batcher::Batcher(std::vector<Example> examples, const BatchingOptions& options)
-    : examples_(std::move(examples)), options_(options) {
+    : PlannedStream("Batcher"), examples_(std::move(examples)), options_(options) {
   ATTEND_CHECK(!examples_.empty(), "Batcher", "no examples");
   ATTEND_CHECK(options_.max_tokens > 0 && options_.max_sentences > 0 && options_.bucket_width > 0, "Batcher",
                "max_tokens, max_sentences and bucket_width must be positive, got ", options_.max_tokens, ", ",
@@ -111,36 +137,13 @@ Batch Batcher::make_batch(const std::vector<int64_t>& ids) const {
   return b;
 }
 
-const std::vector<std::vector<int64_t>>& Batcher::current_plan() {
-  if (cached_epoch_ != pos_.epoch) {
-    cached_plan_ = plan(pos_.epoch);
-    cached_epoch_ = pos_.epoch;
-  }
-  return cached_plan_;
-}
 
-int64_t Batcher::batches_in_epoch() { return static_cast<int64_t>(current_plan().size()); }
 
-Batch Batcher::next() {
-  const auto& p = current_plan();
-  Batch b = make_batch(p[static_cast<size_t>(pos_.batch)]);
-  if (++pos_.batch == static_cast<int64_t>(p.size())) pos_ = {pos_.epoch + 1, 0};
-  return b;
-}
 
-void Batcher::seek(const BatchPosition& pos) {
-  check_position("Batcher", pos, pos.epoch >= 0 ? static_cast<int64_t>(plan(pos.epoch).size()) : 0);
-  pos_ = pos;
-}
 
-std::vector<Batch> Batcher::epoch_batches(int64_t epoch) const {
-  std::vector<Batch> out;
-  for (const auto& ids : plan(epoch)) out.push_back(make_batch(ids));
-  return out;
-}
 
 TokenWindows::TokenWindows(std::vector<int64_t> stream, const WindowOptions& options)
-    : stream_(std::move(stream)), options_(options) {
+    : PlannedStream("TokenWindows"), stream_(std::move(stream)), options_(options) {
   constexpr const char* op = "TokenWindows";
   ATTEND_CHECK(options_.context >= 1 && options_.batch >= 1, op, "context ", options_.context, " and batch ",
                options_.batch, " must be positive");
@@ -184,22 +187,7 @@ Batch TokenWindows::make_batch(const std::vector<int64_t>& ids) const {
   return b;
 }
 
-Batch TokenWindows::next() {
-  const auto p = plan(pos_.epoch);
-  Batch b = make_batch(p[static_cast<size_t>(pos_.batch)]);
-  if (++pos_.batch == static_cast<int64_t>(p.size())) pos_ = {pos_.epoch + 1, 0};
-  return b;
-}
 
-void TokenWindows::seek(const BatchPosition& pos) {
-  check_position("TokenWindows", pos, pos.epoch >= 0 ? static_cast<int64_t>(plan(pos.epoch).size()) : 0);
-  pos_ = pos;
-}
 
-std::vector<Batch> TokenWindows::epoch_batches(int64_t epoch) const {
-  std::vector<Batch> out;
-  for (const auto& ids : plan(epoch)) out.push_back(make_batch(ids));
-  return out;
-}
 
 }  // namespace attend::data

@@ -1,6 +1,7 @@
 // What the models share: the root's constructor, the task interfaces' defaults, input checks, the
 // encoder memory of a decoder state and the search entry point of the encoder-decoders.
 #include <cmath>
+#include <limits>
 
 #include "attend/ops/ops.h"
 #include "internal.h"
@@ -75,6 +76,13 @@ MemoryRows memory_rows(std::shared_ptr<const AttentionMemory> base) {
 }
 
 Tensor step_log_probs(const Tensor& logits) { return log_softmax(logits, 1).to(DType::f32); }
+
+StepOutput end_of_positions(int64_t N, int64_t vocab, int64_t eos_id, int64_t source_length) {
+  std::vector<float> lp(static_cast<size_t>(N * vocab), -std::numeric_limits<float>::infinity());
+  for (int64_t r = 0; r < N; ++r) lp[static_cast<size_t>(r * vocab + eos_id)] = 0.0f;
+  return {Tensor::from_vector(lp, Shape{N, vocab}),
+          source_length > 0 ? Tensor::zeros(Shape{N, source_length}) : Tensor()};
+}
 
 }  // namespace internal
 

@@ -92,13 +92,7 @@ class Gpt : public LanguageModel {
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const int64_t N = state.rows(), t = internal::step_length(tokens);
-    if (state.position + t > c_.max_positions) {
-      // No position left for these tokens: every row ends here (all mass on EOS), so a generation
-      // longer than the context stops instead of failing mid-batch.
-      std::vector<float> lp(static_cast<size_t>(N * c_.vocab), -std::numeric_limits<float>::infinity());
-      for (int64_t r = 0; r < N; ++r) lp[static_cast<size_t>(r * c_.vocab + c_.eos_id)] = 0.0f;
-      return {Tensor::from_vector(lp, Shape{N, c_.vocab}), Tensor()};
-    }
+    if (state.position + t > c_.max_positions) return internal::end_of_positions(N, c_.vocab, c_.eos_id);
     Tensor x = embed(Index(tokens.data, Shape{N, t}), state.position, false);  // [N, t, C]
     const attention::Mask causal{.causal = true};  // bottom-right: the new positions see every cached one
     state.self.reserve(N, state.position + t);

@@ -169,5 +169,10 @@ class EvalGuard {
 
 // A [N, V] log-softmax of logits [N, V] (step outputs).
 Tensor step_log_probs(const Tensor& logits);
+// The step output of N rows that have no position left (a model with learned or bounded
+// positions at its max_positions): all probability on eos_id, so every hypothesis ends there and
+// a search whose length limit exceeds the positions stops instead of failing mid-batch. With
+// source_length > 0, zero attention over that many source positions.
+StepOutput end_of_positions(int64_t N, int64_t vocab, int64_t eos_id, int64_t source_length = 0);
 
 }  // namespace attend::models::internal

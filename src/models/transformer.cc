@@ -179,14 +179,8 @@ class Transformer : public EncoderDecoder {
     NoGrad no_grad;
     internal::EvalGuard eval(*this);
     const int64_t N = state.rows(), t = internal::step_length(tokens);
-    if (state.position + t > c_.max_positions) {
-      // No position left to encode this step: every hypothesis ends here (all mass on EOS), so a
-      // search whose length limit exceeds max_positions stops instead of failing mid-batch.
-      std::vector<float> lp(static_cast<size_t>(N * c_.tgt_vocab), -std::numeric_limits<float>::infinity());
-      for (int64_t r = 0; r < N; ++r) lp[static_cast<size_t>(r * c_.tgt_vocab + c_.eos_id)] = 0.0f;
-      const int64_t S = state.cross.grouped().data.layers.front().k.size(2);
-      return {Tensor::from_vector(lp, Shape{N, c_.tgt_vocab}), Tensor::zeros(Shape{N, S})};
-    }
+    if (state.position + t > c_.max_positions)
+      return internal::end_of_positions(N, c_.tgt_vocab, c_.eos_id, state.cross.grouped().data.layers.front().k.size(2));
     Tensor y = embed_targets(Index(tokens.data, Shape{N, t}), state.position, false);  // [N, t, C]
     const attention::Mask causal{.causal = true};  // bottom-right: the new position sees every cached one
     const auto [kv, group] = state.cross.grouped();  // [N / group, H, S, D] per layer

@@ -80,31 +80,48 @@ class BatchStream {
   virtual std::vector<Batch> epoch_batches(int64_t epoch) const = 0;
 };
 
-class Batcher : public BatchStream {
+// A stream served from a plan: each epoch's batches are lists of item indices (plan) made into
+// batches (make_batch); what the two streams below share.
+class PlannedStream : public BatchStream {
+ public:
+  // The item indices of every batch of `epoch`, in the order they are served.
+  virtual std::vector<std::vector<int64_t>> plan(int64_t epoch) const = 0;
+  // The batch of the items `ids`.
+  virtual Batch make_batch(const std::vector<int64_t>& ids) const = 0;
+
+  Batch next() override;
+  BatchPosition position() const override { return pos_; }
+  void seek(const BatchPosition& pos) override;
+  int64_t batches_in_epoch() override { return static_cast<int64_t>(current_plan().size()); }
+  std::vector<Batch> epoch_batches(int64_t epoch) const override;
+
+ protected:
+  // `name` prefixes errors ("Batcher").
+  explicit PlannedStream(const char* name) : name_(name) {}
+
+ private:
+  const std::vector<std::vector<int64_t>>& current_plan();
+  const char* name_;
+  BatchPosition pos_;
+  int64_t cached_epoch_ = -1;
+  std::vector<std::vector<int64_t>> cached_plan_;
+};
+
+class Batcher : public PlannedStream {
  public:
   // Throws attend::Error("[Batcher] ...") if there are no examples or options are not positive.
   Batcher(std::vector<Example> examples, const BatchingOptions& options);
 
   // The example indices of every batch of `epoch`, in the order they are served.
-  std::vector<std::vector<int64_t>> plan(int64_t epoch) const;
+  std::vector<std::vector<int64_t>> plan(int64_t epoch) const override;
   // Builds the padded batch for a list of example indices.
-  Batch make_batch(const std::vector<int64_t>& ids) const;
-
-  Batch next() override;
-  BatchPosition position() const override { return pos_; }
-  void seek(const BatchPosition& pos) override;
-  int64_t batches_in_epoch() override;
-  std::vector<Batch> epoch_batches(int64_t epoch) const override;
+  Batch make_batch(const std::vector<int64_t>& ids) const override;
 
   int64_t num_examples() const { return static_cast<int64_t>(examples_.size()); }
 
  private:
-  const std::vector<std::vector<int64_t>>& current_plan();
   std::vector<Example> examples_;
   BatchingOptions options_;
-  BatchPosition pos_;
-  int64_t cached_epoch_ = -1;
-  std::vector<std::vector<int64_t>> cached_plan_;
 };
 
 struct WindowOptions {
@@ -115,21 +132,15 @@ struct WindowOptions {
   int64_t pad_id = 0;  // pads the last window when it is shorter
 };
 
-class TokenWindows : public BatchStream {
+class TokenWindows : public PlannedStream {
  public:
   // Errors "[TokenWindows] ..." for a stream of fewer than 2 tokens or non-positive options.
   TokenWindows(std::vector<int64_t> stream, const WindowOptions& options);
 
-  Batch next() override;
-  BatchPosition position() const override { return pos_; }
-  void seek(const BatchPosition& pos) override;
-  int64_t batches_in_epoch() override { return static_cast<int64_t>(plan(pos_.epoch).size()); }
-  std::vector<Batch> epoch_batches(int64_t epoch) const override;
-
   // The window indices of every batch of `epoch`, in the order they are served.
-  std::vector<std::vector<int64_t>> plan(int64_t epoch) const;
+  std::vector<std::vector<int64_t>> plan(int64_t epoch) const override;
   // The batch of windows `ids`: tokens [B, T + 1] (the last window may be shorter when the stream is).
-  Batch make_batch(const std::vector<int64_t>& ids) const;
+  Batch make_batch(const std::vector<int64_t>& ids) const override;
   int64_t num_windows() const { return windows_; }
   // Tokens predicted over one pass: stream length - 1.
   int64_t predicted_tokens() const { return static_cast<int64_t>(stream_.size()) - 1; }
@@ -138,7 +149,6 @@ class TokenWindows : public BatchStream {
   std::vector<int64_t> stream_;
   WindowOptions options_;
   int64_t windows_ = 0;
-  BatchPosition pos_;
 };
 
 }  // namespace attend::data
