@@ -1,14 +1,19 @@
 // Finite-difference gradient checks in f64 (PyTorch's gradcheck defaults) of each model's
 // sequence loss w.r.t. every parameter: rnnsearch, luong with each score (global) and with local-m
 // and local-p alignment, seq2seq, transformer. Tiny sizes, padded sources and targets (pad targets ignored).
+// And gpt's language-model loss (train::LanguageModelObjective over a window batch whose second row
+// is a short last window: pad inputs and pad targets at its end), tied and untied, w.r.t. every
+// parameter, at random values (GPT-2's initialization has zero biases and unit norms).
 #include <gtest/gtest.h>
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "attend/data/batching.h"
 #include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
+#include "attend/models/tasks.h"
 #include "attend/train/objectives.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
@@ -74,6 +79,42 @@ TEST(GradCheckModels, LuongLocalPGeneralAndConcat) {
     SCOPED_TRACE(s);
     check_model("luong", {{"score", s}, {"alignment", "local-p"}});
   }
+}
+
+void check_gpt(bool tie_output) {
+  SCOPED_TRACE(tie_output ? "tied output" : "output layer of its own");
+  const Values values{{"vocab", "7"},         {"d_model", "4"},  {"num_heads", "2"},    {"ffn_dim", "6"},
+                      {"num_layers", "2"},    {"dropout", "0"},  {"max_positions", "4"}, {"activation", "gelu"},
+                      {"tie_output", tie_output ? "1" : "0"}};
+  Rng rng(37);
+  auto model = models::make_model_as<models::LanguageModel>(*models::make_config("gpt", values), rng);
+  model->to(DType::f64);
+  model->eval();
+  // Windows [B, T + 1] of context T 4 as data::TokenWindows cuts the stream 4 6 3 5 4 5 6 (3 = EOS):
+  // a full one, then the stream's rest of three tokens padded with 0, whose last two targets are pad.
+  data::Batch batch;
+  batch.tokens = Index({4, 6, 3, 5, 4, 4, 5, 6, 0, 0}, Shape{2, 5});
+  batch.example_ids = {0, 1};
+  train::LanguageModelObjective objective(*model, nullptr);
+  std::vector<std::string> names;
+  std::vector<Tensor> inputs;
+  for (const auto& [name, p] : model->named_parameters()) {
+    names.push_back(name);
+    const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
+    inputs.push_back(add(mul(test::randn64(p.shape(), rng), 0.5), norm_weight ? 1.0 : 0.0));
+  }
+  const auto f = [&](const std::vector<Tensor>& v) {
+    for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+    const train::StepLoss step = objective.loss(batch);
+    EXPECT_EQ(step.tokens, 6);  // 4 + 2 targets, the 2 pads not counted
+    return step.loss;
+  };
+  EXPECT_TRUE(test::gradcheck(f, inputs));
+}
+
+TEST(GradCheckModels, GptLanguageModelLossTiedAndUntied) {
+  check_gpt(true);
+  check_gpt(false);
 }
 
 }  // namespace
