@@ -3,6 +3,7 @@
 // without touching this file.
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <memory>
 #include <string>
 
@@ -19,22 +20,35 @@ struct ModelFlag {
   CLI::Option* option = nullptr;
 };
 
-// One option per distinct flag of every architecture's fields.
+// One option per distinct flag of every architecture's fields; its help is the first
+// architecture's, with every architecture's default: "(defaults: luong 1, seq2seq 1, gpt 4)".
 std::map<std::string, ModelFlag>& add_model_flags(CLI::App* c, std::map<std::string, ModelFlag>& flags) {
+  std::map<std::string, std::string> help, defaults;
+  std::vector<std::string> order;
   for (const std::string& name : models::architecture_names()) {
     std::unique_ptr<models::ModelConfig> config = models::make_config(name);
     for (const models::Field& f : config->arch_fields()) {
-      if (f.flag.empty() || flags.count(f.flag)) continue;
-      ModelFlag& flag = flags[f.flag];
-      flag.key = f.key;
-      std::string help = f.help + " (" + name + " default " + f.get();
-      if (!f.choices.empty()) {
-        help += "; one of";
-        for (const auto& choice : f.choices) help += " " + choice;
+      if (f.flag.empty()) continue;
+      if (!help.count(f.flag)) {
+        order.push_back(f.flag);
+        help[f.flag] = f.help;
+        flags[f.flag].key = f.key;
+        if (!f.choices.empty()) {
+          help[f.flag] += "; one of";
+          for (const auto& choice : f.choices) help[f.flag] += " " + choice;
+        }
       }
-      flag.option = c->add_option(f.flag, flag.value, help + ")");
+      std::string value = f.get();
+      if (f.kind == models::Field::Kind::real) {  // 0.1, not the checkpoint's 0.10000000000000001
+        std::ostringstream os;
+        os << std::stod(value);
+        value = os.str();
+      }
+      defaults[f.flag] += (defaults[f.flag].empty() ? "" : ", ") + name + " " + value;
     }
   }
+  for (const std::string& flag : order)
+    flags[flag].option = c->add_option(flag, flags[flag].value, help[flag] + " (defaults: " + defaults[flag] + ")");
   return flags;
 }
 

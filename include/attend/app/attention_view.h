@@ -2,7 +2,7 @@
 // what `attend show` draws and `attend translate --alignment` writes.
 //
 // attention_view() runs the model once more with teacher forcing over the hypothesis it found
-// (EncoderDecoder::attention_maps), in inference mode: the cross-attention it returns for the
+// (SequenceToSequence::attention_maps), in inference mode: the cross-attention it returns for the
 // alignment layer equals, to rounding, what the search recorded step by step with its caches.
 //
 // Subwords and words: a SentencePiece piece that begins with U+2581 ("▁", the space it
