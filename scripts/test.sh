@@ -28,9 +28,11 @@ echo "== loader fuzz harness, smoke run (clang + libFuzzer; long runs: scripts/f
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and unit tests"
 # -O1 -g1 (line tables) compiles about twice as fast as -O2 -g and still gives symbolized
 # reports; ATTEND_TEST_QUICK=1 shrinks the largest sweeps. The tests that drive the attend binary
-# (E2E.*, BadInputCli.*) ran in the Release pass above; this pass builds only the test executables.
+# (E2E.*, BadInputCli.*) ran in the Release pass above; this pass builds only the test executables:
+# one per area (tests/CMakeLists.txt), and the models conformance suite, which has its own.
 "$root/scripts/build.sh" "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" -DATTEND_SANITIZE=ON -- $(cd "$root/tests" && \
-  ls unit gradcheck golden e2e | sed -n 's/^\([a-z]*\)_.*\.cc$/test_\1/p' | sort -u | tr '\n' ' ')
+  ls unit gradcheck golden e2e | sed -n 's/^\([a-z]*\)_.*\.cc$/test_\1/p' | sort -u | tr '\n' ' ') \
+  test_models_conformance
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ATTEND_TEST_QUICK=1 \
   ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs" -E '^(E2E|BadInputCli)[.]'

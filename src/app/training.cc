@@ -454,7 +454,7 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
                              .metric = "loss",
                              .metric_mode = train::MetricMode::min,
                              .patience = r.patience,
-                             .log = &log,
+                             .log = &log,  // the trainer's progress too, not std::cerr
                              .rng = &dropout_rng};
   if (s.objective->validates())
     topt.plateau = train::PlateauOptions{.factor = r.plateau_factor, .patience = r.plateau_patience};

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,6 +68,27 @@ TEST_F(AppLibrary, TrainSaveLoadTranslateWithoutTheCli) {
     }
   }
   EXPECT_NE(log.str().find("attend train: seq2seq"), std::string::npos);
+}
+
+// Progress and summaries go to the stream the caller gives app::train (training.h), the trainer's
+// progress and stop lines included: a library caller's std::cerr stays quiet.
+TEST_F(AppLibrary, TrainWritesItsProgressToTheGivenLogOnly) {
+  app::TrainRecipe r = tiny_dates("seq2seq");
+  r.train_size = 40;
+  r.valid_size = 4;
+  std::ostringstream log, out, err;
+  std::streambuf* const cerr_buffer = std::cerr.rdbuf(err.rdbuf());
+  try {
+    app::train(r, log, out);
+  } catch (...) {
+    std::cerr.rdbuf(cerr_buffer);
+    throw;
+  }
+  std::cerr.rdbuf(cerr_buffer);
+  EXPECT_EQ(err.str(), "");
+  EXPECT_NE(log.str().find("attend train: seq2seq"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("epoch 1/1"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("training stopped"), std::string::npos) << log.str();
 }
 
 // Checkpoints of the first format (rnnsearch_v1, luong_v1: string values, every architecture's

@@ -104,7 +104,8 @@ class LanguageModel : public Model, public StepDecoder {
   virtual std::unique_ptr<DecoderState> start(int64_t rows) = 0;
   // The self-attention of every layer over tokens [B, T], per head: decoder_self maps [B, H, T, T].
   virtual std::vector<AttentionMap> attention_maps(const Index& tokens) = 0;
-  // The longest context the model reads (its positions); a step beyond it is an error.
+  // The longest context the model reads (its positions). forward() beyond it is an error naming
+  // the length; a step that would pass it puts all probability on eos_id, so a search ends there.
   virtual int64_t max_positions() const = 0;
 
   int64_t eos_id() const override { return task_config().eos_id; }
