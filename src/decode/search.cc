@@ -229,16 +229,30 @@ std::vector<int64_t> filter_tokens(const std::vector<double>& probs, int64_t top
     return pa > pb || (pa == pb && a < b);
   };
   const int64_t k = top_k == 0 ? V : std::min(top_k, V);
-  std::partial_sort(order.begin(), order.begin() + k, order.end(), more_probable);
-  order.resize(static_cast<size_t>(k));
-  if (top_p < 1.0) {
-    double total = 0.0;
-    for (const int64_t v : order) total += probs[static_cast<size_t>(v)];
-    double mass = 0.0;
-    size_t n = 0;
-    while (n < order.size() && (n == 0 || mass < top_p * total)) mass += probs[static_cast<size_t>(order[n++])];
-    order.resize(n);
+  if (top_p >= 1.0) {  // the k most probable, in any order
+    if (k < V) std::nth_element(order.begin(), order.begin() + k - 1, order.end(), more_probable);
+    order.resize(static_cast<size_t>(k));
+    std::sort(order.begin(), order.end());
+    return order;
   }
+  // Top-p needs the kept tokens in order of probability, but usually only the first few: sort the
+  // first 64 of the k, then 256, ... until they hold top_p of the mass (the mass of all k first).
+  if (k < V) std::nth_element(order.begin(), order.begin() + k - 1, order.end(), more_probable);
+  order.resize(static_cast<size_t>(k));
+  double total = 0.0;
+  for (const int64_t v : order) total += probs[static_cast<size_t>(v)];
+  double mass = 0.0;
+  size_t n = 0, sorted = 0;
+  while (n < order.size() && (n == 0 || mass < top_p * total)) {
+    if (n == sorted) {
+      const size_t upto = std::min(order.size(), std::max<size_t>(64, 4 * sorted));
+      std::partial_sort(order.begin() + static_cast<std::ptrdiff_t>(sorted),
+                        order.begin() + static_cast<std::ptrdiff_t>(upto), order.end(), more_probable);
+      sorted = upto;
+    }
+    mass += probs[static_cast<size_t>(order[n++])];
+  }
+  order.resize(n);
   std::sort(order.begin(), order.end());
   return order;
 }
