@@ -813,7 +813,7 @@ def run_train_speed(a, corpus=None):
     table = [dict(threads=t, attend=median(rates[(t, "attend")]), torch=median(rates[(t, "torch")]),
                   runs=dict(attend=rates[(t, "attend")], torch=rates[(t, "torch")])) for t in threads_list]
     ti = info.get("torch", {})
-    md = [f"GPT training tokens/s, {desc(a)}; corpus {os.path.basename(os.path.dirname(os.path.abspath(corpus.train["text"])))}/"
+    md = [f"GPT training tokens/s, {desc(a)}; corpus {os.path.basename(os.path.dirname(os.path.abspath(corpus.train['text'])))}/"
           f"{os.path.basename(corpus.train['text'])} ({n} tokens). Rate over steps {a.warmup_steps + 1}.."
           f"{total} (after {a.warmup_steps} warm-up steps), the same batches from the same initial weights; "
           f"median of {a.repeats} interleaved repeat(s); ratio > 1: attend faster.",
