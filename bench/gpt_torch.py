@@ -475,7 +475,7 @@ class Sampler:
         if self.k == 0 and self.p >= 1.0:
             keep = torch.ones_like(probs, dtype=torch.bool)
         else:
-            sp, si = probs.sort(-1, descending=True, stable=True)
+            sp, si = probs.sort(dim=-1, descending=True, stable=True)
             k = V if self.k == 0 else min(self.k, V)
             sp, si = sp[:, :k], si[:, :k]
             ks = torch.ones_like(sp, dtype=torch.bool)
@@ -1020,9 +1020,13 @@ def run_generate_speed(a):
         sys.exit(f"greedy agreement attend/PyTorch {pct:.1f}% < --min-agreement {a.min_agreement}: not timing")
     print(f"# PyTorch attention kernel in a generation step: {backend}", flush=True)
 
-    # 2. Timing: whole processes, interleaved; each side's start-up (the same command on one prompt,
-    # one new token) is subtracted. Tokens: what PyTorch generated (</s> included) - the same work
-    # for attend where the texts agree; CTranslate2's own counts.
+    # 2. Timing, interleaved (every side of one configuration in turn), medians of --repeats.
+    # attend: the whole process minus the same command on one prompt and one new token (loading
+    # the checkpoint and the SentencePiece model: about 0.2 s). PyTorch and CTranslate2: their own
+    # clock around the generation loop (the model loaded, imports done): a Python process's start-up
+    # (seconds, and noisy) would swamp a subtraction. Their whole-process times are kept as well.
+    # Tokens: what PyTorch generated (</s> included) for attend and PyTorch (the same texts, above);
+    # CTranslate2's own count for it.
     sides = ["attend", "torch"] + ["ct2." + c for c in ct2_types]
     meas = {}
     for rep in range(a.repeats):
@@ -1030,30 +1034,30 @@ def run_generate_speed(a):
             for mode in modes:
                 for batch in batches:
                     for side in sides:
-                        for which in ("full", "one"):
-                            inp_t, inp_i = (prompts_txt, prompt_ids) if which == "full" else (one_txt, one_ids)
-                            mn = a.max_new if which == "full" else 1
-                            o = os.path.join(out, "timing.out")
+                        m = meas.setdefault((threads, mode, batch, side), dict(full=[], one=[], inner=[], rss=[]))
+                        o = os.path.join(out, "timing.out")
+                        for which in (("full", "one") if side == "attend" else ("full",)):
                             if side == "attend":
-                                cmd, env = attend_cmd(mode, batch, threads, inp_t, o, mn), None
+                                cmd, env = attend_cmd(mode, batch, threads, prompts_txt if which == "full" else one_txt,
+                                                      o, a.max_new if which == "full" else 1), None
                             elif side == "torch":
-                                cmd, env = torch_cmd(mode, batch, threads, inp_i, o, mn), torch_env("peer", threads, None)
+                                cmd, env = torch_cmd(mode, batch, threads, prompt_ids, o, a.max_new), \
+                                    torch_env("peer", threads, None)
                             else:
-                                cmd, env = ct2_cmd(side[4:], mode, batch, threads, inp_i, o, mn), \
+                                cmd, env = ct2_cmd(side[4:], mode, batch, threads, prompt_ids, o, a.max_new), \
                                     torch_env("peer", threads, None)
                             wall, rss, rc, r = run_measured(cmd, env=env)
                             if rc != 0:
                                 sys.exit(f"{side} exited with {rc}: {' '.join(cmd)}")
-                            m = meas.setdefault((threads, mode, batch, side), dict(full=[], one=[], inner=[], rss=[]))
                             m[which].append(wall)
                             if which == "full":
                                 m["rss"].append(rss)
                                 if r is not None:
                                     m["inner"].append(r["seconds"])
-                        mm = meas[(threads, mode, batch, side)]
-                        print(f"# repeat {rep + 1}, {threads} thr, {mode}, batch {batch}, {side}: {mm['full'][-1]:.2f} s "
-                              f"({mm['one'][-1]:.2f} s for one prompt and token)" +
-                              (f"; generation alone {mm['inner'][-1]:.2f} s" if mm["inner"] else ""), flush=True)
+                        print(f"# repeat {rep + 1}, {threads} thr, {mode}, batch {batch}, {side}: whole process "
+                              f"{m['full'][-1]:.2f} s" +
+                              (f" ({m['one'][-1]:.2f} s for one prompt and token)" if m["one"] else "") +
+                              (f"; generation alone {m['inner'][-1]:.2f} s" if m["inner"] else ""), flush=True)
     table = []
     for threads in threads_list:
         for mode in modes:
@@ -1062,10 +1066,10 @@ def run_generate_speed(a):
                 for side in sides:
                     m = meas[(threads, mode, batch, side)]
                     n_tok = sum(counts[(mode, batch, side[4:])] if side.startswith("ct2.") else counts[(mode, batch)])
-                    secs = median(m["full"]) - median(m["one"])
-                    row[side] = n_tok / secs if secs > 0 else None
-                    if m["inner"]:
-                        row[side + "_inner"] = n_tok / median(m["inner"])
+                    secs = median(m["full"]) - median(m["one"]) if side == "attend" else median(m["inner"])
+                    row[side] = n_tok / secs if secs and secs > 0 else None
+                    row[side + "_tokens"] = n_tok
+                    row[side + "_wall"] = median(m["full"])
                     row[side + "_rss"] = max(m["rss"])
                 table.append(row)
     md = [f"GPT generation with a key/value cache: checkpoint {ckpt} ({cfg['num_layers']} layers, C {cfg['d_model']}, "
@@ -1073,9 +1077,10 @@ def run_generate_speed(a):
           f"{len(prompts)} prompts (the first {a.prompt_words} words of each document of "
           f"{os.path.basename(a.prompts_from)}), at most {a.max_new} new tokens each, batches of B prompts in file "
           f"order; greedy, and sampling at temperature {a.temperature}, top-p {a.top_p}, top-k {a.top_k}, seed "
-          f"{a.seed}. Generated tokens/s = tokens (</s> included) / (median wall time of the whole run - median wall "
-          f"time of the same command on one prompt and one token), {a.repeats} interleaved repeat(s). Tokens: "
-          f"PyTorch's count for attend and PyTorch (their texts agree as below), CTranslate2's own for it.",
+          f"{a.seed}. Generated tokens/s = tokens (</s> included) / seconds: attend's = its whole process minus "
+          f"the same command on one prompt and one token (its start-up); PyTorch's and CTranslate2's = their "
+          f"own clock around the generation loop (model loaded); medians of {a.repeats} interleaved repeat(s). "
+          f"Tokens: PyTorch's count for attend and PyTorch (their texts agree, below), CTranslate2's own for it.",
           "",
           "| threads | mode | batch | " + " | ".join(f"{s} tok/s" for s in sides) + " | " +
           " | ".join(f"attend/{s}" for s in sides[1:]) + " |",
@@ -1087,9 +1092,10 @@ def run_generate_speed(a):
     md += ["", "Identical outputs (checked before timing, " + f"{t_check} thread(s)): " + "; ".join(
         f"{m} batch {b} {s}: {agree[(m, b, s)][0]}/{agree[(m, b, s)][1]}" for (m, b, s) in agree) +
         " (attend vs PyTorch: the same text; CTranslate2 vs PyTorch: the same token ids).",
-        "In-process generation time alone (no start-up): " + ", ".join(
-            f"{r['threads']} thr {r['mode']} b{r['batch']} {s} {r.get(s + '_inner', 0):.0f} tok/s"
-            for r in table for s in sides if s != "attend") + ".",
+        "Whole-process wall times (s, medians; a Python process needs seconds to start): " + ", ".join(
+            f"{r['threads']} thr {r['mode']} b{r['batch']} " + "/".join(f"{r[s + '_wall']:.2f}" for s in sides)
+            for r in table) + f" ({' / '.join(sides)}).",
+        "Max RSS (MiB): " + ", ".join(f"{s} {max(r[s + '_rss'] for r in table):.0f}" for s in sides) + ".",
         f"PyTorch attention kernel in a generation step: {backend}.", f"CPU: {cpu}."]
     text = "\n".join(md)
     print("\n" + text)
@@ -1142,7 +1148,7 @@ def main():
     p.add_argument("--warmup-steps", type=int, default=None, help="speed: steps before the measured ones (5; quick 2)")
     p.add_argument("--steps", type=int, default=None, help="speed: measured steps (20; quick 4)")
     p.add_argument("--repeats", type=int, default=None, help="speed: interleaved repeats (3; quick 1)")
-    p.add_argument("--minutes", type=float, default=None, help="wall time of each side (30; quick 1)")
+    p.add_argument("--minutes", type=float, default=None, help="wall time of each side (20; quick 1)")
     p.add_argument("--wall-threads", type=int, default=None, help="threads of the wall-time runs (default: the largest)")
     p.add_argument("--horizon", type=int, default=0, help="the schedule's steps in the wall-time runs (default: "
                    "what the faster side's measured rate covers in --minutes)")
@@ -1172,6 +1178,7 @@ def main():
     p.add_argument("--ct2", default="float32,int8", help="CTranslate2 compute types ('' : none)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--min-agreement", type=float, default=90.0, help="greedy agreement (%%) needed to time")
+    p.add_argument("--quick", action="store_true", help="16 prompts, 32 new tokens, 1 repeat")
 
     p = sub.add_parser("eval-worker")
     p.add_argument("--checkpoint", required=True)
@@ -1220,12 +1227,14 @@ def main():
         a.warmup_steps = a.warmup_steps if a.warmup_steps is not None else 2 if q else 5
         a.steps = a.steps if a.steps is not None else 4 if q else 20
         a.repeats = a.repeats if a.repeats is not None else 1 if q else 3
-        a.minutes = a.minutes if a.minutes is not None else 1.0 if q else 30.0
+        a.minutes = a.minutes if a.minutes is not None else 1.0 if q else 20.0
         threads = [int(t) for t in str(a.threads).split(",") if t]
         a.wall_threads = a.wall_threads or max(threads)
         a.check_threads = a.check_threads or max(threads)
         run_bench(a)
     elif a.mode == "generate-speed":
+        if a.quick:
+            a.prompts, a.max_new, a.repeats = a.prompts or 16, 32, 1
         run_generate_speed(a)
     elif a.mode == "eval-worker":
         run_eval_worker(a)
