@@ -27,7 +27,8 @@
 # (attend --threads T; torch.set_num_threads(T), OMP_NUM_THREADS=T, jemalloc); warm-up excluded;
 # interleaved repeats. What differs: dropout masks (each side's own generator), PyTorch's kernels
 # (MKL GEMMs, its flash attention: the kernel it ran is printed) vs attend's.
-# The CPU (/proc/cpuinfo model name, family, model) is printed with the results.
+# The CPU (/proc/cpuinfo model name, family, model) is printed with the results, and both GEMM
+# ceilings: attend's (bench/flash_attention_bench, built here) and PyTorch's (its SGEMM 2048^3).
 # Results: runs/gpt_speed/results.{md,json}, speed.log, attend.ckpt and torch.ckpt (the wall-time
 # models: bench/gpt_generate_speed.sh uses attend.ckpt).
 #
@@ -41,7 +42,8 @@ source "$root/bench/torch_peer.sh"
 kjv="${KJV_DIR:-$root/runs/kjv}"
 run="${ATTEND_RUN_DIR:-$root/runs/gpt_speed}"
 "$root/scripts/deps.sh" --also libjemalloc2 python3-venv
-[ -n "${ATTEND_NO_BUILD:-}" ] || "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -- attend_cli
+[ -n "${ATTEND_NO_BUILD:-}" ] ||
+  "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -- attend_cli flash_attention_bench
 KJV_DIR="$kjv" ATTEND_NO_BUILD=1 "$root/bench/kjv_corpus.sh"
 py="$(torch_peer_venv "$root/build")"
 sgemm=()

@@ -771,6 +771,10 @@ def run_train_speed(a, corpus=None):
     if total >= len(plan):
         sys.exit(f"--warmup-steps + --steps = {total}: keep it below the {len(plan)} batches of an epoch "
                  "(attend ends an epoch with a checkpoint)")
+    # The schedule runs to the last step of these short runs (--max-steps); attend's cosine needs more
+    # steps than warm-up, so the warm-up is cut below them here (the rates do not depend on the lr).
+    a0, a = a, argparse.Namespace(**vars(a))
+    a.warmup = min(a0.warmup, total - 1)
     cum = [0]
     for ids in plan[:total]:
         cum.append(cum[-1] + batch_targets(n, T, ids))
@@ -813,9 +817,10 @@ def run_train_speed(a, corpus=None):
     table = [dict(threads=t, attend=median(rates[(t, "attend")]), torch=median(rates[(t, "torch")]),
                   runs=dict(attend=rates[(t, "attend")], torch=rates[(t, "torch")])) for t in threads_list]
     ti = info.get("torch", {})
-    md = [f"GPT training tokens/s, {desc(a)}; corpus {os.path.basename(os.path.dirname(os.path.abspath(corpus.train['text'])))}/"
+    md = [f"GPT training tokens/s, {desc(a0)}; corpus {os.path.basename(os.path.dirname(os.path.abspath(corpus.train['text'])))}/"
           f"{os.path.basename(corpus.train['text'])} ({n} tokens). Rate over steps {a.warmup_steps + 1}.."
-          f"{total} (after {a.warmup_steps} warm-up steps), the same batches from the same initial weights; "
+          f"{total} (after {a.warmup_steps} warm-up steps), the same batches from the same initial weights "
+          f"(lr warm-up {a.warmup} steps in these short runs); "
           f"median of {a.repeats} interleaved repeat(s); ratio > 1: attend faster.",
           "",
           "| threads | attend tok/s | PyTorch tok/s | attend/PyTorch |",
