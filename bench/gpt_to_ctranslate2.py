@@ -33,7 +33,8 @@ Generation as attend generate: each prompt's start tokens are </s> and its piece
 include_prompt_in_result=False (the shortest prompt is fed at once, the rest of each prompt
 forced token by token: attend's plan), min_length 0, end token </s> (returned, and counted), greedy
 = sampling_topk 1; sampling: sampling_topk (0 = every token), sampling_topp, sampling_temperature,
-ctranslate2.set_random_seed(seed) (its own generator: the tokens drawn are not attend's).
+ctranslate2.set_random_seed(seed) (its own generator: the tokens drawn are not attend's). One
+untimed warm-up generation (first prompt, 2 tokens) precedes the timed loop, as in gpt_torch.py.
 """
 import argparse
 import json
@@ -122,7 +123,8 @@ def generate(a):
     P = src["model"]["max_positions"]
     prompts = read_ids(a.prompts)
     greedy = a.temperature <= 0
-    ctranslate2.set_random_seed(a.seed)
+    gen.generate_batch([[EOS_PIECE] + [vocab[i] for i in prompts[0]]], max_length=2, include_prompt_in_result=False)
+    ctranslate2.set_random_seed(a.seed)  # after the (greedy, untimed) warm-up
     results = []
     t0 = time.perf_counter()
     for b in range(0, len(prompts), a.batch):

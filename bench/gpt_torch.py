@@ -48,7 +48,8 @@ cache: per layer past keys/values [N, H, t, D], grown by torch.cat each step. Gr
 softmax(log_softmax(logits) / temperature) in float64, top-k then top-p (smallest most-probable set
 reaching top_p of the kept mass, ties: lower id first), u = Philox uniform (seed, counter
 (prompt index << 32) + tokens drawn, word 2), inverse CDF in id order; vectorized over the batch
-(one sort per step, as a PyTorch top-p sampler does).
+(one sort per step, as a PyTorch top-p sampler does). The worker's clock covers the generation loop
+only, after one untimed warm-up generation (first prompt, 2 tokens).
 
 Modes (workers run in a fresh process each, with the environment of bench/torch_peer.py):
   check          --attend A --python PY ...   correctness: eval, training steps, generation
@@ -551,6 +552,7 @@ def run_generate_worker(args):
             backend = sdpa_backend(torch, lambda: generate_batch(torch, model, cfg, prompts[:2], [0, 1], 3, sampler))
     results = []
     with torch.inference_mode():
+        generate_batch(torch, model, cfg, prompts[:1], [0], 2, sampler)  # warm-up, not timed
         t0 = time.perf_counter()
         for b in range(0, len(prompts), args.batch):
             rows = prompts[b:b + args.batch]
