@@ -949,6 +949,28 @@ def run_generate_speed(a):
         if run.returncode != 0:
             sys.exit(f"gpt_to_ctranslate2.py failed for {ct}")
         ct2_dirs[ct] = d
+    # The conversion checked: CTranslate2's perplexity of --prompts-from (score_batch over attend's
+    # evaluation windows) against attend eval --text.
+    scores = {}
+    if ct2_types:
+        text_ids = os.path.join(out, "score.ids")
+        encode_ids(a.attend, spm, a.prompts_from, text_ids)
+        stream, _, _ = text_stream(read_ids(text_ids), read_lines(a.prompts_from))
+        write_stream(os.path.join(out, "score.stream"), stream)
+        T = cfg["max_positions"]
+        j = attend_eval(argparse.Namespace(attend=a.attend, context=T), ckpt, a.prompts_from, out, max(threads_list))
+        for ct in ct2_types:
+            _, _, rc, r = run_measured([a.python, os.path.join(HERE, "gpt_to_ctranslate2.py"), "--score", ct2_dirs[ct],
+                                        "--stream", os.path.join(out, "score.stream"), "--context", str(T),
+                                        "--threads", str(max(threads_list))], env=torch_env("peer", 1, None))
+            if rc != 0 or r is None:
+                sys.exit(f"CTranslate2 --score failed for {ct}")
+            scores[ct] = (r["nll"] - j["nll"]) / j["nll"]
+            print(f"# CTranslate2 {ct} perplexity of {os.path.basename(a.prompts_from)}: "
+                  f"{math.exp(r['nll'] / r['tokens']):.4f} over {r['tokens']} tokens; attend eval "
+                  f"{j['ppl_token']:.4f} over {j['tokens']} (nll relative difference {scores[ct]:+.2e})", flush=True)
+            if r["tokens"] != j["tokens"] or (ct == "float32" and abs(scores[ct]) > 1e-4):
+                sys.exit(f"CTranslate2 {ct} does not score as attend does: the conversion is wrong")
 
     def sampling(mode):
         return ["--temperature", "0"] if mode == "greedy" else \
@@ -1103,6 +1125,9 @@ def run_generate_speed(a):
             f"{r['threads']} thr {r['mode']} b{r['batch']} " + "/".join(f"{r[s + '_wall']:.2f}" for s in sides)
             for r in table) + f" ({' / '.join(sides)}).",
         "Max RSS (MiB): " + ", ".join(f"{s} {max(r[s + '_rss'] for r in table):.0f}" for s in sides) + ".",
+        "Conversion check, CTranslate2's perplexity vs attend eval --text on "
+        f"{os.path.basename(a.prompts_from)} (nll relative difference): " +
+        ", ".join(f"{ct} {d:+.1e}" for ct, d in scores.items()) + ".",
         f"PyTorch attention kernel in a generation step: {backend}.", f"CPU: {cpu}."]
     text = "\n".join(md)
     print("\n" + text)
