@@ -26,14 +26,17 @@
 # token counts), the same initial weights (attend's), the same step; the same thread count
 # (attend --threads T; torch.set_num_threads(T), OMP_NUM_THREADS=T, jemalloc); warm-up excluded;
 # interleaved repeats. What differs: dropout masks (each side's own generator), PyTorch's kernels
-# (MKL GEMMs, its flash attention: the kernel it ran is printed) vs attend's.
+# (MKL GEMMs, its flash attention: the kernel it ran is printed) vs attend's. PyTorch runs eager
+# (what nanoGPT does with compile=False); --torch-compile trains torch.compile(model) instead (it
+# compiles during the warm-up steps; in the wall-time run the compilation counts against its time).
 # The CPU (/proc/cpuinfo model name, family, model) is printed with the results, and both GEMM
 # ceilings: attend's (bench/flash_attention_bench, built here) and PyTorch's (its SGEMM 2048^3).
 # Results: runs/gpt_speed/results.{md,json}, speed.log, attend.ckpt and torch.ckpt (the wall-time
 # models: bench/gpt_generate_speed.sh uses attend.ckpt).
 #
 #   bench/gpt_speed.sh [--quick] [--threads 1,2] [--minutes 20] [--repeats 3] [--steps 20]
-#       [--warmup-steps 5] [--wall-threads N] [--horizon STEPS] [--skip check,speed,wall] [model options]
+#       [--warmup-steps 5] [--wall-threads N] [--horizon STEPS] [--skip check,speed,wall] [--torch-compile]
+#       [model options]
 #   --quick: 2 warm-up + 4 measured steps, 1 repeat, 1 minute each: checks the pipeline (~10 min).
 # Env: KJV_DIR (corpus, default runs/kjv), ATTEND_RUN_DIR (results), ATTEND_NO_BUILD=1.
 set -euo pipefail

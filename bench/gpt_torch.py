@@ -378,6 +378,7 @@ def run_train_worker(args):
           f"; jemalloc {'yes' if jemalloc else 'no'}", flush=True)
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, args.beta2), eps=1e-8)
     model.train()
+    run = torch.compile(model) if args.compile else model  # compiles in the first steps (the warm-up)
     plan_epoch, plan = -1, None
 
     def batch_of(step):  # step 0-based
@@ -387,8 +388,8 @@ def run_train_worker(args):
             plan_epoch, plan = epoch, window_plan(W, B, epoch, args.seed)
         return window_batch(torch, stream_t, T, plan[b])
 
-    def forward_backward(w):
-        logits = model(w[:, :-1])
+    def forward_backward(w, m=run):
+        logits = m(w[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), w[:, 1:].reshape(-1), ignore_index=PAD)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -428,7 +429,9 @@ def run_train_worker(args):
         write_checkpoint(args.save, args.init, {k: v.detach().numpy() for k, v in model.state_dict().items()})
     backend = None
     if args.report_backend:  # one more forward + backward (no update), recorded
-        backend = sdpa_backend(torch, lambda: forward_backward(batch_of(step)))
+        backend = sdpa_backend(torch, lambda: forward_backward(batch_of(step), model))  # eager: ops visible
+        if args.compile:
+            backend += " (eager; this run used torch.compile)"
         print(f"  attention kernel (training step): {backend}", flush=True)
     print("RESULT " + json.dumps(dict(version=torch.__version__, params=n_params, blas=blas, jemalloc=jemalloc,
                                       gemm=gemm, backend=backend, reason=reason, steps=step, times=times,
@@ -646,7 +649,7 @@ def attend_eval(a, ckpt, text, out, threads):
 
 
 def train_flags(a, init, stream, extra):
-    return ["--init", init, "--stream", stream, "--context", str(a.context), "--batch", str(a.batch), "--lr",
+    return (["--compile"] if getattr(a, "torch_compile", False) else []) + ["--init", init, "--stream", stream, "--context", str(a.context), "--batch", str(a.batch), "--lr",
             str(a.lr), "--schedule", a.schedule, "--warmup", str(a.warmup), "--beta2", str(a.beta2), "--clip",
             str(a.clip), "--seed", str(a.seed)] + extra
 
@@ -845,7 +848,8 @@ def run_train_speed(a, corpus=None):
 def desc(a):
     return (f"C {a.d_model}, {a.heads} heads, ffn {a.ffn}, {a.layers} layers, context {a.context}, batch {a.batch} "
             f"windows, dropout {a.dropout}, attention dropout {a.attention_dropout}, Adam lr {a.lr} beta2 {a.beta2}, "
-            f"{a.schedule} schedule, warm-up {a.warmup}, clip {a.clip}, seed {a.seed}")
+            f"{a.schedule} schedule, warm-up {a.warmup}, clip {a.clip}, seed {a.seed}; PyTorch "
+            + ("torch.compile(model)" if a.torch_compile else "eager"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1191,6 +1195,9 @@ def main():
                    help="|attend - PyTorch| / |attend - initial| allowed after the check's steps")
     p.add_argument("--sgemm-bench", default=None)
     p.add_argument("--skip", default="", help="comma list of parts to skip: check, speed, wall")
+    p.add_argument("--torch-compile", action="store_true",
+                   help="PyTorch trains torch.compile(model) in the speed and wall-time parts (compiled during "
+                   "the warm-up steps; in the wall-time run the compilation counts against its minutes)")
     p.add_argument("--quick", action="store_true")
 
     p = sub.add_parser("generate-speed", help="generation tokens/s (bench/gpt_generate_speed.sh)")
@@ -1238,6 +1245,7 @@ def main():
     p.add_argument("--gemm", action="store_true", help="measure PyTorch's SGEMM 2048^3 first")
     p.add_argument("--report-backend", action="store_true")
     p.add_argument("--log-every-s", type=float, default=10.0)
+    p.add_argument("--compile", action="store_true", help="train torch.compile(model)")
 
     p = sub.add_parser("generate-worker")
     p.add_argument("--checkpoint", required=True)
