@@ -51,12 +51,19 @@ reaching top_p of the kept mass, ties: lower id first), u = Philox uniform (seed
 (one sort per step, as a PyTorch top-p sampler does). The worker's clock covers the generation loop
 only, after one untimed warm-up generation (first prompt, 2 tokens).
 
-Modes (workers run in a fresh process each, with the environment of bench/torch_peer.py):
-  check          --attend A --python PY ...   correctness: eval, training steps, generation
-  train-speed    --attend A --python PY ...   training tokens/s, attend vs PyTorch, per thread count
-  wall-time      --attend A --python PY ...   both train M minutes from the same start; perplexities
-  generate-speed --attend A --python PY --checkpoint CKPT ...   generation tokens/s (+ CTranslate2)
-  eval-worker / train-worker / generate-worker                   one PyTorch run (RESULT json)
+Modes (run by the venv's python; workers run in a fresh process each, with the environment of
+bench/torch_peer.py, and print one RESULT json line):
+  bench          --attend A --python PY --spm M --train-text F --valid-text F --out-dir D ...
+                 (bench/gpt_speed.sh) the check (eval equality, training steps equality, both
+                 ways), then training tokens/s per thread count, then the same-wall-time runs
+                 (--skip check,speed,wall leaves parts out)
+  generate-speed --attend A --python PY --checkpoint CKPT --prompts-from F --out-dir D ...
+                 (bench/gpt_generate_speed.sh) outputs compared, then generated tokens/s, attend vs
+                 PyTorch vs CTranslate2 (bench/gpt_to_ctranslate2.py)
+  eval-worker    --checkpoint CKPT --stream S [--context T] [--batch 64]     nll of attend's windows
+  train-worker   --init CKPT --stream S --context T --batch B --lr ... [--max-steps N | --max-time-s X]
+                 [--save CKPT]                                                per-step times, losses
+  generate-worker --checkpoint CKPT --prompts IDS [--temperature 0 | T --top-p P ...] --out IDS
 """
 import argparse
 import array
@@ -611,7 +618,7 @@ def attend_init(a, corpus, out, dropout=None):
     before the first step and saves)."""
     path = os.path.join(out, "init.ckpt" if dropout is None else f"init.dropout{dropout}.ckpt")
     cmd = [a.attend, "train", "--train-text", corpus.train["text"], "--spm", a.spm] + model_flags(a, dropout) + \
-        ["--max-time", "1e-9", "--threads", "1", "-o", path]
+        ["--max-time", "1e-9", "--epochs", "100000", "--threads", "1", "-o", path]  # (a cosine horizon > warm-up)
     r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0 or "after 0 steps" not in r.stderr:
         sys.exit(f"could not make attend's initial checkpoint:\n$ {' '.join(cmd)}\n{r.stderr}")
@@ -649,9 +656,10 @@ def attend_eval(a, ckpt, text, out, threads):
 
 
 def train_flags(a, init, stream, extra):
-    return (["--compile"] if getattr(a, "torch_compile", False) else []) + ["--init", init, "--stream", stream, "--context", str(a.context), "--batch", str(a.batch), "--lr",
-            str(a.lr), "--schedule", a.schedule, "--warmup", str(a.warmup), "--beta2", str(a.beta2), "--clip",
-            str(a.clip), "--seed", str(a.seed)] + extra
+    return (["--compile"] if getattr(a, "torch_compile", False) else []) + \
+        ["--init", init, "--stream", stream, "--context", str(a.context), "--batch", str(a.batch), "--lr", str(a.lr),
+         "--schedule", a.schedule, "--warmup", str(a.warmup), "--beta2", str(a.beta2), "--clip", str(a.clip),
+         "--seed", str(a.seed)] + extra
 
 
 def print_cpu():
