@@ -361,10 +361,17 @@ def parse_duration(s):
     return 3600 * h + 60 * mi + se
 
 
-def follow_attend_train(cmd):
+def parse_train_header(line):
+    """attend train's first line for a sequence-to-sequence model -> dict, or None."""
+    h = _HEADER.match(line)
+    return dict(arch=h[1], params=int(h[2]), pairs=int(h[3]), src_vocab=int(h[4]), tgt_vocab=int(h[5])) if h else None
+
+
+def follow_attend_train(cmd, parse_header=parse_train_header):
     """Runs `attend train` (cmd), timestamping each progress line as it arrives: returns the header
-    ("attend train: ARCH (N parameters), ...") as a dict and the progress lines (time, batch, step,
-    loss, rate, eta). Other lines are echoed; a non-zero exit ends the benchmark with its last lines."""
+    ("attend train: ARCH (N parameters), ...", as parse_header reads it: a language model's differs)
+    as a dict and the progress lines (time, batch, step, loss, rate, eta). Other lines are echoed; a
+    non-zero exit ends the benchmark with its last lines."""
     print("$ " + " ".join(cmd), flush=True)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1)
     header, lines, other = None, [], []
@@ -377,9 +384,9 @@ def follow_attend_train(cmd):
                               rate=parse_rate(m[5]), eta=parse_duration(m[6])))
             continue
         other.append(line)
-        h = _HEADER.match(line)
+        h = parse_header(line) if header is None else None
         if h:
-            header = dict(arch=h[1], params=int(h[2]), pairs=int(h[3]), src_vocab=int(h[4]), tgt_vocab=int(h[5]))
+            header = h
         print("  attend| " + line, flush=True)
     if proc.wait() != 0:
         sys.exit(f"attend train exited with {proc.returncode}:\n" + "\n".join(other[-20:]))

@@ -1,5 +1,6 @@
 # Sourced (bash) by the scripts that measure attend against PyTorch (bench/compare_torch.sh,
-# bench/rnnsearch_speed.sh, bench/transformer_speed.sh, bench/transformer_translate_speed.sh);
+# bench/rnnsearch_speed.sh, bench/transformer_speed.sh, bench/transformer_translate_speed.sh,
+# bench/gpt_speed.sh, bench/gpt_generate_speed.sh);
 # see /work/shared/PEERS.md for why the peer is set up this way.
 #
 #   torch_peer_install         attend's build dependencies (scripts/deps.sh), then python3-torch
@@ -12,6 +13,8 @@
 #   torch_peer_venv BUILD      prints the python of BUILD/peer-venv, a virtual environment with
 #                              PyTorch 2.x and numpy from PyPI (pip install torch numpy: a large
 #                              download, done once; python3-venv installed when missing).
+#   torch_peer_venv_with BUILD MODULE...  the same, with more PyPI packages (bench/gpt_generate_speed.sh:
+#                              ctranslate2).
 
 torch_peer_install() {
   local root
@@ -49,4 +52,22 @@ torch_peer_venv() {
       { echo "torch_peer_venv: could not install PyTorch into $venv" >&2; return 1; }
   fi
   echo "$venv/bin/python"
+}
+
+# torch_peer_venv_with BUILD MODULE...   torch_peer_venv's environment with these PyPI packages
+#                              too (each installed by its own name when `import NAME` fails, e.g.
+#                              ctranslate2); prints its python.
+torch_peer_venv_with() {
+  local build="$1"
+  shift
+  local py
+  py="$(torch_peer_venv "$build")" || return 1
+  local missing=() m
+  for m in "$@"; do "$py" -c "import $m" >/dev/null 2>&1 || missing+=("$m"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "torch_peer_venv_with: installing ${missing[*]} into $build/peer-venv" >&2
+    "$py" -m pip install -q "${missing[@]}" >&2 ||
+      { echo "torch_peer_venv_with: could not install ${missing[*]}" >&2; return 1; }
+  fi
+  echo "$py"
 }
