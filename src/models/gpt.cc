@@ -71,12 +71,16 @@ class Gpt : public LanguageModel {
   }
 
   LanguageModelOutput forward(const Index& tokens) override {
+    return {project(features(tokens).states), {}};  // [B, T, V]
+  }
+
+  OutputFeatures features(const Index& tokens) override {
     internal::check_target(kOp, c_.vocab, -1, tokens, "tokens");
     const bool training = is_training();
     Tensor x = embed(tokens, 0, training);  // [B, T, C]
     const attention::Mask causal{.causal = true};
     for (int64_t l = 0; l < blocks_.size(); ++l) x = blocks_[l].forward(x, Tensor(), causal, {}).output;  // [B, T, C]
-    return {project(blocks_.finish(x)), {}};  // [B, T, V]
+    return {.states = blocks_.finish(x), .weight = output_ ? output_->weight : embed_.weight};  // [B, T, C]
   }
 
   std::unique_ptr<DecoderState> start(int64_t rows) override {

@@ -157,13 +157,13 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     // gelu(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; gelu' = Phi(x) + x phi(x)
     Tensor out = map1(x, [](auto v) {
       using T = decltype(v);
-      return v * T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
+      return v * T(0.5) * (T(1) + detail::erf_of(v * T(kInvSqrt2)));
     });
     record("gelu", {x}, out, [x = x.detach()](const Grads& g) -> Grads {
       return {mul(g[0], map1(x, [](auto v) {
                     using T = decltype(v);
-                    const T cdf = T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2)));
-                    return cdf + v * T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+                    const T cdf = T(0.5) * (T(1) + detail::erf_of(v * T(kInvSqrt2)));
+                    return cdf + v * T(kInvSqrt2Pi) * detail::exp_of(T(-0.5) * v * v);
                   }))};
     });
     return out;

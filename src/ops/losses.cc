@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "attend/autograd/autograd.h"
+#include "attend/core/threads.h"
+#include "attend/kernels/gemm.h"
 #include "attend/ops/elementwise.h"
 #include "attend/ops/nn_ops.h"
 #include "attend/ops/reduce.h"
@@ -98,6 +100,104 @@ Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntr
                      });
                      return {dx};
                    });
+  return out;
+}
+
+Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias, const Index& targets,
+                            const CrossEntropyOptions& opt) {
+  constexpr const char* op = "linear_cross_entropy";
+  ATTEND_CHECK(x.defined() && weight.defined() && x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1), op,
+               "x ", x.defined() ? x.shape().str() : "undefined", " must be [N, C] and weight ",
+               weight.defined() ? weight.shape().str() : "undefined", " [V, C]");
+  const int64_t N = x.size(0), C = x.size(1), V = weight.size(0);
+  ATTEND_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == V), op, "bias ", bias.shape().str(),
+               " must be [V] = [", V, "]");
+  ATTEND_CHECK(x.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), op,
+               "dtypes differ: x ", x.str(), ", weight ", weight.str());
+  ATTEND_CHECK(targets.shape.rank() == 1 && targets.numel() == N, op, "targets ", targets.shape.str(),
+               " must be [N] = [", N, "]");
+  ATTEND_CHECK(opt.reduction != Reduction::none, op, "reduction none is not supported (it would need the logits)");
+  ATTEND_CHECK(opt.label_smoothing >= 0.0 && opt.label_smoothing <= 1.0, op, "label_smoothing ",
+               opt.label_smoothing, " must be in [0, 1]");
+  int64_t count = 0;
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t t = targets.data[static_cast<size_t>(i)];
+    ATTEND_CHECK(t == opt.ignore_index || (t >= 0 && t < V), op, "target ", t, " at row ", i, " out of range [0, ",
+                 V, ") (ignore_index ", opt.ignore_index, ")");
+    count += t != opt.ignore_index;
+  }
+  const bool need_grad = grad_enabled() && (x.requires_grad() || weight.requires_grad() ||
+                                            (bias.defined() && bias.requires_grad()));
+  const double eps = opt.label_smoothing;
+  const double scale = opt.reduction == Reduction::mean ? (count == 0 ? 0.0 : 1.0 / static_cast<double>(count)) : 1.0;
+  const DType dt = x.dtype();
+  const Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor dx, dw, db;
+  if (need_grad) {
+    dx = Tensor::empty(Shape{N, C}, dt);
+    dw = Tensor::zeros(Shape{V, C}, dt);
+    if (bias.defined()) db = Tensor::zeros(Shape{V}, dt);
+  }
+  // Rows per chunk: about 4 MiB of logits.
+  const int64_t R = std::clamp<int64_t>((int64_t{1} << 20) / std::max<int64_t>(V, 1), 16, 1024);
+  Tensor chunk = Tensor::empty(Shape{std::min(R, std::max<int64_t>(N, 1)), V}, dt);
+  std::vector<double> losses(static_cast<size_t>(N), 0.0);
+  dispatch_dtype(dt, [&]<typename T>() {
+    const T* px = xc.data<T>();
+    const T* pw = wc.data<T>();
+    const T* pb = bc.defined() ? bc.data<T>() : nullptr;
+    T* pl = chunk.data<T>();
+    for (int64_t r0 = 0; r0 < N; r0 += R) {
+      const int64_t rows = std::min(R, N - r0);
+      kernels::gemm(false, true, rows, V, C, T(1), px + r0 * C, C, pw, C, T(0), pl, V);  // [rows, V]
+#pragma omp parallel for schedule(static) if (rows * V >= (int64_t{1} << 16)) num_threads(num_threads())
+      for (int64_t i = 0; i < rows; ++i) {
+        T* l = pl + i * V;
+        if (pb != nullptr)
+          for (int64_t c = 0; c < V; ++c) l[c] += pb[c];
+        const int64_t t = targets.data[static_cast<size_t>(r0 + i)];
+        if (t == opt.ignore_index) {
+          if (need_grad) std::fill(l, l + V, T(0));
+          continue;
+        }
+        T m = -std::numeric_limits<T>::infinity();
+        for (int64_t c = 0; c < V; ++c) m = std::max(m, l[c]);
+        const double row_sum = eps != 0.0 ? detail::sum_as_double(l, V) : 0.0;
+        const T lt = l[t];
+        // exp(l - m) into the chunk, summed in double; then the softmax for the gradient.
+        for (int64_t c = 0; c < V; ++c) l[c] = detail::exp_of<T>(l[c] - m);
+        const double s = detail::sum_as_double(l, V);
+        const double lse = static_cast<double>(m) + std::log(s);
+        losses[static_cast<size_t>(r0 + i)] =
+            lse - (1.0 - eps) * static_cast<double>(lt) - eps / static_cast<double>(V) * row_sum;
+        if (!need_grad) continue;
+        const T a = static_cast<T>(scale / s), b = static_cast<T>(scale * eps / static_cast<double>(V));
+        for (int64_t c = 0; c < V; ++c) l[c] = a * l[c] - b;
+        l[t] -= static_cast<T>(scale * (1.0 - eps));
+      }
+      if (!need_grad) continue;
+      kernels::gemm(false, false, rows, C, V, T(1), pl, V, pw, C, T(0), dx.data<T>() + r0 * C, C);  // dx = dl W
+      kernels::gemm(true, false, V, C, rows, T(1), pl, V, px + r0 * C, C, T(1), dw.data<T>(), C);   // dW += dl^T x
+      if (db.defined()) {
+        T* pdb = db.data<T>();
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t c = 0; c < V; ++c) pdb[c] += pl[i * V + c];
+      }
+    }
+  });
+  double total = 0.0;
+  for (const double l : losses) total += l;
+  Tensor out = Tensor::scalar(total * scale, dt);  // []
+  if (!need_grad) return out;
+  std::vector<Tensor> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  autograd::record(op, inputs, out, [dx, dw, db](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+    const double go = g[0].item();  // d(out): the precomputed gradients scale by it
+    std::vector<Tensor> grads{mul(dx, go), mul(dw, go)};
+    if (db.defined()) grads.push_back(mul(db, go));
+    return grads;
+  });
   return out;
 }
 

@@ -159,21 +159,36 @@ LanguageModelObjective::LanguageModelObjective(models::LanguageModel& model, con
                                                int64_t valid_words)
     : model_(model), valid_(valid), valid_words_(valid_words) {}
 
+namespace {
+
+// The mean next-token cross-entropy of windows [B, T + 1] (pad targets ignored), through the
+// fused output layer when the model has one, and the model's aux terms.
+std::pair<Tensor, std::vector<models::AuxLoss>> window_loss(models::LanguageModel& model, const Index& windows,
+                                                            const char* op) {
+  check_windows(op, windows);
+  const int64_t W = windows.shape[1], pad = model.task_config().pad_id;
+  const Index inputs = columns(windows, 0, W - 1), targets = columns(windows, 1, W);  // [B, T]
+  models::OutputFeatures f = model.features(inputs);
+  if (!f.weight.defined()) {
+    models::LanguageModelOutput r = model.forward(inputs);
+    return {sequence_loss(r.logits, targets, {.pad_id = pad}), std::move(r.aux)};
+  }
+  const Tensor states = reshape(f.states, {-1, f.states.size(-1)});  // [B T, C]
+  const Index flat(targets.data, Shape{targets.numel()});
+  return {linear_cross_entropy(states, f.weight, f.bias, flat, {.ignore_index = pad}), std::move(f.aux)};
+}
+
+}  // namespace
+
 StepLoss LanguageModelObjective::loss(const data::Batch& b) {
-  check_windows("LanguageModelObjective", b.tokens);
-  const int64_t W = b.tokens.shape[1], pad = model_.task_config().pad_id;
-  const Index targets = columns(b.tokens, 1, W);  // [B, T]
-  models::LanguageModelOutput r = model_.forward(columns(b.tokens, 0, W - 1));
-  return with_aux(sequence_loss(r.logits, targets, {.pad_id = pad}), count_not(targets, pad), r.aux);
+  auto [loss, aux] = window_loss(model_, b.tokens, "LanguageModelObjective");
+  return with_aux(std::move(loss), count_not(columns(b.tokens, 1, b.tokens.shape[1]), model_.task_config().pad_id), aux);
 }
 
 NllSum language_model_nll(models::LanguageModel& model, const Index& windows) {
-  check_windows("language_model_nll", windows);
-  const int64_t W = windows.shape[1], pad = model.task_config().pad_id;
-  const Index targets = columns(windows, 1, W);
-  const int64_t n = count_not(targets, pad);
-  const Tensor logits = model.forward(columns(windows, 0, W - 1)).logits;  // [B, T, V]
-  return {sequence_loss(logits, targets, {.pad_id = pad}).item() * static_cast<double>(n), n};
+  const double mean = window_loss(model, windows, "language_model_nll").first.item();  // checks the windows
+  const int64_t n = count_not(columns(windows, 1, windows.shape[1]), model.task_config().pad_id);
+  return {mean * static_cast<double>(n), n};
 }
 
 Metrics LanguageModelObjective::validate() {

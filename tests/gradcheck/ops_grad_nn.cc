@@ -136,6 +136,49 @@ TEST(GradCheckCrossEntropy, ReductionsIgnoreIndexAndLabelSmoothing) {
                         {randn64({4, 3}, rng)}));
 }
 
+// The fused linear + cross-entropy: finite differences for x, weight and bias, and the same value and
+// gradients as cross_entropy(linear(...)) in float64 (rows in several chunks: V large enough that a
+// chunk holds fewer rows than N).
+TEST(GradCheckLinearCrossEntropy, MatchesTheComposedLossAndFiniteDifferences) {
+  Rng rng(133);
+  const Tensor x = randn64({5, 3}, rng), w = randn64({4, 3}, rng), b = randn64({4}, rng);
+  const Index targets({3, -100, 0, 1, 3});
+  for (double eps : {0.0, 0.2})
+    for (Reduction red : {Reduction::sum, Reduction::mean}) {
+      const CrossEntropyOptions opt{.label_smoothing = eps, .reduction = red};
+      EXPECT_TRUE(gradcheck([&](const V& v) { return linear_cross_entropy(v[0], v[1], v[2], targets, opt); }, {x, w, b}))
+          << "eps " << eps << " reduction " << static_cast<int>(red);
+      EXPECT_TRUE(gradcheck([&](const V& v) { return linear_cross_entropy(v[0], v[1], Tensor(), targets, opt); }, {x, w}));
+    }
+  // Many chunks: 70 rows of 20000 classes (a chunk holds 52 rows).
+  const int64_t N = 70, C = 6, Vc = 20000;
+  Tensor xs = randn64({N, C}, rng).set_requires_grad(), ws = randn64({Vc, C}, rng).set_requires_grad();
+  Tensor bs = randn64({Vc}, rng).set_requires_grad();
+  std::vector<int64_t> t;
+  for (int64_t i = 0; i < N; ++i) t.push_back(i % 9 == 0 ? -100 : (i * 7919) % Vc);
+  const CrossEntropyOptions opt{.label_smoothing = 0.1};
+  const Tensor fused = linear_cross_entropy(xs, ws, bs, Index(t), opt);
+  fused.backward();
+  const Tensor gx = xs.grad(), gw = ws.grad(), gb = bs.grad();
+  xs.zero_grad();
+  ws.zero_grad();
+  bs.zero_grad();
+  const Tensor composed = cross_entropy(linear(xs, ws, bs), Index(t), opt);
+  composed.backward();
+  EXPECT_NEAR(fused.item(), composed.item(), 1e-12);
+  EXPECT_TRUE(all_close(gx, xs.grad(), 1e-13));
+  EXPECT_TRUE(all_close(gw, ws.grad(), 1e-13));
+  EXPECT_TRUE(all_close(gb, bs.grad(), 1e-13));
+  // Every row ignored: loss 0, zero gradients (as cross_entropy).
+  const Tensor none = linear_cross_entropy(xs, ws, bs, Index(std::vector<int64_t>(N, -100)), {});
+  EXPECT_EQ(none.item(), 0.0);
+  test::expect_error([&] { linear_cross_entropy(xs, ws, bs, Index(t), {.reduction = Reduction::none}); },
+                     {"[linear_cross_entropy]", "reduction none"});
+  test::expect_error([&] { linear_cross_entropy(xs, randn64({Vc, C + 1}, rng), bs, Index(t), {}); },
+                     {"[linear_cross_entropy]", "[70, 6]", "[20000, 7]"});
+  test::expect_error([&] { linear_cross_entropy(xs, ws, bs, Index({5}), {}); }, {"[linear_cross_entropy]", "targets [1]"});
+}
+
 TEST(GradCheckMse, Reductions) {
   Rng rng(131);
   const Tensor a = randn64({3, 4}, rng), b = randn64({3, 4}, rng);

@@ -62,11 +62,30 @@ TEST(ReferenceFastMath, SigmoidFloatMatchesDoubleEverywhere) {
   EXPECT_LE(e.rel, 1e-6);
 }
 
+TEST(ReferenceFastMath, GeluFloatMatchesDoubleEverywhere) {
+  // gelu(x) = x Phi(x) through the float erf: within 5e-7 |x| of float64 (erf's error times x/2).
+  const std::vector<float> xs = grid();
+  const Tensor x32 = Tensor::from_vector(xs, Shape{static_cast<int64_t>(xs.size())});
+  const auto y32 = gelu(x32).to_vector<double>(), y64 = gelu(x32.to(DType::f64)).to_vector<double>();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (!std::isfinite(y64[i])) continue;  // gelu(-inf) is NaN in both
+    ASSERT_NEAR(y32[i], y64[i], 5e-7 * std::max(1.0, std::fabs(static_cast<double>(xs[i])))) << "x = " << xs[i];
+  }
+  // The gradient: Phi(x) + x phi(x), within 1e-6 in absolute terms over [-20, 20].
+  const std::vector<float> inner(xs.begin(), xs.begin() + 400001);
+  Tensor a = Tensor::from_vector(inner, Shape{400001}).set_requires_grad();
+  Tensor b = a.to(DType::f64).detach().set_requires_grad();
+  sum(gelu(a)).backward();
+  sum(gelu(b)).backward();
+  EXPECT_TRUE(test::all_close(a.grad().to(DType::f64), b.grad(), 1e-6, 0.0));
+}
+
 TEST(ReferenceFastMath, NanPropagates) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const Tensor x = Tensor::from_vector(std::vector<float>{nan, 1.0f}, Shape{2});
   EXPECT_TRUE(std::isnan(tanh(x).to_vector<float>()[0]));
   EXPECT_TRUE(std::isnan(sigmoid(x).to_vector<float>()[0]));
+  EXPECT_TRUE(std::isnan(gelu(x).to_vector<float>()[0]));
   EXPECT_FALSE(std::isnan(tanh(x).to_vector<float>()[1]));
 }
 

@@ -90,6 +90,15 @@ struct LanguageModelOutput {
   std::vector<AuxLoss> aux;
 };
 
+// What a model's output layer reads and the layer itself: logits = states weight^T (+ bias). The
+// objective then computes the loss without the [B, T, V] logits (ops linear_cross_entropy).
+struct OutputFeatures {
+  Tensor states;  // [B, T, C]
+  Tensor weight;  // [V, C]; undefined: the model's output is not one linear layer
+  Tensor bias;    // [V] or undefined
+  std::vector<AuxLoss> aux;
+};
+
 // Language modelling: tokens [B, T] -> logits [B, T, V], logits[:, t] predicting token t + 1 from
 // tokens 0..t (causal: right padding needs no mask). Generation starts from an empty state of N
 // rows and feeds the context (eos_id, then the prompt) through step().
@@ -100,6 +109,12 @@ class LanguageModel : public Model, public StepDecoder {
 
   // Errors "[<architecture>] ..." name the shapes (T beyond max_positions()).
   virtual LanguageModelOutput forward(const Index& tokens) = 0;
+  // forward() up to the output layer, when that layer is linear (default: undefined weight, and
+  // the objective falls back to forward()).
+  virtual OutputFeatures features(const Index& tokens) {
+    (void)tokens;
+    return {};
+  }
   // A state of `rows` rows that have seen nothing yet (inference mode).
   virtual std::unique_ptr<DecoderState> start(int64_t rows) = 0;
   // The self-attention of every layer over tokens [B, T], per head: decoder_self maps [B, H, T, T].

@@ -42,6 +42,17 @@ struct CrossEntropyOptions {
 // (target distribution (1-eps) one-hot + eps/C) and ignore_index (those rows count neither in
 // the loss nor in the mean's denominator). reduction none gives [N].
 Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntropyOptions& opt = {});
+// cross_entropy(linear(x, weight, bias), targets, opt) without the [N, V] logits (reduction mean
+// or sum): the rows go through in chunks (logits of a chunk, its row losses) and, because the
+// gradient of a scalar loss is the upstream gradient times one fixed tensor, the gradients for x,
+// weight and bias are accumulated in the same pass and only scaled by backward:
+//   dlogits_ic = (softmax(l_i)_c - (1 - eps) [c == t_i] - eps / V) * s,  s = 1 / count (mean) or 1
+//   dx = dlogits W,  dW = dlogits^T x,  db = sum_i dlogits_i
+// x [N, C], weight [V, C], bias [V] or undefined, targets [N] -> a scalar. The extra memory is a
+// chunk of logits (about 4 MiB) and, when a gradient is wanted, the gradients themselves. Errors
+// "[linear_cross_entropy] ..." name the shapes.
+Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias, const Index& targets,
+                            const CrossEntropyOptions& opt = {});
 // mean((a - b)^2) (or sum / none).
 Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction = Reduction::mean);
 
