@@ -114,22 +114,15 @@ class Transformer : public EncoderDecoder {
   }
 
   ForwardResult decode(const Memory& memory, const Index& tgt_in, const ForwardOptions& opt) override {
-    const auto& m = internal::memory_as<TransformerMemory>(kOp, memory);
-    internal::check_target(kOp, c_.tgt_vocab, m.rows(), tgt_in);
-    const bool training = is_training();
-    Tensor y = embed_targets(tgt_in, 0, training);  // [B, T, C]
-    const attention::Mask causal{.causal = true};
-    const attention::Mask cross{.key_lengths = m.lengths};
     ForwardResult out;
-    for (size_t l = 0; l < decoder_.layers.items.size(); ++l) {
-      const bool want = opt.need_attention && static_cast<int64_t>(l) == align_layer_;
-      nn::DecoderLayerOutput r =
-          decoder_.layers.items[l]->forward(y, m.states, causal, cross, {.need_weights = want});
-      y = r.output;
-      if (want) out.attention = r.cross_weights;  // [B, T, S]
-    }
-    out.logits = project(decoder_.finish(y));  // [B, T, V]
+    out.logits = project(decoder_states(memory, tgt_in, opt.need_attention ? &out.attention : nullptr));  // [B, T, V]
     return out;
+  }
+
+  OutputFeatures features(const Source& src, const Index& tgt_in) override {
+    const Tensor states = decoder_states(*encode(src), tgt_in, nullptr);  // [B, T, C]
+    return {.states = states, .weight = output_ ? output_->weight : tgt_embed_.weight,
+            .bias = output_ ? output_->bias : Tensor()};
   }
 
   std::vector<AttentionMap> attention_maps(const Source& src, const Index& tgt_in) override {
@@ -217,6 +210,23 @@ class Transformer : public EncoderDecoder {
     const int64_t T = ids.shape[1];
     const Tensor e = mul(tgt_embed_.forward(ids), std::sqrt(static_cast<double>(c_.d_model)));  // [B, T, C]
     return drop(add(e, tgt_positions_.forward(offset, T, e.dtype(), kOp, "target")), training);
+  }
+
+  // The decoder stack's output over tgt_in [B, T] -> [B, T, C]; with `attention`, the alignment
+  // layer's cross-attention [B, T, S] is stored there.
+  Tensor decoder_states(const Memory& memory, const Index& tgt_in, Tensor* attention) {
+    const auto& m = internal::memory_as<TransformerMemory>(kOp, memory);
+    internal::check_target(kOp, c_.tgt_vocab, m.rows(), tgt_in);
+    Tensor y = embed_targets(tgt_in, 0, is_training());  // [B, T, C]
+    const attention::Mask causal{.causal = true};
+    const attention::Mask cross{.key_lengths = m.lengths};
+    for (int64_t l = 0; l < decoder_.size(); ++l) {
+      const bool want = attention != nullptr && l == align_layer_;
+      nn::DecoderLayerOutput r = decoder_[l].forward(y, m.states, causal, cross, {.need_weights = want});
+      y = r.output;
+      if (want) *attention = r.cross_weights;  // [B, T, S]
+    }
+    return decoder_.finish(y);
   }
 
   // [..., C] -> [..., V]

@@ -84,12 +84,32 @@ SequenceObjective::SequenceObjective(models::SequenceToSequence& model, double l
                                      const data::BatchStream* valid, ValidateFn decode_check)
     : model_(model), label_smoothing_(label_smoothing), valid_(valid), decode_check_(std::move(decode_check)) {}
 
+namespace {
+
+// The teacher-forced token cross-entropy (pad targets ignored), through the fused output layer when
+// the model has one, and the model's aux terms.
+std::pair<Tensor, std::vector<models::AuxLoss>> teacher_forced_loss(models::SequenceToSequence& model,
+                                                                    const Source& src, const DecoderIO& io,
+                                                                    double label_smoothing) {
+  const int64_t pad = model.task_config().pad_id;
+  models::OutputFeatures f = model.features(src, io.tgt_in);
+  if (!f.weight.defined()) {
+    models::ForwardResult r = model.forward(src, io.tgt_in);
+    return {sequence_loss(r.logits, io.tgt_out, {.pad_id = pad, .label_smoothing = label_smoothing}), std::move(r.aux)};
+  }
+  const Tensor states = reshape(f.states, {-1, f.states.size(-1)});  // [B T, C]
+  const Index flat(io.tgt_out.data, Shape{io.tgt_out.numel()});
+  return {linear_cross_entropy(states, f.weight, f.bias, flat, {.ignore_index = pad, .label_smoothing = label_smoothing}),
+          std::move(f.aux)};
+}
+
+}  // namespace
+
 StepLoss SequenceObjective::loss(const data::Batch& b) {
   const models::SequenceToSequenceConfig& c = model_.task_config();
   const DecoderIO io = decoder_io(b.target, b.target_lengths, c);
-  models::ForwardResult r = model_.forward(b.source, io.tgt_in);
-  Tensor l = sequence_loss(r.logits, io.tgt_out, {.pad_id = c.pad_id, .label_smoothing = label_smoothing_});
-  return with_aux(std::move(l), count_not(io.tgt_out, c.pad_id), r.aux);
+  auto [l, aux] = teacher_forced_loss(model_, b.source, io, label_smoothing_);
+  return with_aux(std::move(l), count_not(io.tgt_out, c.pad_id), aux);
 }
 
 Metrics SequenceObjective::validate() {
@@ -101,8 +121,7 @@ Metrics SequenceObjective::validate() {
     for (const data::Batch& b : valid_->epoch_batches(0)) {
       const DecoderIO io = decoder_io(b.target, b.target_lengths, c);
       const int64_t t = count_not(io.tgt_out, c.pad_id);
-      nll += sequence_loss(model_.logits(b.source, io.tgt_in), io.tgt_out, {.pad_id = c.pad_id}).item() *
-             static_cast<double>(t);
+      nll += teacher_forced_loss(model_, b.source, io, 0.0).first.item() * static_cast<double>(t);
       tokens += t;
     }
     m["loss"] = nll / static_cast<double>(std::max<int64_t>(tokens, 1));

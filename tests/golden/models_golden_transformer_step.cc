@@ -5,8 +5,9 @@
 //
 // The model is built through the registry from the file's config and loaded with PyTorch's
 // parameters by name; the names (attend's named_parameters against PyTorch's, in order) must be the
-// same. Then the step of train::Trainer::train_step with the loss of app::train: decoder_io,
-// sequence_loss (label smoothing, padding ignored), backward, clip_grad_norm, one Adam step with
+// same. Then the step of train::Trainer::train_step with the loss of app::train (the
+// train::SequenceObjective: decoder_io, the fused output layer and cross-entropy with label
+// smoothing, padding ignored), backward, clip_grad_norm, one Adam step with
 // Adam built as app::train builds it (beta2 = 0.98 as the transformer recipe). Compared: the
 // teacher-forcing ids, the logits, the loss, the gradient of every parameter, the total gradient
 // norm, every parameter after the step and Adam's state (exp_avg, exp_avg_sq). Cases: post-norm
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/autograd/autograd.h"
 #include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
 #include "attend/train/objectives.h"
@@ -105,10 +107,20 @@ void check_step(const std::string& name) {
 
   model->train();
   adam.zero_grad();
-  const Tensor logits = model->logits(src, io.tgt_in);  // [B, T + 1, V]
+  Tensor logits;
+  {
+    NoGrad no_grad;  // the logits on their own; the step below is the objective's (the fused output layer)
+    logits = model->logits(src, io.tgt_in);  // [B, T + 1, V]
+  }
   EXPECT_TRUE(test::all_close(logits, g.tensor("logits", DType::f32), kLogitTol, kLogitTol));
-  const Tensor loss = train::sequence_loss(logits, io.tgt_out, loss_opt);
   const double want_loss = g.tensor("loss").item();
+  EXPECT_NEAR(train::sequence_loss(logits, io.tgt_out, loss_opt).item(), want_loss, kLossTol * std::abs(want_loss));
+  data::Batch batch;
+  batch.source = src;
+  batch.target = g.ints("target");
+  batch.target_lengths = lengths_of(g, "target_lengths");
+  train::SequenceObjective objective(*model, loss_opt.label_smoothing, nullptr);
+  const Tensor loss = objective.loss(batch).loss;
   EXPECT_NEAR(loss.item(), want_loss, kLossTol * std::abs(want_loss));
   loss.backward();
 

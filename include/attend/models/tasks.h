@@ -17,6 +17,15 @@
 
 namespace attend::models {
 
+// What a model's output layer reads and the layer itself: logits = states weight^T (+ bias). The
+// objective then computes the loss without the [B, T, V] logits (ops linear_cross_entropy).
+struct OutputFeatures {
+  Tensor states;  // [B, T, C]
+  Tensor weight;  // [V, C]; undefined: the model's output is not one linear layer
+  Tensor bias;    // [V] or undefined
+  std::vector<AuxLoss> aux;
+};
+
 struct ForwardOptions {
   bool need_attention = false;  // also return the attention weights (undefined without attention)
 };
@@ -43,6 +52,13 @@ class SequenceToSequence : public Model, public StepDecoder {
   // [B, T, V]. Errors "[<architecture>] ..." name the shapes.
   virtual ForwardResult forward(const Source& src, const Index& tgt_in, const ForwardOptions& opt = {}) = 0;
   Tensor logits(const Source& src, const Index& tgt_in) { return forward(src, tgt_in).logits; }
+  // forward() up to the output layer, when that layer is linear (default: undefined weight, and
+  // the objective falls back to forward()).
+  virtual OutputFeatures features(const Source& src, const Index& tgt_in) {
+    (void)src;
+    (void)tgt_in;
+    return {};
+  }
   // The state of the search's first step over src (B rows), inference mode, before BOS is fed.
   virtual std::unique_ptr<DecoderState> start(const Source& src) = 0;
 
@@ -90,14 +106,6 @@ struct LanguageModelOutput {
   std::vector<AuxLoss> aux;
 };
 
-// What a model's output layer reads and the layer itself: logits = states weight^T (+ bias). The
-// objective then computes the loss without the [B, T, V] logits (ops linear_cross_entropy).
-struct OutputFeatures {
-  Tensor states;  // [B, T, C]
-  Tensor weight;  // [V, C]; undefined: the model's output is not one linear layer
-  Tensor bias;    // [V] or undefined
-  std::vector<AuxLoss> aux;
-};
 
 // Language modelling: tokens [B, T] -> logits [B, T, V], logits[:, t] predicting token t + 1 from
 // tokens 0..t (causal: right padding needs no mask). Generation starts from an empty state of N
