@@ -45,9 +45,10 @@ one sentence share them; attend re-selects them with every reordering). Search a
 src/decode/search.cc: greedy = arg max (first maximum), finished rows dropped from the state;
 beam = the best 2k extensions of each sentence's k hypotheses (log-probabilities summed in float64),
 EOS finishes only from the top k places, a hypothesis at the maximum length (ceil(ratio * S) + 10,
-EOS included) is finished as it is and takes a place, a sentence is done with k finished hypotheses,
-an empty beam, or when no partial hypothesis can beat the best finished one under the GNMT length
-penalty lp = ((5 + |Y|) / 6)^alpha at the maximum length. Before timing, the driver compares the
+EOS included) is cut as it is and takes a place (cut hypotheses rank below the finished ones), a
+sentence is done with an empty beam or when no partial hypothesis can beat the best finished one
+under the GNMT length penalty lp = ((5 + |Y|) / 6)^alpha at the maximum length (attend's default
+rule; with --early-stop also once k hypotheses finished). Before timing, the driver compares the
 PyTorch greedy output with attend's, sentence by sentence (decoded to text by the same
 SentencePiece model), and stops if fewer than --min-agreement % agree.
 
@@ -715,7 +716,7 @@ def greedy_batch(torch, dec, src_rows, ratio, offset):
     return out
 
 
-def beam_batch(torch, dec, src_rows, k, alpha, ratio, offset):
+def beam_batch(torch, dec, src_rows, k, alpha, ratio, offset, early_stop=False):
     """Beam search (src/decode/search.cc, nbest 1, GNMT length penalty) -> best token lists."""
     src, src_pad, lengths = pad_sources(torch, src_rows)
     base_cross = dec.encode(src, src_pad)
@@ -724,7 +725,8 @@ def beam_batch(torch, dec, src_rows, k, alpha, ratio, offset):
     V = dec.cfg["tgt_vocab"]
     max_len = [max_target_length(n, ratio, offset) for n in lengths]
     beams = [[([], 0.0)] for _ in range(B)]  # per sentence: (tokens, log P) in row order
-    finished = [[] for _ in range(B)]        # (score, tokens)
+    finished = [[] for _ in range(B)]        # (score, tokens), ended in EOS
+    cut = [[] for _ in range(B)]             # (score, tokens), stopped at the maximum length
     active = list(range(B))
     n = 1                                     # rows per active sentence
     prev = torch.full((B,), BOS, dtype=torch.int64)
@@ -758,13 +760,13 @@ def beam_batch(torch, dec, src_rows, k, alpha, ratio, offset):
                     continue
                 tokens = beams[b][i][0] + [v]
                 if eos or len(tokens) >= max_len[b]:
-                    finished[b].append((gnmt(top_v[a][j], len(tokens), alpha), tokens))
+                    (finished if eos else cut)[b].append((gnmt(top_v[a][j], len(tokens), alpha), tokens))
                     places += 0 if eos else 1
                     continue
                 places += 1
                 new_beam.append((tokens, top_v[a][j]))
                 parents.append(a * n + i)
-            done = not new_beam or len(finished[b]) >= k
+            done = not new_beam or (early_stop and len(finished[b]) >= k)
             if not done and finished[b]:
                 best_partial = max(p[1] for p in new_beam)
                 done = gnmt(best_partial, max_len[b], alpha) <= max(f[0] for f in finished[b])
@@ -792,7 +794,7 @@ def beam_batch(torch, dec, src_rows, k, alpha, ratio, offset):
         prev = torch.tensor(next_prev, dtype=torch.int64)
     out = []
     for b in range(B):
-        f = sorted(finished[b], key=lambda s: -s[0])  # stable: ties keep the order found
+        f = sorted(finished[b], key=lambda s: -s[0]) or sorted(cut[b], key=lambda s: -s[0])  # stable
         out.append(f[0][1] if f else [])
     return out
 

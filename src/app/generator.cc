@@ -142,7 +142,7 @@ std::vector<Generation> Generator::generate(const std::vector<std::string>& prom
     std::vector<decode::Hypothesis> hyps;
     if (s.beam > 1) {
       for (auto& nbest : decode::beam_search(*model_, std::move(start),
-                                             {.beam_size = s.beam, .length_penalty = decode::LengthPenalty::none}))
+                                             {.beam_size = s.beam, .length_penalty = decode::LengthPenalty::average}))
         hyps.push_back(std::move(nbest.front()));
     } else if (s.temperature == 0.0) {
       hyps = decode::greedy(*model_, std::move(start), on_token);

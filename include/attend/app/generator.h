@@ -46,7 +46,7 @@ struct GenerateSettings {
   int64_t top_k = 0;         // sampling: keep the k most probable tokens (0: all)
   double top_p = 1.0;        // sampling: nucleus mass in (0, 1]
   uint64_t seed = 1;         // sampling: prompt i draws from stream i of this seed, whatever the batch
-  int64_t beam = 1;          // > 1: beam search of this width (temperature, top_k, top_p unused)
+  int64_t beam = 1;          // > 1: beam search of this width, ranked by log P / length (sampling unused)
   int64_t batch = 16;        // prompts per search call
   // Streaming: called with (prompt index, new text) as each prompt's text grows.
   std::function<void(size_t prompt, const std::string& text)> on_text;
