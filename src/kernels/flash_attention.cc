@@ -25,6 +25,10 @@ namespace attend::kernels {
   void weights(const FlashParams& p, const FlashWeightsRequest& r);          \
   void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);      \
   void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log); \
+  void gelu(const float* x, float* y, int64_t n);                             \
+  void gelu_backward(const float* x, const float* g, float* dx, int64_t n);   \
+  void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_t ignore, double eps, \
+                 double scale, bool grad, double* losses);                   \
   }
 ATTEND_FLASH_DECLARE(cpu_generic)
 ATTEND_FLASH_DECLARE(cpu_avx2)
@@ -255,6 +259,35 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {
       break;
   }
   cpu_generic::softmax_rows(x, y, rows, n, log);
+}
+
+void gelu(const float* x, float* y, int64_t n) {
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::gelu(x, y, n);
+    case Isa::Avx2: return cpu_avx2::gelu(x, y, n);
+    case Isa::Generic: break;
+  }
+  cpu_generic::gelu(x, y, n);
+}
+
+void gelu_backward(const float* x, const float* g, float* dx, int64_t n) {
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::gelu_backward(x, g, dx, n);
+    case Isa::Avx2: return cpu_avx2::gelu_backward(x, g, dx, n);
+    case Isa::Generic: break;
+  }
+  cpu_generic::gelu_backward(x, g, dx, n);
+}
+
+void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_t ignore, double eps, double scale,
+               bool grad, double* losses) {
+  if (rows <= 0 || n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::xent_rows(l, rows, n, targets, ignore, eps, scale, grad, losses);
+    case Isa::Avx2: return cpu_avx2::xent_rows(l, rows, n, targets, ignore, eps, scale, grad, losses);
+    case Isa::Generic: break;
+  }
+  cpu_generic::xent_rows(l, rows, n, targets, ignore, eps, scale, grad, losses);
 }
 
 const char* flash_isa_name() { return isa_name(current_isa()); }

@@ -5,7 +5,8 @@
 
 #include "attend/autograd/autograd.h"
 #include "attend/ops/reduce.h"
-#include "fast_math.h"
+#include "../kernels/fast_math.h"
+#include "attend/kernels/flash_attention.h"
 #include "map.h"
 
 namespace attend {
@@ -155,11 +156,25 @@ constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
 Tensor gelu(const Tensor& x, GeluApprox approx) {
   if (approx == GeluApprox::none) {
     // gelu(x) = x Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2; gelu' = Phi(x) + x phi(x)
-    Tensor out = map1(x, [](auto v) {
-      using T = decltype(v);
-      return v * T(0.5) * (T(1) + detail::erf_of(v * T(kInvSqrt2)));
-    });
+    // Contiguous float tensors go to the per-instruction-set kernel (the same formula, vectorized).
+    const bool fast = x.dtype() == DType::f32 && x.is_contiguous();
+    Tensor out;
+    if (fast) {
+      out = Tensor::empty(x.shape(), DType::f32);
+      kernels::gelu(x.data<float>(), out.data<float>(), x.numel());
+    } else {
+      out = map1(x, [](auto v) {
+        using T = decltype(v);
+        return v * T(0.5) * (T(1) + detail::erf_of(v * T(kInvSqrt2)));
+      });
+    }
     record("gelu", {x}, out, [x = x.detach()](const Grads& g) -> Grads {
+      if (x.dtype() == DType::f32 && x.is_contiguous()) {
+        const Tensor go = g[0].contiguous();
+        Tensor dx = Tensor::empty(x.shape(), DType::f32);
+        kernels::gelu_backward(x.data<float>(), go.data<float>(), dx.data<float>(), x.numel());
+        return {dx};
+      }
       return {mul(g[0], map1(x, [](auto v) {
                     using T = decltype(v);
                     const T cdf = T(0.5) * (T(1) + detail::erf_of(v * T(kInvSqrt2)));

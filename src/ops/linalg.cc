@@ -1,5 +1,8 @@
 #include "attend/ops/linalg.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "attend/autograd/autograd.h"
 #include "attend/kernels/gemm.h"
 #include "attend/ops/elementwise.h"
@@ -114,17 +117,88 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+namespace {
+
+// x as a [rows, cols] matrix GEMM can read in place (its last dim unit-stride and its other dims,
+// size-1 dims aside, one flat run of rows), or a contiguous copy; `ld` is its row stride.
+Tensor as_rows(const Tensor& x, int64_t rows, int64_t cols, int64_t& ld) {
+  const int r = x.dim();
+  std::vector<int> lead;  // the leading dims of size > 1, outermost first
+  for (int d = 0; d + 1 < r; ++d)
+    if (x.size(d) > 1) lead.push_back(d);
+  bool flat = cols <= 1 || x.strides()[r - 1] == 1;
+  const int64_t step = lead.empty() ? cols : x.strides()[lead.back()];
+  for (size_t i = 0; flat && i + 1 < lead.size(); ++i)
+    flat = x.strides()[lead[i]] == x.strides()[lead[i + 1]] * x.size(lead[i + 1]);
+  flat = flat && (rows <= 1 || step >= cols);
+  if (flat) {
+    ld = std::max<int64_t>(step, std::max<int64_t>(cols, 1));
+    return x;
+  }
+  ld = std::max<int64_t>(cols, 1);
+  return x.contiguous();
+}
+
+}  // namespace
+
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   ATTEND_CHECK(w.dim() == 2, "linear", "weight must be [out, in], got ", w.str());
   ATTEND_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear", "input ", x.shape().str(),
                " does not end in the weight's in_features: weight ", w.shape().str());
-  Tensor y = matmul(x, transpose(w, 0, 1));
-  if (bias.defined()) {
-    ATTEND_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "linear", "bias ", bias.shape().str(),
-                 " does not match weight ", w.shape().str());
-    y = add(y, bias);
-  }
-  return y;
+  ATTEND_CHECK(x.dtype() == w.dtype(), "linear", "dtypes differ: input ", x.str(), ", weight ", w.str());
+  ATTEND_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == w.size(0) && bias.dtype() == w.dtype()),
+               "linear", "bias ", bias.defined() ? bias.str() : "", " does not match weight ", w.shape().str());
+  const int64_t C = w.size(1), O = w.size(0), N = C == 0 ? 0 : x.numel() / C;
+  std::vector<int64_t> os = x.shape().vec();
+  os.back() = O;
+  Tensor out = Tensor::empty(Shape(os), x.dtype());  // [..., O]
+  int64_t ldx = 0;
+  const Tensor xm = as_rows(x.detach(), N, C, ldx);
+  const Tensor wm = w.detach().contiguous(), bm = bias.defined() ? bias.detach().contiguous() : Tensor();
+  dispatch_dtype(x.dtype(), [&]<typename T>() {
+    T* po = out.data<T>();
+    if (bm.defined())
+      for (int64_t i = 0; i < N; ++i) std::copy_n(bm.data<T>(), O, po + i * O);
+    if (C == 0) {
+      if (!bm.defined()) std::fill_n(po, N * O, T(0));
+      return;
+    }
+    if (N > 0 && O > 0)
+      kernels::gemm(false, true, N, O, C, T(1), xm.data<T>(), ldx, wm.data<T>(), C, bm.defined() ? T(1) : T(0), po, O);
+  });
+  const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = bias.defined() && bias.requires_grad();
+  std::vector<Tensor> inputs{x, w};
+  if (bias.defined()) inputs.push_back(bias);
+  record("linear", inputs, out, [xm, ldx, wm, gx, gw, gb, N, C, O, xs = x.shape(), has_bias = bias.defined()](
+                                    const Grads& g) -> Grads {
+    const Tensor go = g[0].contiguous();  // [..., O] = [N, O]
+    Tensor dx, dw, db;
+    dispatch_dtype(go.dtype(), [&]<typename T>() {
+      const T* pg = go.data<T>();
+      if (gx) {  // dx = g w: [N, O] x [O, C]
+        dx = Tensor::empty(xs, go.dtype());
+        if (N > 0 && C > 0) {
+          if (O > 0) kernels::gemm(false, false, N, C, O, T(1), pg, O, wm.data<T>(), C, T(0), dx.data<T>(), C);
+          else std::fill_n(dx.data<T>(), N * C, T(0));
+        }
+      }
+      if (gw) {  // dw = g^T x: [O, N] x [N, C]
+        dw = Tensor::zeros(Shape{O, C}, go.dtype());
+        if (N > 0 && O > 0 && C > 0)
+          kernels::gemm(true, false, O, C, N, T(1), pg, O, xm.data<T>(), ldx, T(0), dw.data<T>(), C);
+      }
+      if (gb) {  // db = sum over the rows of g
+        db = Tensor::zeros(Shape{O}, go.dtype());
+        T* pb = db.data<T>();
+        for (int64_t i = 0; i < N; ++i)
+          for (int64_t o = 0; o < O; ++o) pb[o] += pg[i * O + o];
+      }
+    });
+    Grads grads{dx, dw};
+    if (has_bias) grads.push_back(db);
+    return grads;
+  });
+  return out;
 }
 
 }  // namespace attend

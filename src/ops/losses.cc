@@ -6,11 +6,12 @@
 
 #include "attend/autograd/autograd.h"
 #include "attend/core/threads.h"
+#include "attend/kernels/flash_attention.h"
 #include "attend/kernels/gemm.h"
 #include "attend/ops/elementwise.h"
 #include "attend/ops/nn_ops.h"
 #include "attend/ops/reduce.h"
-#include "fast_math.h"
+#include "../kernels/fast_math.h"
 
 namespace attend {
 
@@ -139,8 +140,9 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
     dw = Tensor::zeros(Shape{V, C}, dt);
     if (bias.defined()) db = Tensor::zeros(Shape{V}, dt);
   }
-  // Rows per chunk: about 4 MiB of logits.
-  const int64_t R = std::clamp<int64_t>((int64_t{1} << 20) / std::max<int64_t>(V, 1), 16, 1024);
+  // Rows per chunk: about 16 MiB of float logits, so that the GEMMs see a few hundred rows (the
+  // weight gradient's inner dimension) whatever V.
+  const int64_t R = std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(V, 1), 16, 2048);
   Tensor chunk = Tensor::empty(Shape{std::min(R, std::max<int64_t>(N, 1)), V}, dt);
   std::vector<double> losses(static_cast<size_t>(N), 0.0);
   dispatch_dtype(dt, [&]<typename T>() {
@@ -151,11 +153,21 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
     for (int64_t r0 = 0; r0 < N; r0 += R) {
       const int64_t rows = std::min(R, N - r0);
       kernels::gemm(false, true, rows, V, C, T(1), px + r0 * C, C, pw, C, T(0), pl, V);  // [rows, V]
+      if (pb != nullptr)
+        for (int64_t i = 0; i < rows; ++i)
+          for (int64_t c = 0; c < V; ++c) pl[i * V + c] += pb[c];
+      if constexpr (sizeof(T) == sizeof(float)) {  // the per-instruction-set row kernel, rows over the threads
+        const int64_t nt = std::min<int64_t>(num_threads(), rows);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && rows * V >= (int64_t{1} << 16))
+        for (int64_t k = 0; k < nt; ++k) {
+          const int64_t a = rows * k / nt, b = rows * (k + 1) / nt;
+          kernels::xent_rows(pl + a * V, b - a, V, targets.data.data() + r0 + a, opt.ignore_index, eps, scale,
+                             need_grad, losses.data() + r0 + a);
+        }
+      } else {
 #pragma omp parallel for schedule(static) if (rows * V >= (int64_t{1} << 16)) num_threads(num_threads())
       for (int64_t i = 0; i < rows; ++i) {
         T* l = pl + i * V;
-        if (pb != nullptr)
-          for (int64_t c = 0; c < V; ++c) l[c] += pb[c];
         const int64_t t = targets.data[static_cast<size_t>(r0 + i)];
         if (t == opt.ignore_index) {
           if (need_grad) std::fill(l, l + V, T(0));
@@ -175,6 +187,7 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
         const T a = static_cast<T>(scale / s), b = static_cast<T>(scale * eps / static_cast<double>(V));
         for (int64_t c = 0; c < V; ++c) l[c] = a * l[c] - b;
         l[t] -= static_cast<T>(scale * (1.0 - eps));
+      }
       }
       if (!need_grad) continue;
       kernels::gemm(false, false, rows, C, V, T(1), pl, V, pw, C, T(0), dx.data<T>() + r0 * C, C);  // dx = dl W

@@ -10,7 +10,7 @@
 #include "attend/ops/reduce.h"
 #include "attend/core/threads.h"
 #include "attend/kernels/flash_attention.h"
-#include "fast_math.h"
+#include "../kernels/fast_math.h"
 #include "map.h"
 
 namespace attend {

@@ -1,12 +1,14 @@
 // Reference*: the float paths of tanh, sigmoid and cross_entropy use vectorizable approximations
-// of exp and tanh (src/ops/fast_math.h); every float result is checked against the same op in
+// of exp and tanh (src/kernels/fast_math.h); every float result is checked against the same op in
 // float64 (libm) on a dense grid, at the extremes, and for NaN propagation.
 #include <cmath>
+#include <string>
 #include <limits>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "attend/kernels/flash_attention.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
 
@@ -62,7 +64,12 @@ TEST(ReferenceFastMath, SigmoidFloatMatchesDoubleEverywhere) {
   EXPECT_LE(e.rel, 1e-6);
 }
 
+// The float GELU (the per-instruction-set kernel for contiguous tensors) against float64, under
+// every instruction set this machine runs.
 TEST(ReferenceFastMath, GeluFloatMatchesDoubleEverywhere) {
+  for (const std::string& isa : kernels::supported_isas()) {
+    SCOPED_TRACE(isa);
+    kernels::set_flash_isa(isa);
   // gelu(x) = x Phi(x) through the float erf: within 5e-7 |x| of float64 (erf's error times x/2).
   const std::vector<float> xs = grid();
   const Tensor x32 = Tensor::from_vector(xs, Shape{static_cast<int64_t>(xs.size())});
@@ -78,6 +85,40 @@ TEST(ReferenceFastMath, GeluFloatMatchesDoubleEverywhere) {
   sum(gelu(a)).backward();
   sum(gelu(b)).backward();
   EXPECT_TRUE(test::all_close(a.grad().to(DType::f64), b.grad(), 1e-6, 0.0));
+  }
+  kernels::set_flash_isa("");
+}
+
+// The fused linear + cross-entropy in float (its rows through the per-instruction-set kernel)
+// against the composed loss in float64: the loss and every gradient, with label smoothing, an
+// ignored row and a bias, under every instruction set.
+TEST(ReferenceFastMath, LinearCrossEntropyFloatMatchesDouble) {
+  Rng rng(4);
+  const int64_t N = 300, C = 24, V = 5003;  // several chunks; V not a multiple of the vector width
+  const Tensor x = mul(Tensor::randn(Shape{N, C}, rng), 0.5), w = Tensor::randn(Shape{V, C}, rng),
+               b = Tensor::randn(Shape{V}, rng);
+  std::vector<int64_t> t;
+  for (int64_t i = 0; i < N; ++i) t.push_back(i % 17 == 3 ? -100 : (i * 7919) % V);
+  const Index targets(t);
+  for (const std::string& isa : kernels::supported_isas()) {
+    SCOPED_TRACE(isa);
+    kernels::set_flash_isa(isa);
+    for (double eps : {0.0, 0.1}) {
+      const CrossEntropyOptions o{.label_smoothing = eps};
+      Tensor x32 = x.detach().set_requires_grad(), w32 = w.detach().set_requires_grad(), b32 = b.detach().set_requires_grad();
+      Tensor x64 = x.to(DType::f64).set_requires_grad(), w64 = w.to(DType::f64).set_requires_grad(),
+             b64 = b.to(DType::f64).set_requires_grad();
+      const Tensor y32 = linear_cross_entropy(x32, w32, b32, targets, o);
+      const Tensor y64 = cross_entropy(linear(x64, w64, b64), targets, o);
+      EXPECT_NEAR(y32.item(), y64.item(), 1e-5 * std::fabs(y64.item())) << "eps " << eps;
+      y32.backward();
+      y64.backward();
+      EXPECT_TRUE(test::all_close(x32.grad().to(DType::f64), x64.grad(), 1e-6, 1e-4)) << "eps " << eps;
+      EXPECT_TRUE(test::all_close(w32.grad().to(DType::f64), w64.grad(), 1e-7, 1e-4)) << "eps " << eps;
+      EXPECT_TRUE(test::all_close(b32.grad().to(DType::f64), b64.grad(), 1e-7, 1e-4)) << "eps " << eps;
+    }
+  }
+  kernels::set_flash_isa("");
 }
 
 TEST(ReferenceFastMath, NanPropagates) {

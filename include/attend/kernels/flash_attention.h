@@ -174,6 +174,21 @@ void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);
 // about 1e-7), the instruction set the dispatcher's; the ops' softmax of float rows runs here.
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log);
 
+// GELU (the exact erf form) of n contiguous floats, x -> y, and its backward: dx = g * (Phi(x) +
+// x phi(x)). erf and exp are fast_math.h's (within 5e-7), vectorized for the dispatcher's
+// instruction set; the ops' gelu of float tensors runs here.
+void gelu(const float* x, float* y, int64_t n);
+void gelu_backward(const float* x, const float* g, float* dx, int64_t n);
+
+// Softmax cross-entropy of `rows` contiguous rows of n logits, in place: row r against target t_r
+// (rows whose target is `ignore` give loss 0), label smoothing eps:
+//   loss_r = lse - (1 - eps) l_t - eps / n * sum_c l_c           (written to losses[r], double)
+// and with grad the row becomes d loss_r / d l times scale: (softmax - eps / n) * scale, minus
+// (1 - eps) * scale at t (zeros for an ignored row). lse = m + log s as softmax_rows computes it.
+// The fused linear + cross-entropy (ops linear_cross_entropy) runs its chunks of logits here.
+void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_t ignore, double eps, double scale,
+               bool grad, double* losses);
+
 // The instruction set the dispatcher uses ("generic", "avx2", "avx512"), and why.
 const char* flash_isa_name();
 std::string flash_isa_reason();

@@ -49,7 +49,7 @@ Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntr
 //   dlogits_ic = (softmax(l_i)_c - (1 - eps) [c == t_i] - eps / V) * s,  s = 1 / count (mean) or 1
 //   dx = dlogits W,  dW = dlogits^T x,  db = sum_i dlogits_i
 // x [N, C], weight [V, C], bias [V] or undefined, targets [N] -> a scalar. The extra memory is a
-// chunk of logits (about 4 MiB) and, when a gradient is wanted, the gradients themselves. Errors
+// chunk of logits (about 16 MiB) and, when a gradient is wanted, the gradients themselves. Errors
 // "[linear_cross_entropy] ..." name the shapes.
 Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor& bias, const Index& targets,
                             const CrossEntropyOptions& opt = {});

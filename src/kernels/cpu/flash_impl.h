@@ -34,6 +34,7 @@
 #include "attend/core/error.h"
 #include "attend/core/threads.h"
 #include "attend/kernels/flash_attention.h"
+#include "../fast_math.h"
 
 #ifndef ATTEND_FLASH_NS
 #error "define ATTEND_FLASH_NS before including flash_impl.h"
@@ -730,6 +731,77 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {
       for (int64_t j = 0; j < nv; j += W) Isa::storeu(yr + j, Isa::mul(Isa::loadu(yr + j), vi));
       for (int64_t j = nv; j < n; ++j) yr[j] *= inv;
     }
+  }
+}
+
+// GELU and its backward (flash_attention.h, gelu): plain loops over fast_math.h's branch-free erf
+// and exp, which the compiler vectorizes with this file's instruction set.
+void gelu(const float* x, float* y, int64_t n) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * 0.5f * (1.0f + detail::fast_erf(x[i] * kInvSqrt2));
+}
+
+void gelu_backward(const float* x, const float* g, float* dx, int64_t n) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float cdf = 0.5f * (1.0f + detail::fast_erf(v * kInvSqrt2));
+    dx[i] = g[i] * (cdf + v * kInvSqrt2Pi * detail::fast_exp(-0.5f * v * v));
+  }
+}
+
+// Softmax cross-entropy rows in place (flash_attention.h, xent_rows): the max, then e = 2^((l -
+// m) log2 e) W lanes at a time with their sum in double, then the gradient from e.
+void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_t ignore, double eps, double scale,
+               bool grad, double* losses) {
+  const int64_t nv = n / W * W;
+  alignas(64) float lanes[W];
+  const V vlog2e = Isa::set1(kLog2e);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* lr = l + r * n;
+    const int64_t t = targets[r];
+    if (t == ignore) {
+      losses[r] = 0.0;
+      if (grad) std::fill(lr, lr + n, 0.0f);
+      continue;
+    }
+    const float lt = lr[t];
+    double row_sum = 0.0;
+    if (eps != 0.0) {
+      V vs = Isa::zero();
+      for (int64_t j = 0; j < nv; j += W) vs = Isa::add(vs, Isa::loadu(lr + j));
+      Isa::storeu(lanes, vs);
+      for (int i = 0; i < W; ++i) row_sum += static_cast<double>(lanes[i]);
+      for (int64_t j = nv; j < n; ++j) row_sum += static_cast<double>(lr[j]);
+    }
+    V vm = Isa::set1(kNegInf);
+    for (int64_t j = 0; j < nv; j += W) vm = Isa::max(vm, Isa::loadu(lr + j));
+    Isa::storeu(lanes, vm);
+    float m = kNegInf;
+    for (int i = 0; i < W; ++i) m = std::max(m, lanes[i]);
+    for (int64_t j = nv; j < n; ++j) m = std::max(m, lr[j]);
+    const V vmax = Isa::set1(m);
+    V vs = Isa::zero();
+    for (int64_t j = 0; j < nv; j += W) {
+      const V e = Isa::exp2(Isa::mul(Isa::sub(Isa::loadu(lr + j), vmax), vlog2e));
+      Isa::storeu(lr + j, e);
+      vs = Isa::add(vs, e);
+    }
+    Isa::storeu(lanes, vs);
+    double s = 0.0;
+    for (int i = 0; i < W; ++i) s += static_cast<double>(lanes[i]);
+    for (int64_t j = nv; j < n; ++j) {
+      lr[j] = static_cast<float>(std::exp(static_cast<double>(lr[j] - m)));
+      s += static_cast<double>(lr[j]);
+    }
+    const double lse = static_cast<double>(m) + std::log(s);
+    losses[r] = lse - (1.0 - eps) * static_cast<double>(lt) - eps / static_cast<double>(n) * row_sum;
+    if (!grad) continue;
+    const V va = Isa::set1(static_cast<float>(scale / s)), vb = Isa::set1(static_cast<float>(scale * eps / static_cast<double>(n)));
+    for (int64_t j = 0; j < nv; j += W) Isa::storeu(lr + j, Isa::sub(Isa::mul(Isa::loadu(lr + j), va), vb));
+    const float a = static_cast<float>(scale / s), b = static_cast<float>(scale * eps / static_cast<double>(n));
+    for (int64_t j = nv; j < n; ++j) lr[j] = a * lr[j] - b;
+    lr[t] -= static_cast<float>(scale * (1.0 - eps));
   }
 }
 

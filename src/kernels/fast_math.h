@@ -1,5 +1,6 @@
-// Internal: float exp and tanh for the elementwise ops, written branch-free so that the compiler
-// vectorizes the loops that call them (libm's expf/tanhf are opaque calls, one element at a time,
+// Internal: float exp, tanh and erf for the elementwise ops and the per-instruction-set kernels
+// (src/kernels/cpu: the same code compiled for AVX2 and AVX-512), written branch-free so that the
+// compiler vectorizes the loops that call them (libm's expf/tanhf are opaque calls, one element at a time,
 // and took a fifth of rnnsearch's training time). double keeps libm: the float64 paths are the
 // references the tests trust.
 //
