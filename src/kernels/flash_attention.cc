@@ -29,6 +29,10 @@ namespace attend::kernels {
   void gelu_backward(const float* x, const float* g, float* dx, int64_t n);   \
   void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_t ignore, double eps, \
                  double scale, bool grad, double* losses);                   \
+  void layer_norm_rows(const float* x, const float* w, const float* b, float* y, float* xhat, double* rstd, \
+                       int64_t rows, int64_t n, double eps);                 \
+  void layer_norm_backward_rows(const float* g, const float* xhat, const float* w, const double* rstd, float* dx, \
+                                double* dw_acc, double* db_acc, int64_t rows, int64_t n); \
   }
 ATTEND_FLASH_DECLARE(cpu_generic)
 ATTEND_FLASH_DECLARE(cpu_avx2)
@@ -288,6 +292,28 @@ void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_
     case Isa::Generic: break;
   }
   cpu_generic::xent_rows(l, rows, n, targets, ignore, eps, scale, grad, losses);
+}
+
+void layer_norm_rows(const float* x, const float* w, const float* b, float* y, float* xhat, double* rstd,
+                     int64_t rows, int64_t n, double eps) {
+  if (rows <= 0 || n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::layer_norm_rows(x, w, b, y, xhat, rstd, rows, n, eps);
+    case Isa::Avx2: return cpu_avx2::layer_norm_rows(x, w, b, y, xhat, rstd, rows, n, eps);
+    case Isa::Generic: break;
+  }
+  cpu_generic::layer_norm_rows(x, w, b, y, xhat, rstd, rows, n, eps);
+}
+
+void layer_norm_backward_rows(const float* g, const float* xhat, const float* w, const double* rstd, float* dx,
+                              double* dw_acc, double* db_acc, int64_t rows, int64_t n) {
+  if (rows <= 0 || n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::layer_norm_backward_rows(g, xhat, w, rstd, dx, dw_acc, db_acc, rows, n);
+    case Isa::Avx2: return cpu_avx2::layer_norm_backward_rows(g, xhat, w, rstd, dx, dw_acc, db_acc, rows, n);
+    case Isa::Generic: break;
+  }
+  cpu_generic::layer_norm_backward_rows(g, xhat, w, rstd, dx, dw_acc, db_acc, rows, n);
 }
 
 const char* flash_isa_name() { return isa_name(current_isa()); }

@@ -161,7 +161,9 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
     Tensor out;
     if (fast) {
       out = Tensor::empty(x.shape(), DType::f32);
-      kernels::gelu(x.data<float>(), out.data<float>(), x.numel());
+      const float* px = x.data<float>();
+      float* po = out.data<float>();
+      detail::parallel_blocks(x.numel(), [&](int64_t a, int64_t b) { kernels::gelu(px + a, po + a, b - a); });
     } else {
       out = map1(x, [](auto v) {
         using T = decltype(v);
@@ -172,7 +174,9 @@ Tensor gelu(const Tensor& x, GeluApprox approx) {
       if (x.dtype() == DType::f32 && x.is_contiguous()) {
         const Tensor go = g[0].contiguous();
         Tensor dx = Tensor::empty(x.shape(), DType::f32);
-        kernels::gelu_backward(x.data<float>(), go.data<float>(), dx.data<float>(), x.numel());
+        const float *px = x.data<float>(), *pg = go.data<float>();
+        float* pd = dx.data<float>();
+        detail::parallel_blocks(x.numel(), [&](int64_t a, int64_t b) { kernels::gelu_backward(px + a, pg + a, pd + a, b - a); });
         return {dx};
       }
       return {mul(g[0], map1(x, [](auto v) {

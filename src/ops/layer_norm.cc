@@ -1,11 +1,16 @@
 // Layer normalization (Ba et al. 2016) over the last `normalized_dims` dims, as PyTorch computes it:
 //   mean = (1/N) sum_j x_j,  var = (1/N) sum_j (x_j - mean)^2 (biased),  rstd = 1 / sqrt(var + eps)
 //   xhat = (x - mean) * rstd,  y = xhat * weight + bias
-// where N is the number of normalized elements. Row statistics accumulate in f64 for both dtypes.
+// where N is the number of normalized elements. Float tensors go through the per-instruction-set
+// kernel (kernels::layer_norm_rows: float lanes combined in double), their rows over the threads;
+// float64 accumulates in f64 throughout (the reference).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "attend/autograd/autograd.h"
+#include "attend/core/threads.h"
+#include "attend/kernels/flash_attention.h"
 #include "attend/ops/nn_ops.h"
 
 namespace attend {
@@ -33,7 +38,21 @@ Tensor layer_norm(const Tensor& x, int normalized_dims, const Tensor& weight, co
   Tensor out = Tensor::empty(x.shape(), dt);        // x's shape
   Tensor xhat = Tensor::empty(x.shape(), dt);       // saved for backward
   Tensor rstd = Tensor::empty(Shape{rows}, DType::f64);  // [rows]
-  dispatch_dtype(dt, [&]<typename T>() {
+  // Row blocks: a function of the shape only (the backward's per-block sums are then the same for
+  // any thread count), spread over the threads.
+  const int blocks = static_cast<int>(std::clamp<int64_t>(rows * N / 32768, 1, 8));
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), blocks));
+  if (dt == DType::f32) {
+    const float* px = xc.data<float>();
+    const float* pw = w.defined() ? w.data<float>() : nullptr;
+    const float* pb = b.defined() ? b.data<float>() : nullptr;
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+    for (int k = 0; k < blocks; ++k) {
+      const int64_t r0 = rows * k / blocks, r1 = rows * (k + 1) / blocks;
+      kernels::layer_norm_rows(px + r0 * N, pw, pb, out.data<float>() + r0 * N, xhat.data<float>() + r0 * N,
+                               rstd.data<double>() + r0, r1 - r0, N, eps);
+    }
+  } else dispatch_dtype(dt, [&]<typename T>() {
     const T* px = xc.data<T>();
     const T* pw = w.defined() ? w.data<T>() : nullptr;
     const T* pb = b.defined() ? b.data<T>() : nullptr;
@@ -68,12 +87,38 @@ Tensor layer_norm(const Tensor& x, int normalized_dims, const Tensor& weight, co
   //   => dx = rstd * (gh - mean(gh) - xhat * mean(gh * xhat))
   //   dweight = sum over rows g * xhat,  dbias = sum over rows g.
   autograd::record("layer_norm", {x, weight, bias}, out,
-                   [xhat, rstd, w, has_b = bias.defined(), N, rows, norm_shape,
+                   [xhat, rstd, w, has_b = bias.defined(), N, rows, norm_shape, blocks, threads,
                     x_shape = x.shape(), dt](const std::vector<Tensor>& g) -> std::vector<Tensor> {
                      const Tensor gc = g[0].contiguous();
                      Tensor dx = Tensor::empty(x_shape, dt);
                      Tensor dw = w.defined() ? Tensor::zeros(norm_shape, dt) : Tensor();
                      Tensor db = has_b ? Tensor::zeros(norm_shape, dt) : Tensor();
+                     if (dt == DType::f32) {  // row blocks over the threads, each with its own sums
+                       std::vector<std::vector<double>> dwa(static_cast<size_t>(blocks)), dba(dwa);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+                       for (int k = 0; k < blocks; ++k) {
+                         const int64_t r0 = rows * k / blocks, r1 = rows * (k + 1) / blocks;
+                         auto& sw = dwa[static_cast<size_t>(k)];
+                         auto& sb = dba[static_cast<size_t>(k)];
+                         if (w.defined()) sw.assign(static_cast<size_t>(N), 0.0);
+                         if (has_b) sb.assign(static_cast<size_t>(N), 0.0);
+                         kernels::layer_norm_backward_rows(gc.data<float>() + r0 * N, xhat.data<float>() + r0 * N,
+                                                           w.defined() ? w.data<float>() : nullptr,
+                                                           rstd.data<double>() + r0, dx.data<float>() + r0 * N,
+                                                           w.defined() ? sw.data() : nullptr,
+                                                           has_b ? sb.data() : nullptr, r1 - r0, N);
+                       }
+                       for (int64_t j = 0; j < N; ++j) {
+                         double sw = 0.0, sb = 0.0;
+                         for (int k = 0; k < blocks; ++k) {
+                           if (w.defined()) sw += dwa[static_cast<size_t>(k)][static_cast<size_t>(j)];
+                           if (has_b) sb += dba[static_cast<size_t>(k)][static_cast<size_t>(j)];
+                         }
+                         if (w.defined()) dw.data<float>()[j] = static_cast<float>(sw);
+                         if (has_b) db.data<float>()[j] = static_cast<float>(sb);
+                       }
+                       return {dx, dw, db};
+                     }
                      dispatch_dtype(dt, [&]<typename T>() {
                        const T* pg = gc.data<T>();
                        const T* ph = xhat.data<T>();

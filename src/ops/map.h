@@ -1,16 +1,30 @@
 // Internal: elementwise maps over broadcast, strided operands into a new contiguous tensor.
-// Every elementwise op in src/ops goes through these three templates.
+// Every elementwise op in src/ops goes through these three templates. Contiguous operands of at
+// least kParallelElements elements are split over the threads (each element is computed alone, so
+// the result does not depend on the thread count).
 #pragma once
 
+#include <algorithm>
 #include <array>
 
 #include "attend/core/strided.h"
 #include "attend/core/tensor.h"
+#include "attend/core/threads.h"
 
 namespace attend::detail {
 
+inline constexpr int64_t kParallelElements = int64_t{1} << 16;
+
 inline void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   ATTEND_CHECK(a.dtype() == b.dtype(), op, "dtypes differ: ", a.str(), " vs ", b.str());
+}
+
+// f(begin, end) over [0, n) cut into one block per thread (one block below kParallelElements).
+template <typename F>
+void parallel_blocks(int64_t n, F&& f) {
+  const int64_t blocks = n >= kParallelElements ? std::min<int64_t>(num_threads(), n / 1024 + 1) : 1;
+#pragma omp parallel for schedule(static) if (blocks > 1) num_threads(static_cast<int>(blocks))
+  for (int64_t k = 0; k < blocks; ++k) f(n * k / blocks, n * (k + 1) / blocks);
 }
 
 // out[i] = f(x[i]) for T = x's dtype.
@@ -22,6 +36,7 @@ Tensor map1(const Tensor& x, F&& f) {
     T* q = out.data<T>();
     if (x.is_contiguous()) {
       const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelElements) num_threads(num_threads())
       for (int64_t i = 0; i < n; ++i) q[i] = f(p[i]);
       return;
     }
@@ -43,6 +58,7 @@ Tensor map2(const char* op, const Tensor& a, const Tensor& b, F&& f) {
     T* q = out.data<T>();
     if (a.shape() == b.shape() && a.is_contiguous() && b.is_contiguous()) {
       const int64_t n = out.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelElements) num_threads(num_threads())
       for (int64_t i = 0; i < n; ++i) q[i] = f(pa[i], pb[i]);
       return;
     }

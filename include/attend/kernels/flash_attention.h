@@ -180,6 +180,17 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log);
 void gelu(const float* x, float* y, int64_t n);
 void gelu_backward(const float* x, const float* g, float* dx, int64_t n);
 
+// Layer normalization of `rows` contiguous rows of n floats (ops layer_norm's float path):
+//   mean, var (biased) of the row, rstd = 1 / sqrt(var + eps), xhat = (x - mean) rstd,
+//   y = xhat * w + b (w, b may be null: 1 and 0)
+// statistics accumulated in float lanes and combined in double; xhat and rstd kept for backward.
+void layer_norm_rows(const float* x, const float* w, const float* b, float* y, float* xhat, double* rstd,
+                     int64_t rows, int64_t n, double eps);
+// Its backward over the same rows: dx = rstd (g w - mean(g w) - xhat mean(g w xhat)); g xhat and g
+// are added to dw_acc and db_acc (double, n each; null when not wanted).
+void layer_norm_backward_rows(const float* g, const float* xhat, const float* w, const double* rstd, float* dx,
+                              double* dw_acc, double* db_acc, int64_t rows, int64_t n);
+
 // Softmax cross-entropy of `rows` contiguous rows of n logits, in place: row r against target t_r
 // (rows whose target is `ignore` give loss 0), label smoothing eps:
 //   loss_r = lse - (1 - eps) l_t - eps / n * sum_c l_c           (written to losses[r], double)

@@ -750,6 +750,92 @@ void gelu_backward(const float* x, const float* g, float* dx, int64_t n) {
   }
 }
 
+// The sum of n floats: W lanes of float partial sums, combined in double.
+inline double lane_sum(const float* x, int64_t n) {
+  const int64_t nv = n / W * W;
+  alignas(64) float lanes[W];
+  V vs = Isa::zero();
+  for (int64_t j = 0; j < nv; j += W) vs = Isa::add(vs, Isa::loadu(x + j));
+  Isa::storeu(lanes, vs);
+  double s = 0.0;
+  for (int i = 0; i < W; ++i) s += static_cast<double>(lanes[i]);
+  for (int64_t j = nv; j < n; ++j) s += static_cast<double>(x[j]);
+  return s;
+}
+
+// Layer normalization rows (flash_attention.h, layer_norm_rows).
+void layer_norm_rows(const float* x, const float* w, const float* b, float* y, float* xhat, double* rstd,
+                     int64_t rows, int64_t n, double eps) {
+  const int64_t nv = n / W * W;
+  alignas(64) float lanes[W];
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n;
+    const double mean = lane_sum(xr, n) / static_cast<double>(n);
+    const float mf = static_cast<float>(mean);
+    const V vm = Isa::set1(mf);
+    V vv = Isa::zero();
+    for (int64_t j = 0; j < nv; j += W) {
+      const V d = Isa::sub(Isa::loadu(xr + j), vm);
+      vv = Isa::fma(d, d, vv);
+    }
+    Isa::storeu(lanes, vv);
+    double var = 0.0;
+    for (int i = 0; i < W; ++i) var += static_cast<double>(lanes[i]);
+    for (int64_t j = nv; j < n; ++j) {
+      const double d = static_cast<double>(xr[j]) - mean;
+      var += d * d;
+    }
+    const double rs = 1.0 / std::sqrt(var / static_cast<double>(n) + eps);
+    rstd[r] = rs;
+    const float rf = static_cast<float>(rs);
+    float* hr = xhat + r * n;
+    float* yr = y + r * n;
+    for (int64_t j = 0; j < n; ++j) {
+      const float h = (xr[j] - mf) * rf;
+      hr[j] = h;
+      yr[j] = (w != nullptr ? h * w[j] : h) + (b != nullptr ? b[j] : 0.0f);
+    }
+  }
+}
+
+// Its backward (flash_attention.h, layer_norm_backward_rows).
+void layer_norm_backward_rows(const float* g, const float* xhat, const float* w, const double* rstd, float* dx,
+                              double* dw_acc, double* db_acc, int64_t rows, int64_t n) {
+  const int64_t nv = n / W * W;
+  alignas(64) float lanes[W];
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* gr = g + r * n;
+    const float* hr = xhat + r * n;
+    V vg = Isa::zero(), vgh = Isa::zero();
+    for (int64_t j = 0; j < nv; j += W) {
+      const V gw = w != nullptr ? Isa::mul(Isa::loadu(gr + j), Isa::loadu(w + j)) : Isa::loadu(gr + j);
+      vg = Isa::add(vg, gw);
+      vgh = Isa::fma(gw, Isa::loadu(hr + j), vgh);
+    }
+    double m_gh = 0.0, m_ghh = 0.0;
+    Isa::storeu(lanes, vg);
+    for (int i = 0; i < W; ++i) m_gh += static_cast<double>(lanes[i]);
+    Isa::storeu(lanes, vgh);
+    for (int i = 0; i < W; ++i) m_ghh += static_cast<double>(lanes[i]);
+    for (int64_t j = nv; j < n; ++j) {
+      const double gw = w != nullptr ? static_cast<double>(gr[j]) * static_cast<double>(w[j]) : static_cast<double>(gr[j]);
+      m_gh += gw;
+      m_ghh += gw * static_cast<double>(hr[j]);
+    }
+    const float a = static_cast<float>(rstd[r]), mg = static_cast<float>(m_gh / static_cast<double>(n)),
+                mgh = static_cast<float>(m_ghh / static_cast<double>(n));
+    float* dr = dx + r * n;
+    for (int64_t j = 0; j < n; ++j) {
+      const float gw = w != nullptr ? gr[j] * w[j] : gr[j];
+      dr[j] = a * (gw - mg - hr[j] * mgh);
+    }
+    if (dw_acc != nullptr)
+      for (int64_t j = 0; j < n; ++j) dw_acc[j] += static_cast<double>(gr[j] * hr[j]);
+    if (db_acc != nullptr)
+      for (int64_t j = 0; j < n; ++j) db_acc[j] += static_cast<double>(gr[j]);
+  }
+}
+
 // Softmax cross-entropy rows in place (flash_attention.h, xent_rows): the max, then e = 2^((l -
 // m) log2 e) W lanes at a time with their sum in double, then the gradient from e.
 void xent_rows(float* l, int64_t rows, int64_t n, const int64_t* targets, int64_t ignore, double eps, double scale,
