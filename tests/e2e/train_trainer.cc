@@ -321,5 +321,35 @@ TEST_F(TrainTrainer, ProgressLinesWithInjectedClock) {
       << lines.back();
 }
 
+// A model's auxiliary terms (an objective's StepLoss::terms) are reported by name beside the loss:
+// the mean over the epoch's steps, weighted by their tokens, in the progress and summary lines.
+TEST_F(TrainTrainer, AuxiliaryTermsAreReportedByName) {
+  TrainRun run;
+  run.seconds_per_step = 0.25;
+  std::ostringstream log;
+  TrainerOptions o = base_options();
+  o.epochs = 1;
+  o.log_every = 1;
+  o.log_interval_s = 0.0;
+  TrainerOptions with_log = run.options(o);
+  with_log.log = &log;
+  const LossFn base = run.loss_fn();
+  int64_t step = 0;
+  FunctionObjective objective([&](const data::Batch& b) {
+    StepLoss s = base(b);
+    ++step;
+    s.terms = {{"reg", 0.5}, {"penalty", step % 2 == 0 ? 0.25 : 0.75}};  // mean 0.5 over pairs of steps
+    return s;
+  }, run.validate_fn());
+  Trainer t(run.model, run.adam, run.batches, objective, with_log);
+  t.fit();
+  const std::string text = log.str();
+  EXPECT_NE(text.find("| step 1 | loss "), std::string::npos) << text;
+  const std::regex progress(R"(\| step 1 \| loss \d+\.\d{4} \| aux reg 0\.5000 penalty 0\.7500 \| )");
+  EXPECT_TRUE(std::regex_search(text, progress)) << text;
+  const std::regex summary(R"(epoch 1/1 done \| .* \| skipped 0 \| aux reg 0\.5000 penalty 0\.\d{4} \| valid loss)");
+  EXPECT_TRUE(std::regex_search(text, summary)) << text;
+}
+
 }  // namespace
 }  // namespace attend::train
