@@ -14,9 +14,9 @@
 # --min-agreement 90% stops the run), sampled ones too (PyTorch replicates attend's sampler and its
 # Philox draws, so they agree; CTranslate2 has its own generator and is not expected to), and
 # CTranslate2's greedy tokens against PyTorch's (reported).
-# Timing: attend's whole process minus its start-up (the same command on one prompt, one token);
-# PyTorch's and CTranslate2's own clock around the generation loop (their processes take seconds to
-# start); interleaved, medians of --repeats (3). The same thread count everywhere (attend --threads
+# Timing: every side's own clock around its generation loop, the model loaded (attend generate's
+# summary line on stderr; a Python process takes seconds to start); interleaved, medians of
+# --repeats (3); whole-process times reported too. The same thread count everywhere (attend --threads
 # T; torch.set_num_threads(T); CTranslate2 intra_threads T, inter_threads 1; OMP_NUM_THREADS=T,
 # jemalloc for the Python peers). Tokens/s counts every generated token, </s> included: PyTorch's
 # count for attend and PyTorch (the same texts), CTranslate2's own.

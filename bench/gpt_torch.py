@@ -943,10 +943,6 @@ def run_generate_speed(a):
     encode_ids(a.attend, spm, prompts_txt, prompt_ids)
     prompts = read_ids(prompt_ids)
     prompt_lines = read_lines(prompts_txt)
-    one_txt, one_ids = os.path.join(out, "one.txt"), os.path.join(out, "one.ids")
-    with open(one_txt, "wb") as f:
-        f.write(prompt_lines[0] + b"\n")
-    write_ids(one_ids, prompts[:1])
     threads_list = [int(t) for t in str(a.threads).split(",") if t]
     batches = [int(b) for b in str(a.batches).split(",") if b]
     modes = [m for m in str(a.modes).split(",") if m]
@@ -983,6 +979,22 @@ def run_generate_speed(a):
                   f"{j['ppl_token']:.4f} over {j['tokens']} (nll relative difference {scores[ct]:+.2e})", flush=True)
             if r["tokens"] != j["tokens"] or (ct == "float32" and abs(scores[ct]) > 1e-4):
                 sys.exit(f"CTranslate2 {ct} does not score as attend does: the conversion is wrong")
+
+    def attend_measured(cmd):
+        """run_measured for attend generate, its generation seconds read from its stderr summary
+        line ("attend generate: P prompt(s), T token(s) in S s (...)")."""
+        with tempfile.TemporaryFile(mode="w+") as err:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - t0
+            err.seek(0)
+            text = err.read()
+        m = re.search(r"^attend generate: \d+ prompt\(s\), \d+ token\(s\) in ([0-9.]+) s", text, re.M)
+        rc = os.waitstatus_to_exitcode(status)
+        if rc == 0 and not m:
+            sys.exit(f"attend generate printed no summary line: {' '.join(cmd)}\n{text}")
+        return wall, usage.ru_maxrss / 1024.0, rc, dict(seconds=float(m.group(1))) if m else None
 
     def sampling(mode):
         return ["--temperature", "0"] if mode == "greedy" else \
@@ -1062,10 +1074,10 @@ def run_generate_speed(a):
     print(f"# PyTorch attention kernel in a generation step: {backend}", flush=True)
 
     # 2. Timing, interleaved (every side of one configuration in turn), medians of --repeats.
-    # attend: the whole process minus the same command on one prompt and one new token (loading
-    # the checkpoint and the SentencePiece model: about 0.2 s). PyTorch and CTranslate2: their own
-    # clock around the generation loop (the model loaded, imports done): a Python process's start-up
-    # (seconds, and noisy) would swamp a subtraction. Their whole-process times are kept as well.
+    # Every side's own clock around its generation loop (the model loaded, imports done): attend
+    # generate's summary line on stderr ("... in S s"), the RESULT line of the Python peers. A
+    # process's start-up (loading the checkpoint; a Python interpreter's seconds) would swamp a
+    # subtraction on runs this short. The whole-process times are kept as well.
     # Tokens: what PyTorch generated (</s> included) for attend and PyTorch (the same texts, above);
     # CTranslate2's own count for it.
     sides = ["attend", "torch"] + ["ct2." + c for c in ct2_types]
@@ -1075,19 +1087,18 @@ def run_generate_speed(a):
             for mode in modes:
                 for batch in batches:
                     for side in sides:
-                        m = meas.setdefault((threads, mode, batch, side), dict(full=[], one=[], inner=[], rss=[]))
+                        m = meas.setdefault((threads, mode, batch, side), dict(full=[], inner=[], rss=[]))
                         o = os.path.join(out, "timing.out")
-                        for which in (("full", "one") if side == "attend" else ("full",)):
+                        for which in ("full",):
                             if side == "attend":
-                                cmd, env = attend_cmd(mode, batch, threads, prompts_txt if which == "full" else one_txt,
-                                                      o, a.max_new if which == "full" else 1), None
+                                cmd, env = attend_cmd(mode, batch, threads, prompts_txt, o, a.max_new), None
                             elif side == "torch":
                                 cmd, env = torch_cmd(mode, batch, threads, prompt_ids, o, a.max_new), \
                                     torch_env("peer", threads, None)
                             else:
                                 cmd, env = ct2_cmd(side[4:], mode, batch, threads, prompt_ids, o, a.max_new), \
                                     torch_env("peer", threads, None)
-                            wall, rss, rc, r = run_measured(cmd, env=env)
+                            wall, rss, rc, r = attend_measured(cmd) if side == "attend" else run_measured(cmd, env=env)
                             if rc != 0:
                                 sys.exit(f"{side} exited with {rc}: {' '.join(cmd)}")
                             m[which].append(wall)
@@ -1097,7 +1108,6 @@ def run_generate_speed(a):
                                     m["inner"].append(r["seconds"])
                         print(f"# repeat {rep + 1}, {threads} thr, {mode}, batch {batch}, {side}: whole process "
                               f"{m['full'][-1]:.2f} s" +
-                              (f" ({m['one'][-1]:.2f} s for one prompt and token)" if m["one"] else "") +
                               (f"; generation alone {m['inner'][-1]:.2f} s" if m["inner"] else ""), flush=True)
     table = []
     for threads in threads_list:
@@ -1107,7 +1117,7 @@ def run_generate_speed(a):
                 for side in sides:
                     m = meas[(threads, mode, batch, side)]
                     n_tok = sum(counts[(mode, batch, side[4:])] if side.startswith("ct2.") else counts[(mode, batch)])
-                    secs = median(m["full"]) - median(m["one"]) if side == "attend" else median(m["inner"])
+                    secs = median(m["inner"])
                     row[side] = n_tok / secs if secs and secs > 0 else None
                     row[side + "_tokens"] = n_tok
                     row[side + "_wall"] = median(m["full"])
@@ -1118,9 +1128,8 @@ def run_generate_speed(a):
           f"{len(prompts)} prompts (the first {a.prompt_words} words of each document of "
           f"{os.path.basename(a.prompts_from)}), at most {a.max_new} new tokens each, batches of B prompts in file "
           f"order; greedy, and sampling at temperature {a.temperature}, top-p {a.top_p}, top-k {a.top_k}, seed "
-          f"{a.seed}. Generated tokens/s = tokens (</s> included) / seconds: attend's = its whole process minus "
-          f"the same command on one prompt and one token (its start-up); PyTorch's and CTranslate2's = their "
-          f"own clock around the generation loop (model loaded); medians of {a.repeats} interleaved repeat(s). "
+          f"{a.seed}. Generated tokens/s = tokens (</s> included) / seconds, every side's own clock around its "
+          f"generation loop (model loaded; attend generate's summary line); medians of {a.repeats} interleaved repeat(s). "
           f"Tokens: PyTorch's count for attend and PyTorch (their texts agree, below), CTranslate2's own for it.",
           "",
           "| threads | mode | batch | " + " | ".join(f"{s} tok/s" for s in sides) + " | " +

@@ -2,6 +2,7 @@
 // temperature, top-k and top-p, greedy search (--temperature 0) or beam search, over the model's
 // key/value cache. One --prompt is streamed to stdout as it is produced (flushed per token); a
 // --prompt-file is generated in batches and written one line per prompt, in order.
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -61,7 +62,9 @@ void run_generate(const GenerateOptions& o) {
     if (!o.continuation_only) std::cout << prompts[0] << std::flush;
     s.on_text = [](size_t, const std::string& text) { std::cout << text << std::flush; };
   }
+  const auto t0 = std::chrono::steady_clock::now();
   const std::vector<app::Generation> out = g.generate(prompts, s);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::ostringstream lines;
   for (size_t i = 0; i < out.size(); ++i) {
     if (stream) continue;
@@ -75,6 +78,14 @@ void run_generate(const GenerateOptions& o) {
     if (out[i].context_full)
       std::cerr << "attend generate: prompt " << i + 1 << " stopped at the model's context of "
                 << g.model().max_positions() << " tokens\n";
+  if (!stream) {
+    // The search alone (prompts encoded, text decoded; the checkpoint already loaded), so a
+    // benchmark need not subtract the start-up. Tokens count the end-of-text token where written.
+    int64_t tokens = 0;
+    for (const app::Generation& x : out) tokens += static_cast<int64_t>(x.ids.size()) + (x.ended ? 1 : 0);
+    std::fprintf(stderr, "attend generate: %zu prompt(s), %lld token(s) in %.3f s (%.1f tokens/s)\n", out.size(),
+                 static_cast<long long>(tokens), seconds, seconds > 0.0 ? static_cast<double>(tokens) / seconds : 0.0);
+  }
 }
 
 }  // namespace

@@ -180,6 +180,7 @@ AttentionResult scaled_dot_product_attention_fused(const Tensor& q_in, const Ten
   p.v = flash_view<const float>(v);
   if (opt.scale != 0.0) p.scale = static_cast<float>(opt.scale);
   p.mask = km->flash;
+  p.inference_only = !opt.need_weights && !autograd::needs_grad({q_in, k_in, v_in});
   if (opt.training && opt.dropout_p > 0.0) {
     ATTEND_CHECK(opt.dropout_p < 1.0, kOp, "dropout_p = ", opt.dropout_p, " must be in [0, 1)");
     p.dropout = {.p = static_cast<float>(opt.dropout_p),

@@ -122,6 +122,11 @@ struct FlashParams {
   // nullptr: only lse is written/read (lse_lo taken as 0, the less accurate behaviour).
   float* lse_lo = nullptr;
   std::optional<float> scale;  // default 1 / sqrt(D)
+  // No backward and no flash_attention_weights call will read this forward's LSE. A forward of
+  // few queries (Tq <= lanes / 4, no dropout: a decoding step) then computes the scores with
+  // vectors along D, reduced across lanes, instead of in the backward's rounding order: about
+  // 4x faster at Tq = 1, the same values to f32 rounding.
+  bool inference_only = false;
   FlashMask mask;
   FlashDropout dropout;
   FlashStats* stats = nullptr;  // optional report

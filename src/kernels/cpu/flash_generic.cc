@@ -1,5 +1,6 @@
 // Portable instance of the fused-attention kernel, the ground truth: plain C++ on 4-float
 // "vectors" (the compiler maps them to SSE2), multiply and add rounded separately (no FMA).
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <limits>
@@ -37,6 +38,8 @@ struct Isa {
   static V mul(V a, V b) { return map([&](int i) { return a.x[i] * b.x[i]; }); }
   static V max(V a, V b) { return map([&](int i) { return a.x[i] > b.x[i] ? a.x[i] : b.x[i]; }); }
   static V fma(V a, V b, V c) { return map([&](int i) { return a.x[i] * b.x[i] + c.x[i]; }); }
+  static float hsum(V a) { return (a.x[0] + a.x[1]) + (a.x[2] + a.x[3]); }
+  static float hmax(V a) { return std::max(std::max(a.x[0], a.x[1]), std::max(a.x[2], a.x[3])); }
   // One lane of fma(), rounded exactly as the vector version.
   static float fma1(float a, float b, float c) { return a * b + c; }
   static V iota() { return map([](int i) { return static_cast<float>(i); }); }

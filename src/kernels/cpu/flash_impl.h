@@ -336,8 +336,130 @@ inline void scores_t(const Problem& P, int64_t b, int64_t h, int64_t i0, int64_t
 // formed in double: lse + lse_lo equals m + log l to f32 precision of lse_lo, so what is
 // recomputed from them (backward, weights) does not see the rounding of lse (2^-24 |LSE|).
 
+// Forward of few queries (decoding: one query per step), for calls whose LSE no backward or
+// weights call reads (FlashParams::inference_only). The transposed tiles above put queries across
+// the lanes, so one query uses 1 lane in W; here rows stay rows: s_j = scale (q . k_j) with vectors
+// along D, reduced across lanes (not the backward's rounding order, hence the condition), the
+// online softmax with vectors along the keys, and O += p_j v_j with vectors along D.
+inline bool few_queries(const FlashParams& fp) {
+  return fp.inference_only && fp.dropout.p == 0.0f && fp.Tq * 4 <= W;
+}
+
+int64_t forward_few_queries(const Problem& P) {  // -> workspace bytes
+  const int64_t n_qt = (P.Tq + kBr - 1) / kBr;  // 1
+  const int64_t units = P.B * P.H * n_qt;
+  const int64_t nvd = (P.D + W - 1) / W, Dp = nvd * W;
+  const int dtail = static_cast<int>(P.D - (nvd - 1) * W);
+  const V log2e = Isa::set1(kLog2e);
+  const int nthreads = num_threads();
+  int64_t ws_bytes = 0;
+#pragma omp parallel num_threads(nthreads) reduction(max : ws_bytes)
+  {
+    Buf O(Dp * W), ST(kBcF * W);  // O [br][Dp], S [br][kBcF] (br <= W / 4)
+    ws_bytes = O.bytes() + ST.bytes();
+    RowIntervals R;
+    float m[W], l[W];
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t u = 0; u < units; ++u) {
+      const int64_t h = u % P.H, b = u / P.H, br = P.Tq;
+      const int64_t hk = h / P.group;
+      const float* kp = P.k.data + b * P.k.stride_b + hk * P.k.stride_h;
+      const float* vp = P.v.data + b * P.v.stride_b + hk * P.v.stride_h;
+      const float* qp = P.q.data + b * P.q.stride_b + h * P.q.stride_h;
+      R.build(P, b, 0, br);
+      const KvRange kr = kv_tiles(R, P.Tk);
+      fill(O.data(), O.data() + br * Dp, 0.0f);
+      fill(m, m + br, kNegInf);
+      fill(l, l + br, 0.0f);
+      for (int64_t t = kr.first_tile; t < kr.end_tile; ++t) {
+        const int64_t j0 = t * kBcF, bc = std::min(kBcF, P.Tk - j0);
+        if (R.classify(j0, bc) == TileKind::Skip) continue;
+        const int64_t nvk = (bc + W - 1) / W;
+        for (int64_t r = 0; r < br; ++r) {
+          float* srow = ST.data() + r * kBcF;
+          fill(srow, srow + nvk * W, kNegInf);
+          const int64_t lo = std::max(R.lo[r], j0), hi = std::min(R.hi[r], j0 + bc - 1);
+          const float* q = qp + r * P.q.stride_t;
+          int64_t j = lo;
+          for (; j + 4 <= hi + 1; j += 4) {  // four keys at once: four independent FMA chains
+            const float* k0 = kp + j * P.k.stride_t;
+            V a0 = Isa::zero(), a1 = Isa::zero(), a2 = Isa::zero(), a3 = Isa::zero();
+            for (int64_t v = 0; v < nvd; ++v) {
+              const int n = v == nvd - 1 ? dtail : W;
+              const V x = Isa::load_part(q + v * W, n);
+              a0 = Isa::fma(x, Isa::load_part(k0 + v * W, n), a0);
+              a1 = Isa::fma(x, Isa::load_part(k0 + P.k.stride_t + v * W, n), a1);
+              a2 = Isa::fma(x, Isa::load_part(k0 + 2 * P.k.stride_t + v * W, n), a2);
+              a3 = Isa::fma(x, Isa::load_part(k0 + 3 * P.k.stride_t + v * W, n), a3);
+            }
+            srow[j - j0] = Isa::hsum(a0) * P.scale;
+            srow[j - j0 + 1] = Isa::hsum(a1) * P.scale;
+            srow[j - j0 + 2] = Isa::hsum(a2) * P.scale;
+            srow[j - j0 + 3] = Isa::hsum(a3) * P.scale;
+          }
+          for (; j <= hi; ++j) {
+            const float* kj = kp + j * P.k.stride_t;
+            V a = Isa::zero();
+            for (int64_t v = 0; v < nvd; ++v) {
+              const int n = v == nvd - 1 ? dtail : W;
+              a = Isa::fma(Isa::load_part(q + v * W, n), Isa::load_part(kj + v * W, n), a);
+            }
+            srow[j - j0] = Isa::hsum(a) * P.scale;
+          }
+          if (P.has_tensor_mask)
+            for (j = lo; j <= hi; ++j) srow[j - j0] += P.tensor_mask(b, h, r, j);
+          // Online softmax over this tile's keys (see forward below for the recurrence).
+          V mv = Isa::set1(kNegInf);
+          for (int64_t v = 0; v < nvk; ++v) mv = Isa::max(mv, Isa::loadu(srow + v * W));
+          const float m_old = m[r], mx = std::max(m_old, Isa::hmax(mv));
+          m[r] = mx;
+          const float m_use = mx == kNegInf ? 0.0f : mx;
+          const V mu = Isa::set1(m_use);
+          V sum = Isa::zero();
+          for (int64_t v = 0; v < nvk; ++v) {
+            const V pj = Isa::exp2(Isa::mul(Isa::sub(Isa::loadu(srow + v * W), mu), log2e));
+            sum = Isa::add(sum, pj);
+            Isa::storeu(srow + v * W, pj);
+          }
+          alignas(64) float lane[W];
+          Isa::storeu(lane, Isa::exp2(Isa::mul(Isa::set1(m_old - m_use), log2e)));
+          const float a = lane[0];
+          l[r] = a * l[r] + Isa::hsum(sum);
+          const V av = Isa::set1(a);
+          float* orow = O.data() + r * Dp;
+          for (int64_t v = 0; v < nvd; ++v) Isa::storeu(orow + v * W, Isa::mul(Isa::loadu(orow + v * W), av));
+        }
+        // O [br][D] += P [br][bc] V [bc][D]
+        gemm_bv<true>(br, nvd, dtail, bc, ST.data(), kBcF, 1, vp + j0 * P.v.stride_t, P.v.stride_t, O.data(), Dp);
+      }
+      float* op = P.o.data + b * P.o.stride_b + h * P.o.stride_h;
+      float* lp = P.lse + b * P.lse_sb + h * P.lse_sh;
+      float* llp = P.lse_lo ? P.lse_lo + b * P.lse_sb + h * P.lse_sh : nullptr;
+      for (int64_t r = 0; r < br; ++r) {
+        const bool empty = !(l[r] > 0.0f);
+        const float inv = empty ? 0.0f : 1.0f / l[r];
+        for (int64_t d = 0; d < P.D; ++d) op[r * P.o.stride_t + d] = O.data()[r * Dp + d] * inv;
+        float hi = kNegInf, lo = 0.0f;
+        if (!empty) {
+          const double lg = std::log(static_cast<double>(l[r]));
+          hi = static_cast<float>(static_cast<double>(m[r]) + lg);
+          lo = static_cast<float>((static_cast<double>(m[r]) - static_cast<double>(hi)) + lg);
+        }
+        lp[r] = hi;
+        if (llp) llp[r] = lo;
+      }
+    }
+  }
+  return ws_bytes * nthreads;
+}
+
 void forward(const FlashParams& fp) {
   const Problem P(fp);
+  if (few_queries(fp)) {
+    const int64_t ws = forward_few_queries(P);
+    if (fp.stats) fp.stats->workspace_bytes = ws;
+    return;
+  }
   const int64_t n_qt = (P.Tq + kBr - 1) / kBr;
   const int64_t units = P.B * P.H * n_qt;
   const int nthreads = num_threads();
