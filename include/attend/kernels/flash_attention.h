@@ -124,8 +124,8 @@ struct FlashParams {
   std::optional<float> scale;  // default 1 / sqrt(D)
   // No backward and no flash_attention_weights call will read this forward's LSE. A forward of
   // few queries (Tq <= lanes / 4, no dropout: a decoding step) then computes the scores with
-  // vectors along D, reduced across lanes, instead of in the backward's rounding order: about
-  // 4x faster at Tq = 1, the same values to f32 rounding.
+  // vectors along D, reduced across lanes, instead of in the backward's rounding order: the same
+  // values to f32 rounding, and every lane busy (docs/performance.md, "GPT generation").
   bool inference_only = false;
   FlashMask mask;
   FlashDropout dropout;
