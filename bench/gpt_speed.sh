@@ -9,7 +9,8 @@
 #          seen: ~1e-5) - the window order, loss, clipping, schedule and Adam are the same; each
 #          side's result is also scored by the other side's evaluation;
 #   2. training tokens/s on 1 and 2 threads: the same batches from the same initial weights, the
-#      rate over steps 6..25 (after 5 warm-up steps), 3 interleaved repeats, medians, ratio;
+#      rate over steps 16..65 (after 15 warm-up steps: PyTorch's first steps are slow), 3
+#      interleaved repeats, medians, ratio;
 #   3. the same wall time: each side trains --minutes (20) on the largest thread count from
 #      attend's initial weights in attend's window order; validation perplexity of both final
 #      models by PyTorch's evaluation and by attend's (`attend eval --text`, which reads PyTorch's
@@ -34,8 +35,8 @@
 # Results: runs/gpt_speed/results.{md,json}, speed.log, attend.ckpt and torch.ckpt (the wall-time
 # models: bench/gpt_generate_speed.sh uses attend.ckpt).
 #
-#   bench/gpt_speed.sh [--quick] [--threads 1,2] [--minutes 20] [--repeats 3] [--steps 20]
-#       [--warmup-steps 5] [--wall-threads N] [--horizon STEPS] [--skip check,speed,wall] [--torch-compile]
+#   bench/gpt_speed.sh [--quick] [--threads 1,2] [--minutes 20] [--repeats 3] [--steps 50]
+#       [--warmup-steps 15] [--wall-threads N] [--horizon STEPS] [--skip check,speed,wall] [--torch-compile]
 #       [model options]
 #   --quick: 2 warm-up + 4 measured steps, 1 repeat, 1 minute each: checks the pipeline (~10 min).
 # Env: KJV_DIR (corpus, default runs/kjv), ATTEND_RUN_DIR (results), ATTEND_NO_BUILD=1.
