@@ -336,6 +336,26 @@ inline void scores_t(const Problem& P, int64_t b, int64_t h, int64_t i0, int64_t
 // formed in double: lse + lse_lo equals m + log l to f32 precision of lse_lo, so what is
 // recomputed from them (backward, weights) does not see the rounding of lse (2^-24 |LSE|).
 
+// The end of a forward row i of (b, h): O = acc / l (acc[d * acc_stride], d < D) and the LSE as
+// lse = fl(m + log l), lse_lo = fl((m - lse) + log l), formed in double; l = 0 (every key masked):
+// O = 0, LSE = -inf, lse_lo = 0.
+inline void finish_row(const Problem& P, int64_t b, int64_t h, int64_t i, float m, float l, const float* acc,
+                       int64_t acc_stride) {
+  const bool empty = !(l > 0.0f);
+  const float inv = empty ? 0.0f : 1.0f / l;
+  float* op = P.o.data + b * P.o.stride_b + h * P.o.stride_h + i * P.o.stride_t;
+  for (int64_t d = 0; d < P.D; ++d) op[d] = acc[d * acc_stride] * inv;
+  float hi = kNegInf, lo = 0.0f;
+  if (!empty) {
+    const double lg = std::log(static_cast<double>(l));
+    hi = static_cast<float>(static_cast<double>(m) + lg);
+    lo = static_cast<float>((static_cast<double>(m) - static_cast<double>(hi)) + lg);
+  }
+  const int64_t at = b * P.lse_sb + h * P.lse_sh + i;
+  P.lse[at] = hi;
+  if (P.lse_lo) P.lse_lo[at] = lo;
+}
+
 // Forward of few queries (decoding: one query per step), for calls whose LSE no backward or
 // weights call reads (FlashParams::inference_only). The transposed tiles above put queries across
 // the lanes, so one query uses 1 lane in W; here rows stay rows: s_j = scale (q . k_j) with vectors
@@ -432,22 +452,7 @@ int64_t forward_few_queries(const Problem& P) {  // -> workspace bytes
         // O [br][D] += P [br][bc] V [bc][D]
         gemm_bv<true>(br, nvd, dtail, bc, ST.data(), kBcF, 1, vp + j0 * P.v.stride_t, P.v.stride_t, O.data(), Dp);
       }
-      float* op = P.o.data + b * P.o.stride_b + h * P.o.stride_h;
-      float* lp = P.lse + b * P.lse_sb + h * P.lse_sh;
-      float* llp = P.lse_lo ? P.lse_lo + b * P.lse_sb + h * P.lse_sh : nullptr;
-      for (int64_t r = 0; r < br; ++r) {
-        const bool empty = !(l[r] > 0.0f);
-        const float inv = empty ? 0.0f : 1.0f / l[r];
-        for (int64_t d = 0; d < P.D; ++d) op[r * P.o.stride_t + d] = O.data()[r * Dp + d] * inv;
-        float hi = kNegInf, lo = 0.0f;
-        if (!empty) {
-          const double lg = std::log(static_cast<double>(l[r]));
-          hi = static_cast<float>(static_cast<double>(m[r]) + lg);
-          lo = static_cast<float>((static_cast<double>(m[r]) - static_cast<double>(hi)) + lg);
-        }
-        lp[r] = hi;
-        if (llp) llp[r] = lo;
-      }
+      for (int64_t r = 0; r < br; ++r) finish_row(P, b, h, r, m[r], l[r], O.data() + r * Dp, 1);
     }
   }
   return ws_bytes * nthreads;
@@ -521,22 +526,7 @@ void forward(const FlashParams& fp) {
           }
         gemm_bv<true>(P.D, nvq, W, bc, vp + j0 * P.v.stride_t, 1, P.v.stride_t, S, kBr, OT.data(), kBr);
       }
-      float* op = P.o.data + b * P.o.stride_b + h * P.o.stride_h + i0 * P.o.stride_t;
-      float* lp = P.lse + b * P.lse_sb + h * P.lse_sh + i0;
-      float* llp = P.lse_lo ? P.lse_lo + b * P.lse_sb + h * P.lse_sh + i0 : nullptr;
-      for (int64_t r = 0; r < br; ++r) {
-        const bool empty = !(l[r] > 0.0f);
-        const float inv = empty ? 0.0f : 1.0f / l[r];
-        for (int64_t d = 0; d < P.D; ++d) op[r * P.o.stride_t + d] = OT.data()[d * kBr + r] * inv;
-        float hi = kNegInf, lo = 0.0f;
-        if (!empty) {
-          const double lg = std::log(static_cast<double>(l[r]));
-          hi = static_cast<float>(static_cast<double>(m[r]) + lg);
-          lo = static_cast<float>((static_cast<double>(m[r]) - static_cast<double>(hi)) + lg);
-        }
-        lp[r] = hi;
-        if (llp) llp[r] = lo;
-      }
+      for (int64_t r = 0; r < br; ++r) finish_row(P, b, h, i0 + r, m[r], l[r], OT.data() + r, kBr);
     }
   }
   if (fp.stats) fp.stats->workspace_bytes = ws_bytes * nthreads;
