@@ -370,6 +370,7 @@ int64_t forward_few_queries(const Problem& P) {  // -> workspace bytes
   const int64_t units = P.B * P.H * n_qt;
   const int64_t nvd = (P.D + W - 1) / W, Dp = nvd * W;
   const int dtail = static_cast<int>(P.D - (nvd - 1) * W);
+  const int64_t nfull = P.D / W;  // whole vectors along D (nvd - 1 when dtail < W)
   const V log2e = Isa::set1(kLog2e);
   const int nthreads = num_threads();
   int64_t ws_bytes = 0;
@@ -449,8 +450,20 @@ int64_t forward_few_queries(const Problem& P) {  // -> workspace bytes
           float* orow = O.data() + r * Dp;
           for (int64_t v = 0; v < nvd; ++v) Isa::storeu(orow + v * W, Isa::mul(Isa::loadu(orow + v * W), av));
         }
-        // O [br][D] += P [br][bc] V [bc][D]
-        gemm_bv<true>(br, nvd, dtail, bc, ST.data(), kBcF, 1, vp + j0 * P.v.stride_t, P.v.stride_t, O.data(), Dp);
+        // O [br][D] += P [br][bc] V [bc][D]. V's rows are read in place, so a last vector of
+        // fewer than W lanes is loaded partially (the micro-kernel loads whole vectors, which would
+        // read past the end of V); per element the same FMA sequence either way.
+        const float* vt = vp + j0 * P.v.stride_t;
+        if (nfull > 0) gemm_bv<true>(br, nfull, W, bc, ST.data(), kBcF, 1, vt, P.v.stride_t, O.data(), Dp);
+        if (nfull < nvd)
+          for (int64_t r = 0; r < br; ++r) {
+            float* oc = O.data() + r * Dp + nfull * W;
+            const float* pr = ST.data() + r * kBcF;
+            V acc = Isa::load_part(oc, dtail);
+            for (int64_t j = 0; j < bc; ++j)
+              acc = Isa::fma(Isa::set1(pr[j]), Isa::load_part(vt + j * P.v.stride_t + nfull * W, dtail), acc);
+            Isa::store_part(oc, acc, dtail);
+          }
       }
       for (int64_t r = 0; r < br; ++r) finish_row(P, b, h, r, m[r], l[r], O.data() + r * Dp, 1);
     }
