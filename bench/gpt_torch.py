@@ -1089,23 +1089,18 @@ def run_generate_speed(a):
                     for side in sides:
                         m = meas.setdefault((threads, mode, batch, side), dict(full=[], inner=[], rss=[]))
                         o = os.path.join(out, "timing.out")
-                        for which in ("full",):
-                            if side == "attend":
-                                cmd, env = attend_cmd(mode, batch, threads, prompts_txt, o, a.max_new), None
-                            elif side == "torch":
-                                cmd, env = torch_cmd(mode, batch, threads, prompt_ids, o, a.max_new), \
-                                    torch_env("peer", threads, None)
-                            else:
-                                cmd, env = ct2_cmd(side[4:], mode, batch, threads, prompt_ids, o, a.max_new), \
-                                    torch_env("peer", threads, None)
-                            wall, rss, rc, r = attend_measured(cmd) if side == "attend" else run_measured(cmd, env=env)
-                            if rc != 0:
-                                sys.exit(f"{side} exited with {rc}: {' '.join(cmd)}")
-                            m[which].append(wall)
-                            if which == "full":
-                                m["rss"].append(rss)
-                                if r is not None:
-                                    m["inner"].append(r["seconds"])
+                        if side == "attend":
+                            cmd = attend_cmd(mode, batch, threads, prompts_txt, o, a.max_new)
+                            wall, rss, rc, r = attend_measured(cmd)
+                        else:
+                            cmd = torch_cmd(mode, batch, threads, prompt_ids, o, a.max_new) if side == "torch" else \
+                                ct2_cmd(side[4:], mode, batch, threads, prompt_ids, o, a.max_new)
+                            wall, rss, rc, r = run_measured(cmd, env=torch_env("peer", threads, None))
+                        if rc != 0 or r is None:
+                            sys.exit(f"{side} exited with {rc} or reported no time: {' '.join(cmd)}")
+                        m["full"].append(wall)
+                        m["rss"].append(rss)
+                        m["inner"].append(r["seconds"])
                         print(f"# repeat {rep + 1}, {threads} thr, {mode}, batch {batch}, {side}: whole process "
                               f"{m['full'][-1]:.2f} s" +
                               (f"; generation alone {m['inner'][-1]:.2f} s" if m["inner"] else ""), flush=True)

@@ -192,11 +192,12 @@ def sgemm_ceiling(bench, threads):
     return out
 
 
-def run_measured(cmd, env=None, echo=None):
+def run_measured(cmd, env=None, echo=None, stderr=None):
     """Runs cmd as a child -> (wall seconds, max RSS of that child in MiB (wait4), exit code, its
-    RESULT json or None). echo: prefix for printing its other stdout lines (None: not printed)."""
+    RESULT json or None). echo: prefix for printing its other stdout lines (None: not printed);
+    stderr: where the child's standard error goes (None: inherited)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True, bufsize=1)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
     result = None
     for line in proc.stdout:
         if line.startswith("RESULT "):

@@ -365,9 +365,22 @@ inline bool few_queries(const FlashParams& fp) {
   return fp.inference_only && fp.dropout.p == 0.0f && fp.Tq * 4 <= W;
 }
 
+// s[n] = scale (q . k_n) for the N keys k_0 + n * ks, vectors along D (the last one of dtail lanes),
+// one accumulator per key: N independent FMA chains.
+template <int N>
+inline void dots(const float* q, const float* k0, int64_t ks, int64_t nvd, int dtail, float scale, float* s) {
+  V acc[N];
+  for (int n = 0; n < N; ++n) acc[n] = Isa::zero();
+  for (int64_t v = 0; v < nvd; ++v) {
+    const int lanes = v == nvd - 1 ? dtail : W;
+    const V x = Isa::load_part(q + v * W, lanes);
+    for (int n = 0; n < N; ++n) acc[n] = Isa::fma(x, Isa::load_part(k0 + n * ks + v * W, lanes), acc[n]);
+  }
+  for (int n = 0; n < N; ++n) s[n] = Isa::hsum(acc[n]) * scale;
+}
+
 int64_t forward_few_queries(const Problem& P) {  // -> workspace bytes
-  const int64_t n_qt = (P.Tq + kBr - 1) / kBr;  // 1
-  const int64_t units = P.B * P.H * n_qt;
+  const int64_t units = P.B * P.H;  // one unit holds all Tq (<= W / 4) queries of a (batch, head)
   const int64_t nvd = (P.D + W - 1) / W, Dp = nvd * W;
   const int dtail = static_cast<int>(P.D - (nvd - 1) * W);
   const int64_t nfull = P.D / W;  // whole vectors along D (nvd - 1 when dtail < W)
@@ -402,31 +415,8 @@ int64_t forward_few_queries(const Problem& P) {  // -> workspace bytes
           const int64_t lo = std::max(R.lo[r], j0), hi = std::min(R.hi[r], j0 + bc - 1);
           const float* q = qp + r * P.q.stride_t;
           int64_t j = lo;
-          for (; j + 4 <= hi + 1; j += 4) {  // four keys at once: four independent FMA chains
-            const float* k0 = kp + j * P.k.stride_t;
-            V a0 = Isa::zero(), a1 = Isa::zero(), a2 = Isa::zero(), a3 = Isa::zero();
-            for (int64_t v = 0; v < nvd; ++v) {
-              const int n = v == nvd - 1 ? dtail : W;
-              const V x = Isa::load_part(q + v * W, n);
-              a0 = Isa::fma(x, Isa::load_part(k0 + v * W, n), a0);
-              a1 = Isa::fma(x, Isa::load_part(k0 + P.k.stride_t + v * W, n), a1);
-              a2 = Isa::fma(x, Isa::load_part(k0 + 2 * P.k.stride_t + v * W, n), a2);
-              a3 = Isa::fma(x, Isa::load_part(k0 + 3 * P.k.stride_t + v * W, n), a3);
-            }
-            srow[j - j0] = Isa::hsum(a0) * P.scale;
-            srow[j - j0 + 1] = Isa::hsum(a1) * P.scale;
-            srow[j - j0 + 2] = Isa::hsum(a2) * P.scale;
-            srow[j - j0 + 3] = Isa::hsum(a3) * P.scale;
-          }
-          for (; j <= hi; ++j) {
-            const float* kj = kp + j * P.k.stride_t;
-            V a = Isa::zero();
-            for (int64_t v = 0; v < nvd; ++v) {
-              const int n = v == nvd - 1 ? dtail : W;
-              a = Isa::fma(Isa::load_part(q + v * W, n), Isa::load_part(kj + v * W, n), a);
-            }
-            srow[j - j0] = Isa::hsum(a) * P.scale;
-          }
+          for (; j + 4 <= hi + 1; j += 4) dots<4>(q, kp + j * P.k.stride_t, P.k.stride_t, nvd, dtail, P.scale, srow + j - j0);
+          for (; j <= hi; ++j) dots<1>(q, kp + j * P.k.stride_t, P.k.stride_t, nvd, dtail, P.scale, srow + j - j0);
           if (P.has_tensor_mask)
             for (j = lo; j <= hi; ++j) srow[j - j0] += P.tensor_mask(b, h, r, j);
           // Online softmax over this tile's keys (see forward below for the recurrence).
