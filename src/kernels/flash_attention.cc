@@ -24,6 +24,8 @@ namespace attend::kernels {
   void backward(const FlashBackwardParams& p);                               \
   void weights(const FlashParams& p, const FlashWeightsRequest& r);          \
   void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);      \
+  void keep_bits(uint64_t seed, uint64_t first, int64_t n, float p, uint8_t* keep); \
+  void apply_keep(const uint8_t* keep, int64_t n, float scale, const float* x, float* y); \
   void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log); \
   void gelu(const float* x, float* y, int64_t n);                             \
   void gelu_backward(const float* x, const float* g, float* dx, int64_t n);   \
@@ -250,6 +252,26 @@ void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
       break;
   }
   cpu_generic::uniforms(seed, first, n, out);
+}
+
+void dropout_keep_bits(uint64_t seed, uint64_t first, int64_t n, float p, uint8_t* keep) {
+  if (n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::keep_bits(seed, first, n, p, keep);
+    case Isa::Avx2: return cpu_avx2::keep_bits(seed, first, n, p, keep);
+    case Isa::Generic: break;
+  }
+  cpu_generic::keep_bits(seed, first, n, p, keep);
+}
+
+void dropout_apply(const uint8_t* keep, int64_t n, float scale, const float* x, float* y) {
+  if (n <= 0) return;
+  switch (current_isa()) {
+    case Isa::Avx512: return cpu_avx512::apply_keep(keep, n, scale, x, y);
+    case Isa::Avx2: return cpu_avx2::apply_keep(keep, n, scale, x, y);
+    case Isa::Generic: break;
+  }
+  cpu_generic::apply_keep(keep, n, scale, x, y);
 }
 
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t n, bool log) {

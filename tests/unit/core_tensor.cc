@@ -69,6 +69,19 @@ TEST(CoreRng, CounterBasedAndReproducible) {
   EXPECT_EQ(w[3], 0x9b00dbd8u);
 }
 
+// Dropout's uniforms: position j of a stream is word j % 4 of the block at counter j / 4.
+TEST(CoreRng, PhiloxUniformTakesFourPositionsPerBlock) {
+  const uint64_t seed = 0x1234567890abcdefULL;
+  for (const uint64_t c : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 32) + 1}) {
+    const auto w = philox4x32(seed, c);
+    for (uint64_t k = 0; k < 4; ++k) {
+      EXPECT_EQ(philox_uniform(seed, 0, 4 * c + k), u32_to_unit_float(w[k])) << "counter " << c << ", word " << k;
+      EXPECT_EQ(philox_uniform(seed, 3, 4 * c + k - 3), u32_to_unit_float(w[k])) << "offset + index is the position";
+    }
+  }
+  EXPECT_NE(philox_uniform(seed, 0, 0), philox_uniform(seed, 0, 1));
+}
+
 TEST(CoreRng, NormalAndUniformMoments) {
   Rng rng(3);
   const auto n = Tensor::randn({200000}, rng, DType::f64).to_vector<double>();

@@ -30,9 +30,10 @@ TEST_P(FlashDropout, MatchesReferenceWithTheSameMask) {
   check_case({.name = "p=0.2", .B = 2, .H = 2, .Hkv = 1, .Tq = 70, .Tk = 90, .D = 32, .dropout = 0.2f, .seed = 210});
   check_case({.name = "p=0.5 causal kv_len", .B = 2, .H = 2, .Hkv = 2, .Tq = 65, .Tk = 130, .D = 64,
               .causal = CausalMode::BottomRight, .kv_len = {100, 130}, .dropout = 0.5f, .seed = 211});
-  // Counters that cross a 2^32 boundary (the SIMD generators carry into the high word).
-  check_case({.name = "offset near 2^32", .B = 1, .H = 2, .Hkv = 2, .Tq = 20, .Tk = 45, .D = 16, .dropout = 0.3f,
-              .seed = 212, .dropout_offset = (uint64_t{1} << 32) - 900});
+  // Philox counters (positions / 4) that cross a 2^32 boundary (the SIMD generators carry into
+  // the high word), from an offset that is not a multiple of 4.
+  check_case({.name = "offset near 2^34", .B = 1, .H = 2, .Hkv = 2, .Tq = 20, .Tk = 45, .D = 16, .dropout = 0.3f,
+              .seed = 212, .dropout_offset = (uint64_t{1} << 34) - 901});
 }
 
 TEST_P(FlashDropout, SeedAndOffsetSelectTheMask) {
@@ -49,15 +50,55 @@ TEST_P(FlashDropout, SeedAndOffsetSelectTheMask) {
 
 // The uniforms the dropout op draws through: philox_uniform's, bit for bit, for lengths that are
 // not multiples of the vector width and counters that carry into the high word.
+// Every residue of first mod 4 (positions share Philox blocks four at a time), lengths around a
+// vector's 4 W positions, counters (first / 4) that carry into the high word.
 TEST_P(FlashDropout, DropoutUniformsEqualPhiloxUniformBitForBit) {
-  for (const uint64_t first : {uint64_t{0}, uint64_t{12345}, (uint64_t{1} << 32) - 37, (uint64_t{7} << 40) + 3})
-    for (const int64_t n : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{1000}}) {
+  for (const uint64_t first : {uint64_t{0}, uint64_t{1}, uint64_t{2}, uint64_t{3}, uint64_t{12345},
+                               (uint64_t{1} << 34) - 37, (uint64_t{1} << 34) - 2, (uint64_t{7} << 40) + 3})
+    for (const int64_t n : {int64_t{1}, int64_t{3}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{63}, int64_t{64},
+                            int64_t{65}, int64_t{1000}}) {
       std::vector<float> u(static_cast<size_t>(n) + 1, -1.0f);
       kernels::dropout_uniforms(0x5eed1234abcdULL, first, n, u.data());
       for (int64_t e = 0; e < n; ++e)
         ASSERT_EQ(u[static_cast<size_t>(e)], philox_uniform(0x5eed1234abcdULL, first, static_cast<uint64_t>(e)))
             << "first " << first << ", n " << n << ", e " << e;
       EXPECT_EQ(u.back(), -1.0f) << "wrote past n";
+    }
+}
+
+// The dropout op's mask bits and their application: the compare of each uniform with p, bit e % 8
+// of byte e / 8, zero bits past n; y = x * scale where kept, 0 where dropped, NaN kept as NaN.
+TEST_P(FlashDropout, KeepBitsAndApplyMatchTheUniforms) {
+  const uint64_t seed = 0x5eed1234abcdULL;
+  for (const uint64_t first : {uint64_t{0}, uint64_t{5}, (uint64_t{1} << 34) - 7})
+    for (const int64_t n : {int64_t{1}, int64_t{9}, int64_t{16}, int64_t{31}, int64_t{1024}, int64_t{2500}}) {
+      SCOPED_TRACE("first " + std::to_string(first) + ", n " + std::to_string(n));
+      const float p = 0.3f, scale = 1.0f / 0.7f;
+      std::vector<uint8_t> keep(static_cast<size_t>((n + 7) / 8) + 1, 0xAB);
+      kernels::dropout_keep_bits(seed, first, n, p, keep.data());
+      EXPECT_EQ(keep.back(), 0xAB) << "wrote past ceil(n / 8) bytes";
+      if (n % 8) {
+        EXPECT_EQ(keep[static_cast<size_t>(n / 8)] >> (n % 8), 0) << "bits past n must be 0";
+      }
+      std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n), 7.0f);
+      for (int64_t e = 0; e < n; ++e) x[static_cast<size_t>(e)] = 0.25f * static_cast<float>(e % 13) - 1.0f;
+      x[0] = std::numeric_limits<float>::quiet_NaN();
+      kernels::dropout_apply(keep.data(), n, scale, x.data(), y.data());
+      int64_t kept = 0;
+      for (int64_t e = 0; e < n; ++e) {
+        const bool want = philox_uniform(seed, first, static_cast<uint64_t>(e)) >= p;
+        const bool bit = (keep[static_cast<size_t>(e / 8)] >> (e % 8)) & 1;
+        ASSERT_EQ(bit, want) << "e " << e;
+        kept += want;
+        if (e == 0) {
+          EXPECT_TRUE(std::isnan(y[0])) << "a NaN stays NaN, dropped or kept";
+          continue;
+        }
+        ASSERT_EQ(y[static_cast<size_t>(e)], want ? x[static_cast<size_t>(e)] * scale : 0.0f) << "e " << e;
+      }
+      if (n >= 1024) {
+        EXPECT_NEAR(static_cast<double>(kept) / static_cast<double>(n), 0.7, 0.05);
+      }
     }
 }
 

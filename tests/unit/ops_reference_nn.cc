@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attend/core/threads.h"
 #include "attend/ops/ops.h"
 #include "reference/ops_reference.h"
 #include "support/check.h"
@@ -138,6 +139,31 @@ TEST(SemanticsDropout, MaskFromDocumentedCountersAndScale) {
   const Tensor y2 = dropout(x, 0.3, true, drop);
   EXPECT_TRUE(all_close(y2, ref::dropout(x, 0.3, seed, base + 200), 1e-6, 1e-6));
   EXPECT_GT(test::max_abs_diff(y, y2), 0.0);
+}
+
+// Several blocks of the op's threads (4096 elements each) and a partial one, from an offset that
+// is not a multiple of 4: forward and backward use the same mask, the reference's, in f32 and f64,
+// on 1 and 2 threads.
+TEST(SemanticsDropout, BackwardUsesTheForwardMaskAcrossBlocksAndThreads) {
+  Rng rng(40);
+  for (const DType dt : {DType::f32, DType::f64})
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE(std::string(dt == DType::f32 ? "f32" : "f64") + ", threads " + std::to_string(threads));
+      const int saved = num_threads();
+      set_num_threads(threads);
+      const Tensor x0 = Tensor::randn({3, 12345}, rng, dt);
+      Tensor x = x0.detach();
+      x.set_requires_grad(true);
+      Rng drop(99);
+      drop.advance(6);
+      const uint64_t seed = drop.seed(), base = drop.offset();
+      const Tensor y = dropout(x, 0.2, true, drop);
+      EXPECT_TRUE(all_close(y, ref::dropout(x0, 0.2, seed, base), 1e-6, 1e-6));
+      const Tensor g = Tensor::randn({3, 12345}, rng, dt);
+      y.backward(g);
+      set_num_threads(saved);
+      EXPECT_TRUE(all_close(x.grad(), ref::dropout(g, 0.2, seed, base), 1e-6, 1e-6));
+    }
 }
 
 TEST(SemanticsDropout, KeepsAboutOneMinusPAndIsIdentityWhenOff) {

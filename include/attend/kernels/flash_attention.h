@@ -167,10 +167,19 @@ void flash_attention_backward(const FlashBackwardParams& p);
 // masked rows give 0.
 void flash_attention_weights(const FlashParams& p, const FlashWeightsRequest& req);
 
-// out[e] = attend::philox_uniform(seed, 0, first + e) for e < n, bit for bit (core/rng.h: word 0
-// of Philox4x32-10 at counter first + e, 24 bits as a float in [0, 1)), many counters per
-// instruction: the uniforms of the kernel's attention dropout, and of the dropout op.
+// out[e] = attend::philox_uniform(seed, 0, first + e) for e < n, bit for bit (core/rng.h: word
+// (first + e) % 4 of Philox4x32-10 at counter (first + e) / 4, 24 bits as a float in [0, 1)), many
+// counters per instruction: the uniforms of the kernel's attention dropout, and of the dropout op.
 void dropout_uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);
+
+// The dropout op's mask as bits: bit e % 8 of keep[e / 8] is 1 iff
+// philox_uniform(seed, 0, first + e) >= p, for e < n (the unused high bits of a last partial byte
+// are 0). ceil(n / 8) bytes: a 32nd of a float mask's memory traffic.
+void dropout_keep_bits(uint64_t seed, uint64_t first, int64_t n, float p, uint8_t* keep);
+
+// y[e] = x[e] * scale where bit e of keep (as above) is 1, else 0, for e < n; x and y may alias.
+// The dropout op's forward (x the input) and backward (x the incoming gradient).
+void dropout_apply(const uint8_t* keep, int64_t n, float scale, const float* x, float* y);
 
 // Row-wise softmax (log = false) or log-softmax (log = true) of `rows` contiguous rows of n
 // floats, x -> y (distinct buffers): y = e^(x - m) / s or y = x - m - log s, m = the row's max,

@@ -49,8 +49,20 @@ struct Isa {
   static V eq_neg_inf(V m, V fill) {
     return map([&](int i) { return m.x[i] == -std::numeric_limits<float>::infinity() ? fill.x[i] : m.x[i]; });
   }
-  // Dropout uniforms: out[e] = attend::philox_uniform(seed, 0, first + e), one call each.
-  static void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);
+  // out[4 l + w] = word w of Philox4x32-10 at counter c + l, l < W, as a dropout uniform.
+  static void philox_block(uint64_t seed, uint64_t c, float* out);
+  // Bits of u[e] >= p for e < 16: bit e % 8 of out[e / 8].
+  static void ge_bits16(const float* u, float p, uint8_t* out) {
+    for (int h = 0; h < 2; ++h) {
+      unsigned b = 0;
+      for (int e = 0; e < 8; ++e) b |= static_cast<unsigned>(u[8 * h + e] >= p) << e;
+      out[h] = static_cast<uint8_t>(b);
+    }
+  }
+  // y[e] = x[e] * (bit e of keep ? scale : 0) for e < 16.
+  static void apply16(const uint8_t* keep, float scale, const float* x, float* y) {
+    for (int e = 0; e < 16; ++e) y[e] = x[e] * (((keep[e >> 3] >> (e & 7)) & 1) ? scale : 0.0f);
+  }
   // 2^x = 2^n * 2^f, n = round-to-nearest-even(x) (by the 1.5 * 2^23 trick), f in [-1/2, 1/2], the
   // same Cephes polynomial as the SIMD instances. x < -126 (including -inf and NaN) gives 0.
   static float exp2_1(float x) {
@@ -74,12 +86,16 @@ struct Isa {
 
 }  // namespace attend::kernels::cpu_generic
 
+#include "attend/core/rng.h"
 #include "flash_impl.h"
 
 namespace attend::kernels::cpu_generic {
 
-void Isa::uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
-  for (int64_t e = 0; e < n; ++e) out[e] = flash_detail::dropout_uniform(seed, 0, first + static_cast<uint64_t>(e));
+void Isa::philox_block(uint64_t seed, uint64_t c, float* out) {
+  for (int l = 0; l < W; ++l) {
+    const auto w = philox4x32(seed, c + static_cast<uint64_t>(l));
+    for (int k = 0; k < 4; ++k) out[4 * l + k] = u32_to_unit_float(w[static_cast<size_t>(k)]);
+  }
 }
 
 }  // namespace attend::kernels::cpu_generic

@@ -9,7 +9,9 @@
 //   V, W (lanes), kAcc (accumulator registers a micro-kernel may use), kMaxNV (vectors per row)
 //   zero(), set1(f), loadu(p), storeu(p, v), load_part(p, n), store_part(p, v, n)
 //   add, sub, mul, max, fma(a, b, c) = a * b + c, fma1 (one lane of fma), exp2(x) (0 for x < -126, -inf and NaN),
-//   uniforms(seed, first, n, out) (the dropout uniforms of counters first .. first + n - 1),
+//   philox_block(seed, c, out) (the 4 W dropout uniforms of Philox counters c .. c + W - 1),
+//   ge_bits16(u, p, bits) (16 compares u >= p as 2 bytes of bits), apply16(keep, scale, x, y)
+//   (16 of y = x * (kept ? scale : 0)),
 //   iota() (lanes 0, 1, ..., W-1 as floats), select_in(x, j, lo, hi, fill) (x where
 //   lo <= j <= hi, else fill), eq_neg_inf(m, fill) (fill where m == -inf, else m).
 //
@@ -58,6 +60,8 @@ constexpr int64_t kBc = 64;    // keys per tile, backward (less wasted work on c
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr float kPosInf = std::numeric_limits<float>::infinity();
+
+void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out);  // below
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 inline void fill(float* begin, float* end, float value) {
@@ -232,7 +236,7 @@ struct Problem {
   // formula of the header (element (b, h, i, j) uses counter offset + ((b H + h) Tq + i) Tk + j).
   void dropout_row(int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, float* z) const {
     const uint64_t first = offset + ((static_cast<uint64_t>(b) * H + h) * Tq + i) * Tk + j0;
-    Isa::uniforms(seed, first, n, z);
+    uniforms(seed, first, n, z);
     for (int64_t e = 0; e < n; ++e) z[e] = z[e] >= drop_p ? drop_scale : 0.0f;
   }
 };
@@ -798,8 +802,46 @@ void backward(const FlashBackwardParams& bp) {
   if (fp.stats) fp.stats->workspace_bytes = shared_bytes + ws_thread * nthreads;
 }
 
-// The dropout uniforms of counters first .. first + n - 1 (flash_attention.h, dropout_uniforms).
-void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) { Isa::uniforms(seed, first, n, out); }
+// The dropout uniforms of positions first .. first + n - 1 (flash_attention.h, dropout_uniforms):
+// position j is word j % 4 of the Philox block at counter j / 4. Positions before the first
+// multiple of 4 one at a time, then W counters (4 W positions) per philox_block.
+void uniforms(uint64_t seed, uint64_t first, int64_t n, float* out) {
+  constexpr int64_t G = 4 * W;
+  int64_t e = 0;
+  for (; e < n && ((first + static_cast<uint64_t>(e)) & 3) != 0; ++e)
+    out[e] = flash_detail::dropout_uniform(seed, 0, first + static_cast<uint64_t>(e));
+  for (; e + G <= n; e += G) Isa::philox_block(seed, (first + static_cast<uint64_t>(e)) >> 2, out + e);
+  if (e < n) {
+    alignas(64) float t[G];
+    Isa::philox_block(seed, (first + static_cast<uint64_t>(e)) >> 2, t);
+    std::copy(t, t + (n - e), out + e);
+  }
+}
+
+// The dropout op's keep bits (flash_attention.h, dropout_keep_bits): uniforms a block at a time
+// (in L1), compared 16 at a time.
+void keep_bits(uint64_t seed, uint64_t first, int64_t n, float p, uint8_t* keep) {
+  constexpr int64_t kBlock = 1024;
+  alignas(64) float u[kBlock];
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t len = std::min(kBlock, n - b);
+    uniforms(seed, first + static_cast<uint64_t>(b), len, u);
+    uint8_t* kb = keep + b / 8;
+    int64_t e = 0;
+    for (; e + 16 <= len; e += 16) Isa::ge_bits16(u + e, p, kb + e / 8);
+    if (e < len) {
+      std::fill(kb + e / 8, kb + (len + 7) / 8, uint8_t{0});
+      for (; e < len; ++e) kb[e / 8] = static_cast<uint8_t>(kb[e / 8] | (u[e] >= p ? 1u << (e % 8) : 0u));
+    }
+  }
+}
+
+// y = x * (kept ? scale : 0) (flash_attention.h, dropout_apply).
+void apply_keep(const uint8_t* keep, int64_t n, float scale, const float* x, float* y) {
+  int64_t e = 0;
+  for (; e + 16 <= n; e += 16) Isa::apply16(keep + e / 8, scale, x + e, y + e);
+  for (; e < n; ++e) y[e] = x[e] * (((keep[e / 8] >> (e % 8)) & 1) ? scale : 0.0f);
+}
 
 // Softmax or log-softmax of contiguous rows (flash_attention.h, softmax_rows): the max and the
 // exponentials W lanes at a time, e = 2^((x - m) log2 e) (0 for masked entries), the lanes' sums
