@@ -107,6 +107,19 @@ kernels::FlashTensor<T> flash_view(const Tensor& t) {
 
 Tensor unit_stride_d(const Tensor& t) { return t.strides()[3] == 1 || t.size(3) == 1 ? t : t.contiguous(); }
 
+// A new [B, heads, T, D] tensor (shape `s`) laid out as `like` is: when `like` has its heads inside
+// its tokens (the [B, T, heads, D] memory of split_heads' transposed view, stride_h < stride_t),
+// the transposed view of a contiguous [B, T, heads, D] buffer, else contiguous. An output in its
+// input's layout makes the caller's transpose back to [B, T, heads * D] free: no copy of the
+// context in the forward, none of dQ, dK, dV in the backward.
+Tensor like_layout(const Tensor& like, const Shape& s) {
+  if (like.dim() == 4 && s[1] > 1 && s[2] > 1 && like.strides()[1] < like.strides()[2]) {
+    const Tensor bthd = Tensor::empty(Shape{s[0], s[2], s[1], s[3]});  // [B, T, heads, D]
+    return bthd.as_strided(s, Shape{s[1] * s[2] * s[3], s[3], s[1] * s[3], 1}, 0);
+  }
+  return Tensor::empty(s);
+}
+
 AttentionPath forced_path() {
   const char* env = std::getenv("ATTEND_ATTENTION");
   if (!env || !*env || std::string(env) == "auto") return AttentionPath::composed;  // "no force"
@@ -187,12 +200,12 @@ AttentionResult scaled_dot_product_attention_fused(const Tensor& q_in, const Ten
                  .seed = opt.rng->seed(),
                  .offset = opt.rng->advance(static_cast<uint64_t>(B * H * Tq * Tk))};
   }
-  Tensor o = Tensor::empty({B, H, Tq, D});  // [B, H, Tq, D]
+  Tensor o = like_layout(q_in, Shape{B, H, Tq, D});  // [B, H, Tq, D], q's layout
   Tensor lse = Tensor::empty({B, H, Tq});   // [B, H, Tq]
   // The low part of the LSE (lse + lse_lo = m + log l to better than f32): the weights and the
   // backward recompute P = e^((S - lse) - lse_lo), exact for large logits too.
   Tensor lse_lo = Tensor::empty({B, H, Tq});  // [B, H, Tq]
-  p.o = kernels::flash_contiguous(o.data<float>(), H, Tq, D);
+  p.o = flash_view<float>(o);
   p.lse = lse.data<float>();
   p.lse_lo = lse_lo.data<float>();
   kernels::flash_attention_forward(p);
@@ -209,16 +222,17 @@ AttentionResult scaled_dot_product_attention_fused(const Tensor& q_in, const Ten
   autograd::record(kOp, {q_in, k_in, v_in}, o,
                    [q, k, v, o = o.detach(), lse, lse_lo, km, p, qs = q_in.shape(), ks = k_in.shape(),
                     vs = v_in.shape()](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-                     const Tensor dout = g[0].contiguous();
-                     Tensor dq = Tensor::empty(qs), dk = Tensor::empty(ks), dv = Tensor::empty(vs);
+                     const Tensor dout = unit_stride_d(g[0]);
+                     // The gradients in their inputs' layouts (like_layout).
+                     Tensor dq = like_layout(q, qs), dk = like_layout(k, ks), dv = like_layout(v, vs);
                      kernels::FlashBackwardParams bp{.fwd = p};
-                     bp.fwd.o = kernels::flash_contiguous(o.data<float>(), qs[1], qs[2], qs[3]);
+                     bp.fwd.o = flash_view<float>(o);
                      bp.fwd.lse = lse.data<float>();
                      bp.fwd.lse_lo = lse_lo.data<float>();
-                     bp.dout = kernels::flash_contiguous<const float>(dout.data<float>(), qs[1], qs[2], qs[3]);
-                     bp.dq = kernels::flash_contiguous(dq.data<float>(), qs[1], qs[2], qs[3]);
-                     bp.dk = kernels::flash_contiguous(dk.data<float>(), ks[1], ks[2], ks[3]);
-                     bp.dv = kernels::flash_contiguous(dv.data<float>(), vs[1], vs[2], vs[3]);
+                     bp.dout = flash_view<const float>(dout);
+                     bp.dq = flash_view<float>(dq);
+                     bp.dk = flash_view<float>(dk);
+                     bp.dv = flash_view<float>(dv);
                      kernels::flash_attention_backward(bp);
                      return {dq, dk, dv};
                    });

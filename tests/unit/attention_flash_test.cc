@@ -141,6 +141,42 @@ TEST(FlashSweepTensor, StridedProjectionViewsNeedNoCopy) {
   EXPECT_TRUE(test::all_close(f.context, c.context, 2e-5, 1e-4));
 }
 
+// Inputs that are the [B, T, H, D] memory of split_heads (transposed views) give outputs and
+// gradients in that memory too (no copy when transposed back), bit for bit the values of
+// contiguous inputs, with an incoming gradient in that layout as well; GQA, every mask.
+TEST(FlashSweepTensor, ProjectionLayoutsKeepTheirLayoutAndValues) {
+  const Case cases[] = {{"self, tile remainder", 2, 4, 4, 37, 37, 64}, {"cross, GQA 2:1", 1, 4, 2, 20, 45, 32}};
+  for (const Case& c : cases) {
+    Rng rng(21);
+    const Tensor q = Tensor::randn({c.B, c.H, c.Tq, c.D}, rng), k = Tensor::randn({c.B, c.Hkv, c.Tk, c.D}, rng),
+                 v = Tensor::randn({c.B, c.Hkv, c.Tk, c.D}, rng), dout = Tensor::randn({c.B, c.H, c.Tq, c.D}, rng);
+    // The same values as [B, H, T, D] views of [B, T, H, D] buffers.
+    auto bthd = [](const Tensor& t) { return transpose(transpose(t, 1, 2).contiguous(), 1, 2); };
+    for (const auto& named : masks(c, rng)) {
+      const std::string where = std::string(c.name) + ", mask " + named.first;
+      Tensor q1 = q.clone().set_requires_grad(), k1 = k.clone().set_requires_grad(), v1 = v.clone().set_requires_grad();
+      Tensor q2 = bthd(q).detach().set_requires_grad(), k2 = bthd(k).detach().set_requires_grad(),
+             v2 = bthd(v).detach().set_requires_grad();
+      const auto a = attention::scaled_dot_product_attention_fused(q1, k1, v1, named.second, {});
+      const auto b = attention::scaled_dot_product_attention_fused(q2, k2, v2, named.second, {});
+      EXPECT_TRUE(transpose(b.context, 1, 2).is_contiguous()) << where << ": the context in q's layout";
+      EXPECT_EQ(test::max_abs_diff(a.context, b.context), 0.0) << where;
+      // The node's own gradients (a leaf's .grad() is a contiguous copy), then through the engine.
+      const std::vector<Tensor> ga = a.context.grad_fn()->backward({dout}),
+                                gb = b.context.grad_fn()->backward({bthd(dout)});
+      ASSERT_EQ(gb.size(), 3u);
+      for (size_t i = 0; i < 3; ++i) {
+        EXPECT_TRUE(transpose(gb[i], 1, 2).is_contiguous()) << where << ": gradient " << i << " in its input's layout";
+        EXPECT_EQ(test::max_abs_diff(ga[i], gb[i]), 0.0) << where << ": gradient " << i;
+      }
+      a.context.backward(dout);
+      b.context.backward(bthd(dout));
+      EXPECT_EQ(test::max_abs_diff(q1.grad(), q2.grad()), 0.0) << where;
+      EXPECT_EQ(test::max_abs_diff(v1.grad(), v2.grad()), 0.0) << where;
+    }
+  }
+}
+
 TEST(FlashDropoutTensor, FusedDrawsTheComposedPathsMask) {
   Rng data(4);
   const Tensor q = Tensor::randn({2, 2, 17, 32}, data), k = Tensor::randn({2, 2, 29, 32}, data),
