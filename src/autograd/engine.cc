@@ -59,10 +59,16 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
   ATTEND_CHECK(seed.shape() == shape(), "backward", "grad_output ", seed.str(), " does not match tensor ", str());
   seed = seed.to(dtype());
 
+  // A leaf's first gradient is a private copy, unless g is one already: a contiguous tensor over
+  // the whole of its storage that nothing else references (a fresh buffer a backward returned).
   auto accumulate_leaf = [](const Tensor& leaf, const Tensor& g) {
     TensorImpl& impl = leaf.impl();
     if (!impl.grad) {
-      impl.grad = g.clone().impl_ptr();
+      const TensorImpl& gi = g.impl();
+      const bool sole = g.impl_ptr().use_count() == 1 && gi.storage.use_count() == 1 && gi.offset == 0 &&
+                        g.is_contiguous() && !gi.grad_fn && !gi.requires_grad &&
+                        gi.storage->bytes() == static_cast<size_t>(g.numel()) * dtype_size(g.dtype());
+      impl.grad = sole ? g.impl_ptr() : g.clone().impl_ptr();
     } else {
       Tensor acc(impl.grad);
       add_inplace(acc, g);
@@ -123,8 +129,9 @@ void Tensor::backward(const Tensor& grad_output, bool retain_graph) const {
     // A gradient handed in may be shared (the caller's grad_output, or one tensor a backward gave
     // to two inputs): the first sum goes into a fresh buffer, later ones into that buffer.
     if (!p.owned[static_cast<size_t>(slot)]) {
-      cur = cur.clone();
+      cur = sum_of(cur, g);
       p.owned[static_cast<size_t>(slot)] = 1;
+      return;
     }
     add_inplace(cur, g);
   };

@@ -12,6 +12,7 @@
 
 #include "attend/core/rng.h"
 #include "attend/core/strided.h"
+#include "attend/core/threads.h"
 
 namespace attend {
 
@@ -350,6 +351,10 @@ Tensor Tensor::grad() const { return Tensor(impl().grad); }
 
 void Tensor::zero_grad() { impl().grad.reset(); }
 
+// Contiguous sums of at least this many elements (the gradients the engine accumulates) are
+// split over the threads; each element is computed alone, so the result does not depend on them.
+constexpr int64_t kParallelAdd = int64_t{1} << 16;
+
 void add_inplace(Tensor& dst, const Tensor& src) {
   ATTEND_CHECK(dst.shape() == src.shape(), "add_inplace", "shapes ", dst.shape().str(), " vs ", src.shape().str());
   ATTEND_CHECK(dst.dtype() == src.dtype(), "add_inplace", "dtypes ", dtype_name(dst.dtype()), " vs ",
@@ -359,11 +364,32 @@ void add_inplace(Tensor& dst, const Tensor& src) {
     const T* s = src.data<T>();
     if (dst.is_contiguous() && src.is_contiguous()) {
       const int64_t n = dst.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelAdd) num_threads(num_threads())
       for (int64_t i = 0; i < n; ++i) d[i] += s[i];
       return;
     }
     for_each_offset<2>(dst.shape(), {dst.strides(), src.strides()}, [&](int64_t a, int64_t b) { d[a] += s[b]; });
   });
+}
+
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  ATTEND_CHECK(a.shape() == b.shape(), "sum_of", "shapes ", a.shape().str(), " vs ", b.shape().str());
+  ATTEND_CHECK(a.dtype() == b.dtype(), "sum_of", "dtypes ", dtype_name(a.dtype()), " vs ", dtype_name(b.dtype()));
+  if (!a.is_contiguous() || !b.is_contiguous()) {
+    Tensor out = a.clone();
+    add_inplace(out, b);
+    return out;
+  }
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  dispatch_dtype(a.dtype(), [&]<typename T>() {
+    const T* pa = a.data<T>();
+    const T* pb = b.data<T>();
+    T* po = out.data<T>();
+    const int64_t n = a.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelAdd) num_threads(num_threads())
+    for (int64_t i = 0; i < n; ++i) po[i] = pa[i] + pb[i];
+  });
+  return out;
 }
 
 void copy_into(Tensor& dst, const Tensor& src) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "attend/autograd/autograd.h"
+#include "attend/core/threads.h"
 #include "attend/kernels/gemm.h"
 #include "attend/ops/elementwise.h"
 #include "attend/ops/reduce.h"
@@ -157,8 +158,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   const Tensor wm = w.detach().contiguous(), bm = bias.defined() ? bias.detach().contiguous() : Tensor();
   dispatch_dtype(x.dtype(), [&]<typename T>() {
     T* po = out.data<T>();
-    if (bm.defined())
+    if (bm.defined()) {
+#pragma omp parallel for schedule(static) if (N * O >= (int64_t{1} << 16)) num_threads(num_threads())
       for (int64_t i = 0; i < N; ++i) std::copy_n(bm.data<T>(), O, po + i * O);
+    }
     if (C == 0) {
       if (!bm.defined()) std::fill_n(po, N * O, T(0));
       return;
@@ -183,15 +186,25 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
         }
       }
       if (gw) {  // dw = g^T x: [O, N] x [N, C]
-        dw = Tensor::zeros(Shape{O, C}, go.dtype());
-        if (N > 0 && O > 0 && C > 0)
-          kernels::gemm(true, false, O, C, N, T(1), pg, O, xm.data<T>(), ldx, T(0), dw.data<T>(), C);
+        const bool product = N > 0 && O > 0 && C > 0;
+        dw = product ? Tensor::empty(Shape{O, C}, go.dtype()) : Tensor::zeros(Shape{O, C}, go.dtype());
+        if (product) kernels::gemm(true, false, O, C, N, T(1), pg, O, xm.data<T>(), ldx, T(0), dw.data<T>(), C);
       }
-      if (gb) {  // db = sum over the rows of g
-        db = Tensor::zeros(Shape{O}, go.dtype());
+      if (gb) {  // db = sum over the rows of g: blocks of columns over the threads, rows in order
+        db = Tensor::empty(Shape{O}, go.dtype());
         T* pb = db.data<T>();
-        for (int64_t i = 0; i < N; ++i)
-          for (int64_t o = 0; o < O; ++o) pb[o] += pg[i * O + o];
+        constexpr int64_t kCols = 64;
+        const int64_t blocks = (O + kCols - 1) / kCols;
+#pragma omp parallel for schedule(static) num_threads(N * O >= (int64_t{1} << 16) ? num_threads() : 1)
+        for (int64_t cb = 0; cb < blocks; ++cb) {
+          const int64_t o0 = cb * kCols, cols = std::min(kCols, O - o0);
+          T acc[kCols] = {};
+          for (int64_t i = 0; i < N; ++i) {
+            const T* row = pg + i * O + o0;
+            for (int64_t o = 0; o < cols; ++o) acc[o] += row[o];
+          }
+          std::copy_n(acc, cols, pb + o0);
+        }
       }
     });
     Grads grads{dx, dw};

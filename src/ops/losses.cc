@@ -206,9 +206,10 @@ Tensor linear_cross_entropy(const Tensor& x, const Tensor& weight, const Tensor&
   std::vector<Tensor> inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
   autograd::record(op, inputs, out, [dx, dw, db](const std::vector<Tensor>& g) -> std::vector<Tensor> {
-    const double go = g[0].item();  // d(out): the precomputed gradients scale by it
-    std::vector<Tensor> grads{mul(dx, go), mul(dw, go)};
-    if (db.defined()) grads.push_back(mul(db, go));
+    const double go = g[0].item();  // d(out): the precomputed gradients scale by it (1 for a loss)
+    auto scaled = [go](const Tensor& t) { return go == 1.0 ? t : mul(t, go); };
+    std::vector<Tensor> grads{scaled(dx), scaled(dw)};
+    if (db.defined()) grads.push_back(scaled(db));
     return grads;
   });
   return out;

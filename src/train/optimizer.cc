@@ -1,14 +1,21 @@
 #include "attend/train/optimizer.h"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <set>
 
 #include "attend/autograd/autograd.h"
+#include "attend/core/threads.h"
 
 namespace attend::train {
 namespace {
 
 bool finite_lr(double lr) { return std::isfinite(lr) && lr >= 0.0; }
+
+// Parameters of at least this many elements are updated by all threads.
+constexpr int64_t kParallelUpdate = int64_t{1} << 16;
 
 // sum of squares of `t` in double (any layout).
 double sum_squares(const Tensor& t) {
@@ -172,10 +179,16 @@ void Adam::step() {
       const T one_b1 = static_cast<T>(1.0 - o.beta1), one_b2 = static_cast<T>(1.0 - o.beta2);
       const T bc2 = static_cast<T>(bias_correction2_sqrt), eps = static_cast<T>(o.eps);
       const T neg_step = static_cast<T>(-step_size);
-      if (o.weight_decay != 0.0)
-        adam_update<T, true>(w, gr, m, v, p.numel(), wd, b1, b2, one_b1, one_b2, bc2, eps, neg_step);
-      else
-        adam_update<T, false>(w, gr, m, v, p.numel(), wd, b1, b2, one_b1, one_b2, bc2, eps, neg_step);
+      // Element ranges over the threads (each element is updated alone: the same result).
+      const int64_t n = p.numel(), parts = n >= kParallelUpdate ? num_threads() : 1;
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(parts)) if (parts > 1)
+      for (int64_t k = 0; k < parts; ++k) {
+        const int64_t a = n * k / parts, len = n * (k + 1) / parts - a;
+        if (o.weight_decay != 0.0)
+          adam_update<T, true>(w + a, gr + a, m + a, v + a, len, wd, b1, b2, one_b1, one_b2, bc2, eps, neg_step);
+        else
+          adam_update<T, false>(w + a, gr + a, m + a, v + a, len, wd, b1, b2, one_b1, one_b2, bc2, eps, neg_step);
+      }
     });
   }
 }
@@ -211,7 +224,8 @@ void SGD::step() {
       T* buf = o.momentum != 0.0 ? s.buffers.at("momentum_buffer").data<T>() : nullptr;
       const T wd = static_cast<T>(o.weight_decay), mom = static_cast<T>(o.momentum);
       const T one_damp = static_cast<T>(1.0 - o.dampening), neg_lr = static_cast<T>(-lr());
-      for (int64_t k = 0; k < p.numel(); ++k) {
+      const int64_t n = p.numel();
+      for (int64_t k = 0; k < n; ++k) {
         T d = gr[k];
         if (o.weight_decay != 0.0) d = d + wd * w[k];
         if (buf != nullptr) {
@@ -255,7 +269,9 @@ double clip_grad_norm(const NamedParameters& params, double max_norm) {
     dispatch_dtype(c.dtype(), [&]<typename T>() {
       T* x = c.data<T>();
       const T k = static_cast<T>(coef);
-      for (int64_t i = 0; i < c.numel(); ++i) x[i] = x[i] * k;
+      const int64_t n = c.numel();
+#pragma omp parallel for schedule(static) if (n >= kParallelUpdate) num_threads(num_threads())
+      for (int64_t i = 0; i < n; ++i) x[i] = x[i] * k;
     });
     if (!c.same(g)) copy_into(g, c);
   }
@@ -266,9 +282,14 @@ bool all_finite(const Tensor& t) {
   const Tensor c = t.contiguous();
   return dispatch_dtype(c.dtype(), [&]<typename T>() {
     const T* x = c.data<T>();
-    for (int64_t i = 0; i < c.numel(); ++i)
-      if (!std::isfinite(x[i])) return false;
-    return true;
+    const int64_t n = c.numel();
+    // Non-finite iff the exponent bits are all ones: an integer OR over the elements, which
+    // vectorizes (a branch per element does not).
+    using U = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+    constexpr U kExp = static_cast<U>(sizeof(T) == 4 ? 0x7f800000ull : 0x7ff0000000000000ull);
+    U bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad |= static_cast<U>((std::bit_cast<U>(x[i]) & kExp) == kExp);
+    return bad == 0;
   });
 }
 

@@ -98,6 +98,30 @@ TEST(SemanticsAutograd, ManyUsesSumWithoutTouchingSharedGradients) {
   EXPECT_TRUE(all_close(seed, Tensor::from_vector(std::vector<double>{1, 10, 100}, {3}), 0.0));
 }
 
+// A leaf's gradient is its own memory: the engine keeps a backward's fresh buffer without a copy,
+// but never one that another leaf, a view or the caller's grad_output shares. Each gradient is
+// changed in place afterwards (as clipping and accumulation do) and the others stay put.
+TEST(SemanticsAutograd, LeafGradientsNeverShareMemory) {
+  Tensor a = leaf({1, 2}, {2}), b = leaf({3, 4}, {2}), w = leaf({1, 2, 3, 4}, {2, 2});
+  const Tensor seed = Tensor::from_vector(std::vector<double>{5, 6}, {2});
+  add(a, b).backward(seed);  // add's backward hands the same tensor to both inputs
+  Tensor ga = a.grad();
+  add_inplace(ga, Tensor::ones({2}, DType::f64));
+  EXPECT_TRUE(all_close(b.grad(), seed, 0.0));
+  EXPECT_TRUE(all_close(seed, Tensor::from_vector(std::vector<double>{5, 6}, {2}), 0.0));
+  reshape(w, {4}).backward(Tensor::from_vector(std::vector<double>{1, 2, 3, 4}, {4}));  // a view of the seed
+  const Tensor m = Tensor::from_vector(std::vector<double>{1, 1}, {2});
+  sum(matmul(w, m)).backward();  // a fresh buffer: accumulated into w's own gradient
+  Tensor gw = w.grad();
+  add_inplace(gw, Tensor::ones({2, 2}, DType::f64));
+  EXPECT_TRUE(all_close(w.grad(), Tensor::from_vector(std::vector<double>{3, 4, 5, 6}, {2, 2}), 0.0));
+  Tensor x = leaf({1, -1}, {2});
+  sum(mul(x, 3.0)).backward();
+  Tensor gx = x.grad();
+  add_inplace(gx, Tensor::ones({2}, DType::f64));
+  EXPECT_TRUE(all_close(x.grad(), Tensor::full({2}, 4.0, DType::f64), 0.0));
+}
+
 TEST(SemanticsAutograd, NonScalarBackwardNeedsGradOutput) {
   Tensor x = leaf({1, 2, 3, 4, 5, 6}, {2, 3});
   const Tensor y = exp(x);

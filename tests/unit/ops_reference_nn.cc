@@ -49,6 +49,23 @@ TEST(ReferenceMatmul, LinearWithAndWithoutBias) {
   EXPECT_TRUE(all_close(linear(xt, w, bias), ref::linear(xt, w, bias), 1e-5, 1e-4));
 }
 
+// The gradients of a linear layer large enough for the threads (the bias gradient in blocks of 64
+// columns, a partial last one): dx = g w, dw = g^T x, db = the rows of g summed, against float64.
+TEST(ReferenceMatmul, LinearGradientsOfManyRowsOnTwoThreads) {
+  Rng rng(35);
+  const int saved = num_threads();
+  set_num_threads(2);
+  Tensor x = randn32({2, 150, 7}, rng), w = randn32({300, 7}, rng), bias = randn32({300}, rng);
+  for (Tensor* t : {&x, &w, &bias}) t->set_requires_grad(true);
+  const Tensor g = randn32({2, 150, 300}, rng);
+  linear(x, w, bias).backward(g);
+  set_num_threads(saved);
+  const Tensor g2 = reshape(g.to(DType::f64), {300, 300}), x2 = reshape(x.detach().to(DType::f64), {300, 7});
+  EXPECT_TRUE(all_close(bias.grad(), sum(g2, {0}), 1e-5, 1e-5));
+  EXPECT_TRUE(all_close(w.grad(), matmul(transpose(g2, 0, 1), x2), 1e-5, 1e-5));
+  EXPECT_TRUE(all_close(x.grad(), reshape(matmul(g2, w.detach().to(DType::f64)), {2, 150, 7}), 1e-5, 1e-5));
+}
+
 TEST(ReferenceSoftmax, RandomRowsAlongEachAxis) {
   Rng rng(34);
   const Tensor x = mul(randn32({3, 4, 5}, rng), 3.0);

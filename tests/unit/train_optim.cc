@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "attend/ops/ops.h"
 #include "attend/train/optimizer.h"
 #include "attend/train/schedule.h"
 #include "support/check.h"
@@ -146,6 +147,30 @@ TEST(TrainOptim, ClipGradNormByHand) {
   EXPECT_EQ(first_nonfinite(params, Check::gradients), "b");
   EXPECT_EQ(first_nonfinite(params, Check::values), "");
   EXPECT_THROW(clip_grad_norm(params, 0.0), Error);
+}
+
+// all_finite checks the exponent bits: NaN and both infinities anywhere, in f32 and f64, and
+// nothing else (the largest finite value, denormals, -0).
+TEST(TrainGradients, AllFiniteFindsEveryNonFiniteValue) {
+  for (const DType dt : {DType::f32, DType::f64}) {
+    const double big = dt == DType::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+    const double tiny = dt == DType::f32 ? std::numeric_limits<float>::denorm_min() : std::numeric_limits<double>::denorm_min();
+    std::vector<double> v(37, 0.0);
+    v[0] = big;
+    v[1] = -big;
+    v[2] = tiny;
+    v[3] = -0.0;
+    EXPECT_TRUE(all_finite(Tensor::from_vector(v, Shape{37}, dt)));
+    for (const double bad : {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity()})
+      for (const int64_t at : {int64_t{0}, int64_t{17}, int64_t{36}}) {
+        std::vector<double> w = v;
+        w[static_cast<size_t>(at)] = bad;
+        const Tensor u = Tensor::from_vector(w, Shape{37}, dt);
+        EXPECT_FALSE(all_finite(u)) << bad << " at " << at;
+        EXPECT_FALSE(all_finite(slice(u, 0, at, at + 1))) << "a view";
+      }
+  }
 }
 
 TEST(TrainSchedule, PlateauRelativeThresholdCooldownAndMinLr) {

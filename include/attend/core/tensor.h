@@ -168,6 +168,9 @@ class Tensor {
 // ---- raw, non-differentiable helpers used by the autograd engine and kernels ----
 // dst += src (same shape; any layouts; dst written in place).
 void add_inplace(Tensor& dst, const Tensor& src);
+// a + b into a new contiguous tensor (same shape and dtype; any layouts): one pass, where
+// clone-then-add_inplace would make two.
+Tensor sum_of(const Tensor& a, const Tensor& b);
 // Copies src into dst element by element (same shape and dtype; any layouts).
 void copy_into(Tensor& dst, const Tensor& src);
 // Sets every element of dst to `value`.
