@@ -10,7 +10,7 @@
 set -euo pipefail
 
 ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf python3 libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-                 libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev
+                 libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev zlib1g-dev
                  clang-14 libclang-rt-14-dev)  # these two: the loader fuzz harness (scripts/fuzz.sh)
 
 wanted=("${ATTEND_PACKAGES[@]}")

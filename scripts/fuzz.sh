@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the loader fuzz harness (tests/fuzz/fuzz_loaders.cc: safetensors, checkpoint metadata,
+# Builds the loader fuzz harness (tests/fuzz/fuzz_loaders.cc: safetensors, checkpoint metadata, IDX,
 # JSON) with clang, libFuzzer, ASan and UBSan in build-fuzz/ and runs it for SECONDS (default 60)
 # on one core, starting from the committed seed corpus (tests/fuzz/corpus, never modified: new
 # inputs go to build-fuzz/corpus). Prints executions, exec/s and crashes; exits non-zero when the

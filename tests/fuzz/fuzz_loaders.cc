@@ -1,6 +1,6 @@
 // libFuzzer harness for everything attend reads from files: safetensors bytes, checkpoint
-// metadata (format, trainer JSON, optimizer JSON, vocabularies in their text format) and JSON
-// configuration. Built and run by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined);
+// metadata (format, trainer JSON, optimizer JSON, vocabularies in their text format), JSON
+// configuration and IDX arrays. Built and run by scripts/fuzz.sh (clang, -fsanitize=fuzzer,address,undefined);
 // writes nothing to disk.
 //
 // The first byte of an input picks the target, the rest is the target's input:
@@ -10,6 +10,8 @@
 //   2  checkpoint metadata without the safetensors framing: the rest split at NUL bytes into
 //      trainer JSON, optimizer JSON and a vocabulary, put into a checkpoint with no tensors
 //   3  io::parse_json and io::describe_json
+//   4  data::parse_idx (the IDX image and label format); an array that parses must hold exactly
+//      numel elements of its type
 //
 // The contract under test: any input either loads or throws attend::Error. Any other exception
 // (a JSON library exception, std::out_of_range, std::bad_alloc), a sanitizer report, a crash, a
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "attend/core/error.h"
+#include "attend/data/idx.h"
 #include "attend/io/json_config.h"
 #include "attend/io/safetensors.h"
 #include "attend/train/checkpoint.h"
@@ -98,16 +101,26 @@ void json(const std::string& bytes) {
   }
 }
 
+void idx(const std::string& bytes) {
+  try {
+    const data::IdxArray a = data::parse_idx(std::vector<uint8_t>(bytes.begin(), bytes.end()), "fuzz.idx");
+    if (a.dims.empty() || a.bytes.size() != static_cast<size_t>(a.numel()) * static_cast<size_t>(data::idx_type_size(a.type)))
+      fail("an IDX array's bytes do not match its dimensions");
+  } catch (const Error&) {
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0: safetensors(rest); break;
     case 1: checkpoint_info(rest); break;
     case 2: checkpoint_metadata(rest); break;
-    default: json(rest); break;
+    case 3: json(rest); break;
+    default: idx(rest); break;
   }
   return 0;
 }
