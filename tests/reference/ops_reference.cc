@@ -493,4 +493,65 @@ Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction) {
   return ref::mean(sq, {}, false);
 }
 
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& o) {
+  const Arr X(x), Wt(w);
+  const int64_t N = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3];
+  const int64_t O = Wt.shape[0], kh = Wt.shape[2], kw = Wt.shape[3];
+  const int64_t Ho = (H + 2 * o.pad_h - o.dilation_h * (kh - 1) - 1) / o.stride_h + 1;
+  const int64_t Wo = (W + 2 * o.pad_w - o.dilation_w * (kw - 1) - 1) / o.stride_w + 1;
+  const std::vector<double> b = bias.defined() ? bias.to_vector<double>() : std::vector<double>(static_cast<size_t>(O), 0.0);
+  Arr out({N, O, Ho, Wo});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < O; ++oc)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j) {
+          double s = b[static_cast<size_t>(oc)];
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t u = 0; u < kh; ++u)
+              for (int64_t v = 0; v < kw; ++v) {
+                const int64_t yy = i * o.stride_h - o.pad_h + u * o.dilation_h, xx = j * o.stride_w - o.pad_w + v * o.dilation_w;
+                if (yy >= 0 && yy < H && xx >= 0 && xx < W) s += Wt.at({oc, c, u, v}) * X.at({n, c, yy, xx});
+              }
+          out.at({n, oc, i, j}) = s;
+        }
+  return out.tensor();
+}
+
+namespace {
+
+Tensor pool(const Tensor& x, const Pool2dOptions& o, bool is_max) {
+  const Arr X(x);
+  const int64_t N = X.shape[0], C = X.shape[1], H = X.shape[2], W = X.shape[3];
+  const int64_t sh = o.stride_h ? o.stride_h : o.kernel_h, sw = o.stride_w ? o.stride_w : o.kernel_w;
+  const int64_t Ho = (H + 2 * o.pad_h - o.kernel_h) / sh + 1, Wo = (W + 2 * o.pad_w - o.kernel_w) / sw + 1;
+  Arr out({N, C, Ho, Wo});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < Ho; ++i)
+        for (int64_t j = 0; j < Wo; ++j) {
+          double m = -std::numeric_limits<double>::infinity(), s = 0.0;
+          int64_t inside = 0, padded = 0;
+          bool nan = false;
+          for (int64_t u = 0; u < o.kernel_h; ++u)
+            for (int64_t v = 0; v < o.kernel_w; ++v) {
+              const int64_t yy = i * sh - o.pad_h + u, xx = j * sw - o.pad_w + v;
+              if (yy < H + o.pad_h && xx < W + o.pad_w) ++padded;  // inside the padded image
+              if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+              const double e = X.at({n, c, yy, xx});
+              nan = nan || std::isnan(e);
+              m = std::max(m, e);
+              s += e;
+              ++inside;
+            }
+          out.at({n, c, i, j}) = is_max ? (nan ? std::numeric_limits<double>::quiet_NaN() : m)
+                                        : s / static_cast<double>(o.count_pad ? padded : inside);
+        }
+  return out.tensor();
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt) { return pool(x, opt, true); }
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt) { return pool(x, opt, false); }
+
 }  // namespace attend::ref

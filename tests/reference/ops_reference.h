@@ -12,6 +12,7 @@
 
 #include "attend/core/index.h"
 #include "attend/core/tensor.h"
+#include "attend/ops/conv.h"
 #include "attend/ops/elementwise.h"
 #include "attend/ops/nn_ops.h"
 
@@ -77,5 +78,11 @@ Tensor dropout(const Tensor& x, double p, uint64_t seed, uint64_t base);
 // PyTorch's definition term by term: loss_i = (1-eps) * (-log p_i[t_i]) + eps/C * sum_c (-log p_i[c]).
 Tensor cross_entropy(const Tensor& logits, const Index& targets, const CrossEntropyOptions& opt);
 Tensor mse_loss(const Tensor& a, const Tensor& b, Reduction reduction);
+
+// ---- convolution and pooling: the definitions of ops/conv.h, a sum per output element ----
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dOptions& opt);
+// max: NaN if the window holds one; avg: padding counted in the divisor iff opt.count_pad.
+Tensor max_pool2d(const Tensor& x, const Pool2dOptions& opt);
+Tensor avg_pool2d(const Tensor& x, const Pool2dOptions& opt);
 
 }  // namespace attend::ref
