@@ -1,14 +1,22 @@
 // `attend gen TASK`: writes an embedded task's pairs as files, split into train/valid/test.
 // Splits come from disjoint index ranges of one seeded stream, so they never share a pair index
 // and the same seed always writes the same files.
+// `attend gen scenes`: captioned scenes of Fashion-MNIST photos (data/scenes.h) as PNG files, a
+// captions file and a layout file per split; training and validation scenes use disjoint ranges of
+// the training images (the first 50,000, the last 10,000), test scenes the test images.
+#include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "attend/core/error.h"
 #include "attend/data/corpus.h"
+#include "attend/data/idx.h"
+#include "attend/data/scenes.h"
 #include "attend/data/tasks.h"
 #include "attend/io/atomic_file.h"
+#include "attend/viz/render.h"
 #include "commands.h"
 
 namespace attend::cli {
@@ -22,7 +30,57 @@ struct GenOptions {
   int64_t min_length = 1, max_length = 10, vocab_size = 10;
   uint64_t seed = 1;
   std::string family;  // dates: one format family (data::DateFamily), empty = the mix
+  std::string images_dir = "/usr/share/datasets/fashion-mnist";  // scenes
+  int64_t cell = 32;                                                // scenes
 };
+
+// <dir>/<split>/<i>.png, <dir>/<split>.captions.tsv (file, phrasing, caption) and
+// <dir>/<split>.layout.tsv (file, article, class, cell, x, y, source image); each file atomic.
+void write_scenes(const GenOptions& o, const std::string& split, const std::vector<data::CaptionedScene>& scenes) {
+  const std::filesystem::path dir = std::filesystem::path(o.out_dir) / split;
+  std::filesystem::create_directories(dir);
+  const auto file = [](size_t i) {
+    std::string n = std::to_string(i);
+    return std::string(6 - std::min<size_t>(6, n.size()), '0') + n + ".png";
+  };
+  for (size_t i = 0; i < scenes.size(); ++i) {
+    const data::CaptionedScene& s = scenes[i];
+    viz::Image im{.width = static_cast<int>(s.size), .height = static_cast<int>(s.size), .rgb = {}};
+    im.rgb.reserve(s.pixels.size() * 3);
+    for (uint8_t p : s.pixels) im.rgb.insert(im.rgb.end(), {p, p, p});
+    viz::write_png(im, dir / file(i));
+  }
+  io::write_file_atomic(o.out_dir + "/" + split + ".captions.tsv", [&](std::ostream& os) {
+    for (size_t i = 0; i < scenes.size(); ++i)
+      for (size_t k = 0; k < scenes[i].captions.size(); ++k)
+        os << split << "/" << file(i) << "\t" << k << "\t" << scenes[i].captions[k] << "\n";
+  });
+  io::write_file_atomic(o.out_dir + "/" + split + ".layout.tsv", [&](std::ostream& os) {
+    for (size_t i = 0; i < scenes.size(); ++i)
+      for (size_t k = 0; k < scenes[i].objects.size(); ++k) {
+        const data::SceneObject& ob = scenes[i].objects[k];
+        os << split << "/" << file(i) << "\t" << k << "\t" << ob.label << "\t" << ob.cell << "\t" << ob.x << "\t"
+           << ob.y << "\t" << ob.image << "\n";
+      }
+  });
+  std::cerr << "wrote " << scenes.size() << " scenes to " << dir.string() << "/ and " << split << ".captions.tsv, "
+            << split << ".layout.tsv\n";
+}
+
+void run_gen_scenes(const GenOptions& o) {
+  const std::string d = o.images_dir + "/";
+  const data::ImageSet train = data::read_idx_images(d + "train-images-idx3-ubyte.gz", d + "train-labels-idx1-ubyte.gz");
+  const data::ImageSet test = data::read_idx_images(d + "t10k-images-idx3-ubyte.gz", d + "t10k-labels-idx1-ubyte.gz");
+  const int64_t held = std::min<int64_t>(10000, train.count / 6);  // validation images
+  // One stream per split (seed + split * golden ratio): no split repeats another's layouts.
+  const auto options = [&](int64_t count, int split, int64_t first, int64_t images) {
+    return data::SceneOptions{.count = count, .cell = o.cell, .first_image = first, .images = images,
+                              .seed = o.seed + static_cast<uint64_t>(split) * 0x9E3779B97F4A7C15ull};
+  };
+  write_scenes(o, "train", data::make_scenes(train, options(o.train, 0, 0, train.count - held)));
+  if (o.valid > 0) write_scenes(o, "valid", data::make_scenes(train, options(o.valid, 1, train.count - held, held)));
+  if (o.test > 0) write_scenes(o, "test", data::make_scenes(test, options(o.test, 2, 0, test.count)));
+}
 
 void write_split(const GenOptions& o, const std::string& split, const std::vector<data::Pair>& pairs) {
   const std::string base = o.out_dir + "/" + split;
@@ -39,6 +97,7 @@ void write_split(const GenOptions& o, const std::string& split, const std::vecto
 }
 
 void run_gen(const GenOptions& o) {
+  if (o.task == "scenes") return run_gen_scenes(o);
   const data::Task task = data::parse_task(o.task);
   data::TaskOptions t{.count = o.train + o.valid + o.test,
                       .min_length = o.min_length,
@@ -61,8 +120,9 @@ void run_gen(const GenOptions& o) {
 void add_gen_command(CLI::App& app) {
   auto o = std::make_shared<GenOptions>();
   CLI::App* cmd = app.add_subcommand("gen", "Write an embedded task (dates, reverse, copy, sort, addition, "
-                                            "number-words) as train/valid/test files");
-  cmd->add_option("task", o->task, "the task")->required();
+                                            "number-words) as train/valid/test files, or captioned scenes of "
+                                            "Fashion-MNIST photos (scenes)");
+  cmd->add_option("task", o->task, "the task, or scenes")->required();
   cmd->add_option("-o,--out-dir", o->out_dir, "directory for the files")->capture_default_str()->check(CLI::ExistingDirectory);
   cmd->add_option("--format", o->format, "files (<split>.src and .tgt) or tsv")->capture_default_str()
       ->check(CLI::IsMember({"files", "tsv"}));
@@ -79,6 +139,9 @@ void add_gen_command(CLI::App& app) {
                   "dates: every pair in this format family (" + families +
                       "); pair i keeps the date it has in the mix, so --train/--valid equal to a model's "
                       "--train-size/--valid-size put the test split on held-out dates");
+  cmd->add_option("--images-dir", o->images_dir, "scenes: the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)")
+      ->capture_default_str();
+  cmd->add_option("--cell", o->cell, "scenes: pixels per cell of the 3 x 3 grid (>= 28)")->capture_default_str();
   cmd->callback([o] { run_gen(*o); });
 }
 
