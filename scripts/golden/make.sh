@@ -11,7 +11,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 scripts=("$@")
 [ ${#scripts[@]} -gt 0 ] ||
   scripts=(make_golden make_rnn_golden make_train_golden make_transformer_golden make_transformer_step_golden
-           make_gpt_golden)
+           make_gpt_golden make_conv_golden)
 for s in "${scripts[@]}"; do
   echo "== ${s%.py}.py"
   /usr/bin/python3 "$here/${s%.py}.py"
