@@ -105,7 +105,7 @@ TEST_F(DataIdx, BadFilesAreErrorsNamingTheFileAndTheFault) {
   // A gzip stream cut in the middle (the compressed bytes themselves truncated), and garbage
   // after a gzip header.
   std::vector<uint8_t> big = idx_bytes(0x08, {100, 100}, std::vector<uint8_t>(10000, 0));
-  for (size_t i = 0; i < 10000; ++i) big[16 + i] = static_cast<uint8_t>((i * 7919) % 251);
+  for (size_t i = 0; i < 10000; ++i) big[12 + i] = static_cast<uint8_t>((i * 7919) % 251);  // after the 12-byte header
   const std::string full = write("full.gz", big, true);
   std::ifstream in(full, std::ios::binary);
   std::vector<uint8_t> gz((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
