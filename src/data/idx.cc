@@ -124,7 +124,7 @@ template const int32_t* IdxArray::as<int32_t>() const;
 template const float* IdxArray::as<float>() const;
 template const double* IdxArray::as<double>() const;
 
-IdxArray parse_idx(const std::vector<uint8_t>& data, const std::string& name) {
+IdxArray parse_idx(std::vector<uint8_t> data, const std::string& name) {
   ATTEND_CHECK(data.size() >= 4, kOp, name, ": ", data.size(), " bytes, too short for an IDX magic number (4 bytes)");
   ATTEND_CHECK(data[0] == 0 && data[1] == 0 && known_type(data[2]) && data[3] >= 1 && data[3] <= kMaxRank, kOp,
                name, ": magic number 0x", hex32(be32(data.data())),
@@ -153,7 +153,8 @@ IdxArray parse_idx(const std::vector<uint8_t>& data, const std::string& name) {
                " bytes of data, the file has ", have);
   ATTEND_CHECK(have == body, kOp, name, ": ", have - body, " bytes after the ", shape, " ", idx_type_name(a.type),
                " data (", body, " bytes): not one IDX array");
-  a.bytes.assign(data.begin() + static_cast<std::ptrdiff_t>(header), data.end());
+  data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(header));  // the file's buffer, not a copy
+  a.bytes = std::move(data);
   to_host_order(a.bytes, size);
   return a;
 }
@@ -161,7 +162,7 @@ IdxArray parse_idx(const std::vector<uint8_t>& data, const std::string& name) {
 IdxArray read_idx(const std::string& path) { return parse_idx(slurp(path), path); }
 
 ImageSet read_idx_images(const std::string& images_path, const std::string& labels_path, int64_t classes) {
-  const IdxArray im = read_idx(images_path);
+  IdxArray im = read_idx(images_path);
   ATTEND_CHECK(im.type == IdxType::u8 && im.dims.size() == 3, kOp, images_path,
                ": images must be [N, rows, cols] unsigned bytes, found rank ", im.dims.size(), " ",
                idx_type_name(im.type));
@@ -170,7 +171,7 @@ ImageSet read_idx_images(const std::string& images_path, const std::string& labe
                ": labels must be [N] unsigned bytes, found rank ", lb.dims.size(), " ", idx_type_name(lb.type));
   ATTEND_CHECK(lb.dims[0] == im.dims[0], kOp, labels_path, " has ", lb.dims[0], " labels for the ", im.dims[0],
                " images of ", images_path);
-  ImageSet s{.count = im.dims[0], .rows = im.dims[1], .cols = im.dims[2], .pixels = im.bytes, .labels = {}};
+  ImageSet s{.count = im.dims[0], .rows = im.dims[1], .cols = im.dims[2], .pixels = std::move(im.bytes), .labels = {}};
   s.labels.reserve(static_cast<size_t>(s.count));
   for (int64_t i = 0; i < s.count; ++i) {
     const int64_t l = lb.bytes[static_cast<size_t>(i)];

@@ -14,7 +14,7 @@ constexpr std::array<std::string_view, 9> kCells = {"top left", "top",    "top r
                                                      "right",    "bottom left", "bottom", "bottom right"};
 constexpr std::array<std::string_view, 5> kCounts = {"zero", "one", "two", "three", "four"};
 
-// Word w of Philox block (seed, counter hi = scene, lo = draw): scene i's draws depend on (seed, i).
+// Word 0 of the Philox block at counter (lo = draw k, hi = scene): scene i's draws depend on (seed, i).
 uint32_t draw(uint64_t seed, int64_t scene, uint64_t k) {
   return philox4x32(seed, k, static_cast<uint64_t>(scene))[0];
 }

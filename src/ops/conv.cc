@@ -159,6 +159,22 @@ namespace {
 
 enum class PoolKind { max, avg };
 
+// Output (i, j)'s window clipped to the image, [ya, yb) x [xa, xb), and the average's divisor:
+// the window's positions inside the padded image (count_pad, PyTorch's count_include_pad) or
+// inside the image.
+struct Window {
+  int64_t ya, yb, xa, xb, count;
+};
+
+Window window_of(const Geometry& g, int64_t i, int64_t j, bool count_pad) {
+  const int64_t y0 = i * g.sh - g.ph, x0 = j * g.sw - g.pw;
+  Window w{.ya = std::max<int64_t>(y0, 0), .yb = std::min(y0 + g.kh, g.H), .xa = std::max<int64_t>(x0, 0),
+           .xb = std::min(x0 + g.kw, g.W), .count = 0};
+  w.count = count_pad ? (std::min(y0 + g.kh, g.H + g.ph) - y0) * (std::min(x0 + g.kw, g.W + g.pw) - x0)
+                      : (w.yb - w.ya) * (w.xb - w.xa);
+  return w;
+}
+
 Tensor pool2d(const char* op, PoolKind kind, const Tensor& x, const Pool2dOptions& opt) {
   check_image(op, x);
   const int64_t sh = opt.stride_h == 0 ? opt.kernel_h : opt.stride_h, sw = opt.stride_w == 0 ? opt.kernel_w : opt.stride_w;
@@ -182,15 +198,13 @@ Tensor pool2d(const char* op, PoolKind kind, const Tensor& x, const Pool2dOption
       const T* in = px + plane * g.H * g.W;
       for (int64_t i = 0; i < g.Ho; ++i)
         for (int64_t j = 0; j < g.Wo; ++j) {
-          const int64_t y0 = i * g.sh - g.ph, x0 = j * g.sw - g.pw;
-          const int64_t ya = std::max<int64_t>(y0, 0), yb = std::min(y0 + g.kh, g.H);
-          const int64_t xa = std::max<int64_t>(x0, 0), xb = std::min(x0 + g.kw, g.W);
+          const Window w = window_of(g, i, j, count_pad);
           const int64_t o = (plane * g.Ho + i) * g.Wo + j;
           if (kind == PoolKind::max) {
             T m = -std::numeric_limits<T>::infinity();
-            int64_t at = ya * g.W + xa;
-            for (int64_t yy = ya; yy < yb; ++yy)
-              for (int64_t xx = xa; xx < xb; ++xx)
+            int64_t at = w.ya * g.W + w.xa;
+            for (int64_t yy = w.ya; yy < w.yb; ++yy)
+              for (int64_t xx = w.xa; xx < w.xb; ++xx)
                 if (!std::isnan(m) && (in[yy * g.W + xx] > m || std::isnan(in[yy * g.W + xx]))) {  // NaN wins
                   m = in[yy * g.W + xx];
                   at = yy * g.W + xx;
@@ -199,11 +213,9 @@ Tensor pool2d(const char* op, PoolKind kind, const Tensor& x, const Pool2dOption
             (*argmax)[static_cast<size_t>(o)] = at;
           } else {
             T s = 0;
-            for (int64_t yy = ya; yy < yb; ++yy)
-              for (int64_t xx = xa; xx < xb; ++xx) s += in[yy * g.W + xx];
-            const int64_t cnt = count_pad ? (std::min(y0 + g.kh, g.H + g.ph) - y0) * (std::min(x0 + g.kw, g.W + g.pw) - x0)
-                                          : (yb - ya) * (xb - xa);
-            py[o] = s / static_cast<T>(cnt);
+            for (int64_t yy = w.ya; yy < w.yb; ++yy)
+              for (int64_t xx = w.xa; xx < w.xb; ++xx) s += in[yy * g.W + xx];
+            py[o] = s / static_cast<T>(w.count);
           }
         }
     }
@@ -224,14 +236,10 @@ Tensor pool2d(const char* op, PoolKind kind, const Tensor& x, const Pool2dOption
               d[(*argmax)[static_cast<size_t>(o)]] += gy[o];
               continue;
             }
-            const int64_t y0 = i * g.sh - g.ph, x0 = j * g.sw - g.pw;
-            const int64_t ya = std::max<int64_t>(y0, 0), yb = std::min(y0 + g.kh, g.H);
-            const int64_t xa = std::max<int64_t>(x0, 0), xb = std::min(x0 + g.kw, g.W);
-            const int64_t cnt = count_pad ? (std::min(y0 + g.kh, g.H + g.ph) - y0) * (std::min(x0 + g.kw, g.W + g.pw) - x0)
-                                          : (yb - ya) * (xb - xa);
-            const T share = gy[o] / static_cast<T>(cnt);
-            for (int64_t yy = ya; yy < yb; ++yy)
-              for (int64_t xx = xa; xx < xb; ++xx) d[yy * g.W + xx] += share;
+            const Window w = window_of(g, i, j, count_pad);
+            const T share = gy[o] / static_cast<T>(w.count);
+            for (int64_t yy = w.ya; yy < w.yb; ++yy)
+              for (int64_t xx = w.xa; xx < w.xb; ++xx) d[yy * g.W + xx] += share;
           }
       }
     });

@@ -34,7 +34,8 @@ struct IdxArray {
 
 IdxArray read_idx(const std::string& path);
 // The same from bytes in memory (`name` names them in errors; the fuzz harness and tests use it).
-IdxArray parse_idx(const std::vector<uint8_t>& data, const std::string& name);
+// The array keeps `data`'s buffer (the header erased in place): no second buffer of the file.
+IdxArray parse_idx(std::vector<uint8_t> data, const std::string& name);
 
 // Images with their labels, as MNIST-style datasets pair them: images [N, rows, cols] unsigned
 // bytes, labels [N] unsigned bytes below `classes`. Error when the files do not pair (counts
