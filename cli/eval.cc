@@ -7,7 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "attend/app/captioning.h"
 #include "attend/app/evaluation.h"
+#include "attend/app/model_bundle.h"
+#include "attend/autograd/autograd.h"
+#include "attend/data/idx.h"
+#include "attend/data/images.h"
+#include "attend/ops/ops.h"
+#include <nlohmann/json.hpp>
+#include <cmath>
 #include "attend/app/generator.h"
 #include "attend/io/atomic_file.h"
 #include "commands.h"
@@ -19,6 +27,7 @@ struct EvalOptions {
   std::string model;
   int64_t task_test = 0;  // held-out pairs of the checkpoint's task
   std::string src, ref, tsv, text;
+  std::string images, scenes, split = "test";
   int64_t context = 0;
   int64_t beam = 5, batch = 64, bucket_width = 5, max = 0, max_input_length = 1024;
   bool lowercase = false, early_stop = false;
@@ -47,9 +56,75 @@ void eval_text(const EvalOptions& o) {
   if (!o.json.empty()) io::write_file_atomic(o.json, r.json(o.model));
 }
 
+// An image classifier's accuracy on the test files of --images (t10k-images-idx3-ubyte.gz, ...).
+void eval_images(const EvalOptions& o) {
+  const app::ModelBundle b = app::ModelBundle::load(o.model);
+  auto& model = b.as<models::Classifier>(o.model, "eval --images");
+  const std::string d = o.images + "/";
+  const data::ImageSet test = data::read_idx_images(d + "t10k-images-idx3-ubyte.gz", d + "t10k-labels-idx1-ubyte.gz");
+  const int64_t n = o.max > 0 ? std::min(o.max, test.count) : test.count, K = model.num_classes();
+  std::vector<int64_t> right(static_cast<size_t>(K)), seen(static_cast<size_t>(K));
+  NoGrad no_grad;
+  for (int64_t begin = 0; begin < n; begin += o.batch) {
+    std::vector<int64_t> ids;
+    for (int64_t i = begin; i < std::min(n, begin + o.batch); ++i) ids.push_back(i);
+    const Index guess = argmax(model.classify(data::image_source(test, ids)).logits, 1);
+    for (size_t r = 0; r < ids.size(); ++r) {
+      const int64_t y = test.labels[static_cast<size_t>(ids[r])];
+      ATTEND_CHECK(y < K, "eval", o.images, ": label ", y, " of test image ", ids[r], " is beyond the model's ", K,
+                   " classes");
+      ++seen[static_cast<size_t>(y)];
+      right[static_cast<size_t>(y)] += guess.data[r] == y;
+    }
+  }
+  int64_t total = 0;
+  for (const int64_t r : right) total += r;
+  const double accuracy = 100.0 * static_cast<double>(total) / static_cast<double>(n);
+  std::printf("images          %lld (%s t10k)\naccuracy        %.2f%%\n", static_cast<long long>(n), o.images.c_str(),
+              accuracy);
+  nlohmann::json per_class = nlohmann::json::object();
+  for (int64_t k = 0; k < K; ++k) {
+    const double a = seen[static_cast<size_t>(k)] ? 100.0 * static_cast<double>(right[static_cast<size_t>(k)]) /
+                                                        static_cast<double>(seen[static_cast<size_t>(k)])
+                                                  : 0.0;
+    std::printf("  %-12s  %6.2f%% of %lld\n", b.spec.labels[static_cast<size_t>(k)].c_str(), a,
+                static_cast<long long>(seen[static_cast<size_t>(k)]));
+    per_class[b.spec.labels[static_cast<size_t>(k)]] = a;
+  }
+  std::fflush(stdout);
+  if (!o.json.empty())
+    io::write_file_atomic(o.json, nlohmann::json{{"model", o.model}, {"images", n}, {"accuracy", accuracy},
+                                                 {"per_class", per_class}}.dump(2) + "\n");
+}
+
+// A captioner on a scene split: exact match, BLEU-4 and attention on target (app/captioning.h).
+void eval_scenes(const EvalOptions& o) {
+  const app::ModelBundle b = app::ModelBundle::load(o.model);
+  auto& model = b.as<models::SequenceToSequence>(o.model, "eval --scenes");
+  ATTEND_CHECK(b.architecture().source == SourceKind::features, "eval", o.model, " is ", b.spec.model->architecture(),
+               ", which reads tokens; --scenes needs an image captioner (sat)");
+  ATTEND_CHECK(!b.spec.labels.empty(), "eval", o.model, " names no articles (metadata extra.labels)");
+  const data::SceneSplit split = data::read_scene_split(o.scenes, o.split);
+  const int64_t n = o.max > 0 ? std::min(o.max, split.images->count) : split.images->count;
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < n; ++i) ids.push_back(i);
+  const std::vector<app::Caption> caps =
+      app::caption_images(model, b.vocab("target", o.model), data::image_source(*split.images, ids), o.beam, o.batch);
+  const int64_t R = caps.empty() || !caps[0].hypothesis.attention.defined() ? 0 : caps[0].hypothesis.attention.size(1);
+  const app::CaptionReport r =
+      app::score_captions(caps, split, std::lround(std::sqrt(static_cast<double>(R))), b.spec.labels);
+  std::printf("split               %s/%s (beam %lld)\n%s", o.scenes.c_str(), o.split.c_str(),
+              static_cast<long long>(o.beam), r.text().c_str());
+  std::fflush(stdout);
+  if (!o.json.empty()) io::write_file_atomic(o.json, r.json(o.model));
+}
+
 void run_eval(const EvalOptions& o) {
   set_command_threads(o.threads);
   if (!o.text.empty()) return eval_text(o);
+  ATTEND_CHECK(o.batch >= 1 && o.beam >= 1, "eval", "--batch ", o.batch, " and --beam ", o.beam, " must be >= 1");
+  if (!o.images.empty()) return eval_images(o);
+  if (!o.scenes.empty()) return eval_scenes(o);
   const int sources = (o.task_test > 0) + (!o.src.empty() || !o.ref.empty()) + !o.tsv.empty();
   ATTEND_CHECK(sources == 1, "eval", "give exactly one test set: --task-test N, --src F --ref F, or --tsv F");
   ATTEND_CHECK(o.src.empty() == o.ref.empty(), "eval", "--src and --ref go together");
@@ -90,13 +165,19 @@ void add_eval_command(CLI::App& app) {
       "A sequence-to-sequence model: exact match, token accuracy, corpus BLEU (sacreBLEU 13a,\n"
       "exp smoothing) and exact match by source length. The test set is one of: --task-test N (N\n"
       "pairs of the checkpoint's own task that follow its training and validation pairs, so never\n"
-      "seen in training), --src F --ref F (line-aligned files), --tsv F (source<TAB>reference).");
+      "seen in training), --src F --ref F (line-aligned files), --tsv F (source<TAB>reference).\n"
+      "An image classifier (vit): --images DIR scores the test files (t10k-*) of an IDX directory:\n"
+      "accuracy, overall and per class. An image captioner (sat): --scenes DIR [--split test]: exact\n"
+      "match against any phrasing, BLEU-4 against all of them, and attention on target (app/captioning.h).");
   c->add_option("-m,--model", o->model, "checkpoint written by `attend train`")->required();
   c->add_option("--task-test", o->task_test, "held-out pairs of the checkpoint's task");
   c->add_option("--src", o->src, "test sources, one per line");
   c->add_option("--ref", o->ref, "references, line-aligned with --src");
   c->add_option("--tsv", o->tsv, "test pairs as source<TAB>reference");
   c->add_option("--text", o->text, "language models: a text to score, one document per line (perplexity)");
+  c->add_option("--images", o->images, "image classifiers: directory of IDX files; scores the t10k test files");
+  c->add_option("--scenes", o->scenes, "image captioners: a directory of `attend gen scenes`");
+  c->add_option("--split", o->split, "--scenes: the split to score")->capture_default_str();
   c->add_option("--context", o->context, "language models: tokens per window (0 = the model's context)")
       ->capture_default_str();
   c->add_option("--max", o->max, "score only the first N pairs (0 = all)")->capture_default_str();

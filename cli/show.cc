@@ -14,6 +14,10 @@
 #include <vector>
 
 #include "attend/app/attention_view.h"
+#include "attend/app/captioning.h"
+#include "attend/data/images.h"
+#include "attend/models/vit.h"
+#include "attend/viz/overlay.h"
 #include "attend/app/translator.h"
 #include "attend/data/utf8.h"
 #include "attend/io/atomic_file.h"
@@ -32,6 +36,7 @@ struct ShowOptions {
   double alpha = 0.6;
   bool early_stop = false;
   std::string prompt;  // language models
+  std::string image;   // picture models: a PNG file
   int64_t max_new = 20;
   double temperature = 0.0;
   double top_p = 1.0;
@@ -212,6 +217,93 @@ void show_language_model(app::ModelBundle bundle, ShowOptions o) {
             << v.target_tokens.size() << " tokens)\n";
 }
 
+// The side of the square pictures a picture model reads (its image_size), and the picture of
+// `file` checked against it.
+data::GrayImage model_picture(const app::ModelBundle& b, const std::string& file, const std::string& model) {
+  const std::map<std::string, std::string> config = b.spec.model->to_map();
+  const int64_t side = std::stoll(config.at("image_size"));
+  data::GrayImage im = data::read_png_gray(file);
+  ATTEND_CHECK(im.rows == side && im.cols == side, "show", file, ": a picture of ", im.cols, "x", im.rows, " pixels; ",
+               model, " (", b.spec.model->architecture(), ") reads ", side, "x", side);
+  return im;
+}
+
+// The weights of row `row` of a [T, R] matrix (R = G * G regions) as a G x G grid.
+std::vector<float> grid_row(const Tensor& m, int64_t row) {
+  const Tensor r = contiguous(to_dtype(slice(m, 0, row, row + 1), DType::f32));
+  return std::vector<float>(r.data<float>(), r.data<float>() + r.numel());
+}
+
+int side_of(int64_t regions) {
+  const auto g = static_cast<int>(std::lround(std::sqrt(static_cast<double>(regions))));
+  ATTEND_CHECK(static_cast<int64_t>(g) * g == regions, "show", regions, " regions do not make a square grid");
+  return g;
+}
+
+// A picture model on one picture: a captioner's caption with the attention of every word over the
+// picture, or a vision transformer's class with its attention rollout and each head of a layer.
+void show_image(const app::ModelBundle& b, const ShowOptions& o) {
+  ATTEND_CHECK(o.source.empty() && o.prompt.empty(), "show", o.model, " is ", b.architecture().name,
+               ", which reads pictures: give --image FILE.png, not --source or --prompt");
+  ATTEND_CHECK(!o.image.empty(), "show", o.model, " is ", b.architecture().name, ", which reads pictures: give --image FILE.png");
+  const data::GrayImage im = model_picture(b, o.image, o.model);
+  const Source src = data::image_source(im.pixels, im.rows, im.cols);
+  const int rows = static_cast<int>(im.rows), cols = static_cast<int>(im.cols);
+  std::vector<viz::Tile> tiles{{viz::gray_image(im.pixels, rows, cols), "input"}};
+  const int scale = std::max(1, 192 / std::max(rows, cols));
+  std::string title;
+  if (b.model->task() == models::Task::classification) {
+    auto& model = b.as<models::Classifier>(o.model, "show");
+    Tensor probs;
+    std::vector<models::AttentionMap> maps;
+    {
+      NoGrad no_grad;
+      probs = contiguous(softmax(model.classify(src).logits, 1));  // [1, K]
+      maps = model.attention_maps(src);
+    }
+    const float* p = probs.data<float>();
+    const int64_t K = probs.size(1);
+    std::vector<int64_t> order(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) order[static_cast<size_t>(k)] = k;
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return p[a] > p[c]; });
+    std::cout << "class: " << b.spec.labels[static_cast<size_t>(order[0])] << "\n";
+    for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i)
+      std::printf("  %-12s %.4f\n", b.spec.labels[static_cast<size_t>(order[i])].c_str(), p[order[i]]);
+    const int64_t L = std::ssize(maps);
+    ATTEND_CHECK(o.layer <= L, "show", "--layer ", o.layer, ": the model has ", L, " layers");
+    const int64_t layer = o.layer > 0 ? o.layer - 1 : L - 1;
+    // Row 0 (the class token) over the patches: rollout, then each head of the layer.
+    const Tensor rollout = squeeze(models::attention_rollout(maps), 0);  // [T, T]
+    const int64_t T = rollout.size(0);
+    const int g = side_of(T - 1);
+    const auto patches = [&](const Tensor& m) {  // [T, T] -> the class token's weights over the patches
+      std::vector<float> row = grid_row(m, 0);
+      return std::vector<float>(row.begin() + 1, row.end());
+    };
+    tiles.push_back({viz::attention_overlay(im.pixels, rows, cols, patches(rollout), g, g), "rollout"});
+    const Tensor w = squeeze(maps[static_cast<size_t>(layer)].weights, 0);  // [H, T, T]
+    for (int64_t h = 0; h < w.size(0); ++h)
+      tiles.push_back({viz::attention_overlay(im.pixels, rows, cols, patches(squeeze(slice(w, 0, h, h + 1), 0)), g, g),
+                       "layer " + std::to_string(layer + 1) + " head " + std::to_string(h + 1)});
+    title = o.model + ": " + b.spec.labels[static_cast<size_t>(order[0])] + " (class token's attention)";
+  } else {
+    auto& model = b.as<models::SequenceToSequence>(o.model, "show");
+    const std::vector<app::Caption> caps = app::caption_images(model, b.vocab("target", o.model), src, o.beam, 1);
+    const app::Caption& c = caps.at(0);
+    std::cout << c.text << "\n";
+    const Tensor& a = c.hypothesis.attention;  // [T, R]
+    ATTEND_CHECK(a.defined(), "show", o.model, ": the search recorded no attention");
+    const int g = side_of(a.size(1));
+    for (int64_t t = 0; t < a.size(0); ++t) {
+      const std::string word = t < std::ssize(c.words) ? c.words[static_cast<size_t>(t)] : "</s>";
+      tiles.push_back({viz::attention_overlay(im.pixels, rows, cols, grid_row(a, t), g, g), word});
+    }
+    title = o.model + ": \"" + c.text + "\"";
+  }
+  viz::save(viz::picture_grid(tiles, 6, scale, o.title.empty() ? title : o.title), o.out);
+  std::cerr << "wrote " << o.out << "\n";
+}
+
 void run_show(const ShowOptions& o) {
   set_command_threads(o.threads);
   ATTEND_CHECK(o.beam >= 1, "show", "--beam must be >= 1, got ", o.beam);
@@ -225,6 +317,9 @@ void run_show(const ShowOptions& o) {
     if (const auto bad = data::utf8_invalid_offset(*text))
       throw Error("show", std::string(flag) + " is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
   app::ModelBundle bundle = app::ModelBundle::load(o.model);
+  if (bundle.architecture().source == SourceKind::features) return show_image(bundle, o);
+  ATTEND_CHECK(o.image.empty(), "show", o.model, " is ", bundle.architecture().name,
+               ", which reads text; --image is for the picture models (vit, sat)");
   if (bundle.model->task() == models::Task::language_model) return show_language_model(std::move(bundle), o);
   ATTEND_CHECK(o.prompt.empty(), "show", o.model, " is ", models::task_noun(bundle.model->task()),
                ": give --source, not --prompt");
@@ -282,10 +377,15 @@ void add_show_command(CLI::App& app) {
       "or as one HTML page with a drop-down list for kind, layer and head (value under the pointer).\n"
       "Prints the translation and its alignment: hard = Pharaoh i-j links (argmax per target word),\n"
       "soft = each target word's weights over the source words; SentencePiece pieces are joined\n"
-      "into words, and </s> is left out. In character-level labels a space is drawn as a middle dot.");
+      "into words, and </s> is left out. In character-level labels a space is drawn as a middle dot.\n"
+      "A picture model reads --image FILE.png (its own size, e.g. 28x28 for vit on Fashion-MNIST, 96x96\n"
+      "for sat on scenes). sat: the caption, and for each word (and </s>) the attention over the\n"
+      "regions upsampled and drawn over the picture. vit: the class, the attention rollout of the\n"
+      "class token over the patches, and each head of --layer (default: the last).");
   c->add_option("-m,--model", o->model, "checkpoint of a model with attention")->required();
   c->add_option("-s,--source", o->source, "the sentence to translate (sequence-to-sequence models)");
   c->add_option("--prompt", o->prompt, "the text to continue (language models)");
+  c->add_option("--image", o->image, "the picture (PNG) to caption or classify (sat, vit)");
   c->add_option("--max-new", o->max_new, "language models: tokens to generate")->capture_default_str();
   c->add_option("--temperature", o->temperature, "language models: sampling temperature (0 = greedy)")
       ->capture_default_str();

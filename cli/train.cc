@@ -100,6 +100,13 @@ void add_train_command(CLI::App& app) {
   c->add_option("--train-text", r->train_text, "language models: training text, one document per line");
   c->add_option("--valid-text", r->valid_text, "language models: validation text, one document per line");
   c->add_option("--context", r->context, "language models: tokens per training window")->capture_default_str();
+  c->add_option("--images", r->images, "image classifiers (vit): directory of IDX files (train-images-idx3-ubyte.gz, ...)");
+  c->add_option("--scenes", r->scenes, "image captioners (sat): directory of `attend gen scenes`");
+  c->add_option("--valid-images", r->valid_images, "--images: the last N training images validate")->capture_default_str();
+  c->add_option("--shift", r->augment_shift, "pictures: random shifts of up to N pixels (augmentation)")->capture_default_str();
+  c->add_flag("--flip", r->augment_flip, "pictures: random left-right mirrors (augmentation)");
+  c->add_option("--class-names", r->class_names, "pictures: fashion-mnist | digits | comma-separated names")
+      ->capture_default_str();
   c->add_option("--text-tokens", r->text_tokens, "language models: char | word | spm | auto (spm with --spm)")
       ->capture_default_str();
   c->add_option("--source-tokens", r->source_tokens, "char | word | spm | auto")->capture_default_str();

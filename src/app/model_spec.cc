@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "attend/data/utf8.h"
+#include "attend/io/base64.h"
 #include "attend/models/registry.h"
 
 namespace attend::app {
@@ -48,44 +49,6 @@ std::string field_text(const std::string& key, const nlohmann::json& v) {
   throw Error("checkpoint", "key '" + key + "' has a " + std::string(v.type_name()) + " value");
 }
 
-// Base64 (RFC 4648, padded): safetensors metadata values are JSON strings, which must be UTF-8,
-// and a .model file is binary protobuf.
-constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const size_t n = std::min<size_t>(3, bytes.size() - i);
-    uint32_t v = 0;
-    for (size_t k = 0; k < 3; ++k) v = (v << 8) | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
-    for (size_t k = 0; k < 4; ++k) out.push_back(k <= n ? kBase64[(v >> (18 - 6 * k)) & 63] : '=');
-  }
-  return out;
-}
-
-// Throws "[checkpoint] <what>: not base64 ..." on anything but padded base64.
-std::string base64_decode(std::string_view text, const std::string& what) {
-  ATTEND_CHECK(text.size() % 4 == 0, "checkpoint", what, ": not base64 (length ", text.size(),
-               " is not a multiple of 4)");
-  int8_t value[256];
-  std::fill(std::begin(value), std::end(value), int8_t{-1});
-  for (int i = 0; i < 64; ++i) value[static_cast<unsigned char>(kBase64[i])] = static_cast<int8_t>(i);
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    const size_t pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=' && text[i + 3] == '=') : 0;
-    uint32_t v = 0;
-    for (size_t k = 0; k < 4; ++k) {
-      const int8_t d = k < 4 - pad ? value[static_cast<unsigned char>(text[i + k])] : int8_t{0};
-      ATTEND_CHECK(d >= 0, "checkpoint", what, ": not base64 (byte ", i + k, ")");
-      v = (v << 6) | static_cast<uint32_t>(d);
-    }
-    for (size_t k = 0; k < 3 - pad; ++k) out.push_back(static_cast<char>((v >> (16 - 8 * k)) & 0xFF));
-  }
-  return out;
-}
 
 constexpr const char* kSpmKey = "sentencepiece.";
 constexpr const char* kLabelsKey = "labels";
@@ -169,14 +132,15 @@ void ModelSpec::to_checkpoint(train::CheckpointInfo& info) const {
     it = it->first.starts_with(kSpmKey) ? info.extra.erase(it) : std::next(it);
   if (source_tokens == data::TokenizerKind::sentencepiece) {
     ATTEND_CHECK(source_spm != nullptr, "ModelSpec", "source_tokens spm without a SentencePiece model");
-    info.extra[std::string(kSpmKey) + "source"] = base64_encode(source_spm->serialized());
+    info.extra[std::string(kSpmKey) + "source"] = io::base64_encode(source_spm->serialized());
   }
   if (target_tokens == data::TokenizerKind::sentencepiece && target_spm != source_spm) {
     ATTEND_CHECK(target_spm != nullptr, "ModelSpec", "target_tokens spm without a SentencePiece model");
-    info.extra[std::string(kSpmKey) + "target"] = base64_encode(target_spm->serialized());
+    info.extra[std::string(kSpmKey) + "target"] = io::base64_encode(target_spm->serialized());
   }
   info.extra.erase(kLabelsKey);
-  if (model->task() == models::Task::classification) info.extra[kLabelsKey] = nlohmann::json(labels).dump();
+  if (model->task() == models::Task::classification || !labels.empty())
+    info.extra[kLabelsKey] = nlohmann::json(labels).dump();
 }
 
 ModelSpec ModelSpec::from_checkpoint(const train::CheckpointInfo& info, const std::string& source) {
@@ -194,7 +158,7 @@ ModelSpec ModelSpec::from_checkpoint(const train::CheckpointInfo& info, const st
                  "_tokens is spm but the checkpoint holds no SentencePiece model (metadata extra.", key, ")");
     try {
       return std::make_shared<const data::SentencePiece>(
-          data::SentencePiece::from_serialized(base64_decode(it->second, what), what));
+          data::SentencePiece::from_serialized(io::base64_decode(it->second, what), what));
     } catch (const Error& e) {
       if (e.op() == "checkpoint") throw;
       throw Error("checkpoint", std::string(e.what()));  // "[checkpoint] [sentencepiece] <what>: ..."
@@ -203,8 +167,8 @@ ModelSpec ModelSpec::from_checkpoint(const train::CheckpointInfo& info, const st
   if (s.source_tokens == data::TokenizerKind::sentencepiece) s.source_spm = model("source");
   if (s.target_tokens == data::TokenizerKind::sentencepiece)
     s.target_spm = joint && s.source_spm != nullptr ? s.source_spm : model("target");
-  if (s.model->task() == models::Task::classification) {
-    const auto it = info.extra.find(kLabelsKey);
+  const bool classifier = s.model->task() == models::Task::classification;
+  if (const auto it = info.extra.find(kLabelsKey); classifier || it != info.extra.end()) {
     ATTEND_CHECK(it != info.extra.end(), "checkpoint", source, ": a classifier without class names (metadata extra.",
                  kLabelsKey, ")");
     try {
@@ -217,9 +181,10 @@ ModelSpec ModelSpec::from_checkpoint(const train::CheckpointInfo& info, const st
     } catch (const nlohmann::json::exception& e) {
       throw Error("checkpoint", source + ": extra." + kLabelsKey + ": " + e.what());
     }
-    const int64_t K = static_cast<const models::ClassifierConfig&>(*s.model).num_classes;
-    ATTEND_CHECK(static_cast<int64_t>(s.labels.size()) == K, "checkpoint", source, ": ", s.labels.size(),
-                 " class names for num_classes ", K);
+    const int64_t K = classifier ? static_cast<const models::ClassifierConfig&>(*s.model).num_classes
+                                 : std::ssize(s.labels);
+    ATTEND_CHECK(std::ssize(s.labels) == K, "checkpoint", source, ": ", s.labels.size(), " class names for num_classes ",
+                 K);
   }
   return s;
 }

@@ -12,10 +12,13 @@
 
 #include <unistd.h>
 
+#include "attend/app/captioning.h"
 #include "attend/app/generator.h"
 #include "attend/app/translator.h"
 #include "attend/autograd/autograd.h"
 #include "attend/core/threads.h"
+#include "attend/data/images.h"
+#include "attend/data/scenes.h"
 #include "attend/data/tasks.h"
 #include "attend/models/registry.h"
 #include "attend/train/metrics.h"
@@ -141,9 +144,14 @@ class LoggedObjective : public train::Objective {
     train::Metrics m = inner_.validate();
     char line[256];
     if (task_ == models::Task::sequence_to_sequence) {
-      std::snprintf(line, sizeof line, "validation: loss %.4f  ppl %.3f  exact %.2f%%  BLEU %.2f\n", m["loss"],
-                    m["ppl"], m.count("exact") ? m["exact"] : 0.0, m.count("bleu") ? m["bleu"] : 0.0);
-      log_ << line << std::flush;
+      std::snprintf(line, sizeof line, "validation: loss %.4f  ppl %.3f  exact %.2f%%  BLEU %.2f", m["loss"], m["ppl"],
+                    m.count("exact") ? m["exact"] : 0.0, m.count("bleu") ? m["bleu"] : 0.0);
+      log_ << line;
+      if (m.count("on_target")) {
+        std::snprintf(line, sizeof line, "  on-target %.2f%%", m["on_target"]);
+        log_ << line;
+      }
+      log_ << "\n" << std::flush;
       return m;
     }
     std::string text = "validation:";
@@ -352,6 +360,155 @@ Session prepare_classifier(const TrainRecipe& r, std::ostream& log) {
   return s;
 }
 
+// ---- pictures
+
+// The names of K classes: "fashion-mnist" (Fashion-MNIST's, as the scene captions say them),
+// "digits" ("0".."9"), or a comma-separated list.
+std::vector<std::string> class_names_of(const std::string& given, int64_t K) {
+  std::vector<std::string> names;
+  if (given == "fashion-mnist") {
+    names = data::fashion_class_names();
+  } else if (given == "digits") {
+    for (int64_t k = 0; k < K; ++k) names.push_back(std::to_string(k));
+  } else {
+    size_t start = 0;
+    for (size_t comma; (comma = given.find(',', start)) != std::string::npos; start = comma + 1)
+      names.push_back(given.substr(start, comma - start));
+    names.push_back(given.substr(start));
+  }
+  ATTEND_CHECK(std::ssize(names) == K, "train", "--class-names ", given, " names ", names.size(),
+               " classes; the labels have ", K);
+  return names;
+}
+
+// The image size of a vit/sat config from the data (when not given), and the check that it fits.
+void set_image_size(models::ModelConfig& c, std::map<std::string, std::string>& values, int64_t rows, int64_t cols,
+                    const std::string& what) {
+  ATTEND_CHECK(rows == cols, "train", what, ": pictures of ", cols, "x", rows, " pixels; ", c.architecture(),
+               " reads square pictures");
+  if (!values.count("image_size")) values["image_size"] = std::to_string(rows);
+  ATTEND_CHECK(values["image_size"] == std::to_string(rows), "train", what, ": pictures of ", cols, "x", rows,
+               " pixels, but --image-size is ", values["image_size"]);
+}
+
+Session prepare_image_classifier(const TrainRecipe& r, std::ostream& log) {
+  ATTEND_CHECK(r.train_tsv.empty() && r.task.empty() && r.train_src.empty() && r.scenes.empty(), "train",
+               "an image classifier (--arch ", r.arch, ") trains on --images DIR (IDX files) alone");
+  const std::string d = r.images + "/";
+  auto images = std::make_shared<data::ImageSet>(
+      data::read_idx_images(d + "train-images-idx3-ubyte.gz", d + "train-labels-idx1-ubyte.gz"));
+  int64_t K = 0;
+  for (const int64_t l : images->labels) K = std::max(K, l + 1);
+  ATTEND_CHECK(r.valid_images >= 0 && r.valid_images < images->count, "train", "--valid-images ", r.valid_images,
+               " must be in [0, ", images->count, ") (the training images of ", r.images, ")");
+  Session s;
+  ModelSpec& spec = s.bundle.spec;
+  spec.labels = class_names_of(r.class_names, K);
+  std::vector<data::ImageExample> train_set, valid_set;
+  const int64_t n_train = images->count - r.valid_images;
+  for (int64_t i = 0; i < images->count; ++i)
+    (i < n_train ? train_set : valid_set).push_back({.image = i, .label = images->labels[static_cast<size_t>(i)]});
+  spec.model = model_config(r, [&](models::ModelConfig& c, std::map<std::string, std::string>& values) {
+    auto& k = static_cast<models::ClassifierConfig&>(c);
+    k.src_vocab = 0;
+    k.num_classes = K;
+    if (has_field(c, "image_size")) set_image_size(c, values, images->rows, images->cols, r.images);
+  });
+  Rng init_rng(r.seed);
+  s.bundle.model = models::make_model(*spec.model, init_rng);
+  auto& model = models::as_task<models::Classifier>(*s.bundle.model, r.arch, "train");
+  log << "attend train: " << r.arch << " (" << parameter_count(model) << " parameters), " << train_set.size()
+      << " training and " << valid_set.size() << " validation images of " << images->cols << "x" << images->rows
+      << ", " << K << " classes; augmentation: shift " << r.augment_shift << ", flip " << (r.augment_flip ? "on" : "off")
+      << "; " << num_threads() << " thread(s)\n";
+  s.train = std::make_unique<data::ImageBatches>(
+      images, std::move(train_set),
+      data::ImageBatchOptions{.batch = r.batch, .shuffle = true, .seed = r.seed, .shift = r.augment_shift,
+                              .flip = r.augment_flip});
+  if (!valid_set.empty())
+    s.valid = std::make_unique<data::ImageBatches>(images, std::move(valid_set),
+                                                   data::ImageBatchOptions{.batch = 256, .shuffle = false});
+  s.objective = std::make_unique<train::ClassificationObjective>(model, s.valid.get());
+  return s;
+}
+
+// What the captioner's decode check reads: the validation scenes and their images.
+struct SceneCheck {
+  data::SceneSplit scenes;
+  Source images;
+  data::Vocab vocab;
+};
+
+Session prepare_captioner(const TrainRecipe& r, std::ostream& log) {
+  ATTEND_CHECK(r.train_tsv.empty() && r.task.empty() && r.train_src.empty() && r.images.empty(), "train",
+               "an image captioner (--arch ", r.arch, ") trains on --scenes DIR (`attend gen scenes`) alone");
+  data::SceneSplit train_split = data::read_scene_split(r.scenes, "train");
+  const bool has_valid = std::filesystem::exists(r.scenes + "/valid.captions.tsv");
+  data::SceneSplit valid_split = has_valid ? data::read_scene_split(r.scenes, "valid") : data::SceneSplit{};
+  Session s;
+  ModelSpec& spec = s.bundle.spec;
+  spec.target_tokens = data::TokenizerKind::word;
+  spec.labels = class_names_of(r.class_names, std::ssize(data::fashion_class_names()));
+  const data::Tokenizer tt = spec.target_tokenizer();
+  std::vector<std::vector<std::string>> sentences;
+  for (const auto& caps : train_split.captions)
+    for (const auto& c : caps) sentences.push_back(tt.tokenize(c));
+  const data::Vocab tv = data::Vocab::build(sentences, {.min_freq = r.min_freq, .max_size = r.max_vocab});
+  s.bundle.vocabs = {{"target", tv}};
+  const auto examples = [&](const data::SceneSplit& split) {
+    std::vector<data::ImageExample> out;
+    for (size_t i = 0; i < split.captions.size(); ++i)
+      for (const auto& c : split.captions[i]) out.push_back({.image = static_cast<int64_t>(i), .target = tv.encode(tt.tokenize(c))});
+    return out;
+  };
+  std::vector<data::ImageExample> train_set = examples(train_split), valid_set = examples(valid_split);
+  spec.model = model_config(r, [&](models::ModelConfig& c, std::map<std::string, std::string>& values) {
+    auto& t = static_cast<models::SequenceToSequenceConfig&>(c);
+    t.src_vocab = 0;
+    t.tgt_vocab = tv.size();
+    if (has_field(c, "image_size"))
+      set_image_size(c, values, train_split.images->rows, train_split.images->cols, r.scenes);
+  });
+  Rng init_rng(r.seed);
+  s.bundle.model = models::make_model(*spec.model, init_rng);
+  auto& model = models::as_task<models::SequenceToSequence>(*s.bundle.model, r.arch, "train");
+  log << "attend train: " << r.arch << " (" << parameter_count(model) << " parameters), "
+      << train_split.images->count << " training scenes (" << train_set.size() << " captions), "
+      << (has_valid ? valid_split.images->count : 0) << " validation scenes of " << train_split.images->cols << "x"
+      << train_split.images->rows << "; vocabulary " << tv.size() << "; " << num_threads() << " thread(s)\n";
+  s.train = std::make_unique<data::ImageBatches>(
+      train_split.images, std::move(train_set),
+      data::ImageBatchOptions{.batch = r.batch, .shuffle = true, .seed = r.seed});
+  auto check = std::make_shared<SceneCheck>();
+  check->vocab = tv;
+  if (has_valid) {
+    s.valid = std::make_unique<data::ImageBatches>(valid_split.images, std::move(valid_set),
+                                                   data::ImageBatchOptions{.batch = 128, .shuffle = false});
+    const int64_t n = std::min<int64_t>(std::max<int64_t>(r.valid_decode, 0), valid_split.images->count);
+    std::vector<int64_t> ids(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) ids[static_cast<size_t>(i)] = i;
+    if (n > 0) check->images = data::image_source(*valid_split.images, ids);
+    check->scenes = std::move(valid_split);
+  }
+  const std::vector<std::string> names = spec.labels;
+  train::ValidateFn decode_check = [c = check.get(), &model, names] {
+    train::Metrics m;
+    if (!c->images.features.defined()) return m;
+    const std::vector<Caption> caps = caption_images(model, c->vocab, c->images, 1, 128);
+    const int64_t G = std::lround(std::sqrt(static_cast<double>(caps.empty() || !caps[0].hypothesis.attention.defined()
+                                                                     ? 0
+                                                                     : caps[0].hypothesis.attention.size(1))));
+    const CaptionReport rep = score_captions(caps, c->scenes, G, names);
+    m["exact"] = rep.exact;
+    m["bleu"] = rep.bleu;
+    m["on_target"] = rep.on_target;
+    return m;
+  };
+  s.objective = std::make_unique<train::SequenceObjective>(model, r.label_smoothing, s.valid.get(), decode_check);
+  s.keep = check;
+  return s;
+}
+
 // ---- language model
 
 Session prepare_language_model(const TrainRecipe& r, std::ostream& log) {
@@ -437,8 +594,15 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
   check_output_path(r.out, "--out");
   check_output_path(r.best, "--best");
   const models::Task task = models::architecture(r.arch).task;
+  const bool pictures = models::architecture(r.arch).source == SourceKind::features;
+  ATTEND_CHECK(!pictures || !r.images.empty() || !r.scenes.empty(), "train", r.arch,
+               " reads pictures: give --images DIR (IDX files, a classifier) or --scenes DIR (`attend gen scenes`, a "
+               "captioner)");
+  ATTEND_CHECK(pictures || (r.images.empty() && r.scenes.empty()), "train", r.arch,
+               " reads tokens; --images and --scenes are for the picture models (vit, sat)");
   Session s = task == models::Task::language_model   ? prepare_language_model(r, log)
-              : task == models::Task::classification ? prepare_classifier(r, log)
+              : task == models::Task::classification ? (pictures ? prepare_image_classifier(r, log) : prepare_classifier(r, log))
+              : pictures                             ? prepare_captioner(r, log)
                                                      : prepare_sequence_to_sequence(r, log);
   models::Model& model = *s.bundle.model;
 

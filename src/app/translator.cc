@@ -18,8 +18,21 @@ Translator::Translator(ModelSpec spec, data::Vocab source_vocab, data::Vocab tar
       source_tok_(spec_.source_tokenizer()),
       target_tok_(spec_.target_tokenizer()) {}
 
+namespace {
+
+// The bundle's model as a sequence-to-sequence model of text; errors name the checkpoint.
+models::SequenceToSequence& text_model(const ModelBundle& bundle, const std::string& what, const std::string& command) {
+  auto& model = bundle.as<models::SequenceToSequence>(what, command);
+  ATTEND_CHECK(bundle.architecture().source == SourceKind::tokens, command, what, " is ", bundle.architecture().name,
+               ", which reads pictures, not text: caption a picture with `attend show -m ", what,
+               " --image FILE.png -o OUT.html`, score scenes with `attend eval -m ", what, " --scenes DIR`");
+  return model;
+}
+
+}  // namespace
+
 Translator::Translator(ModelBundle bundle, const std::string& what, const std::string& command)
-    : Translator(bundle, bundle.as<models::SequenceToSequence>(what, command), what) {}
+    : Translator(bundle, text_model(bundle, what, command), what) {}
 
 Translator::Translator(ModelBundle& bundle, models::SequenceToSequence& model, const std::string& what)
     : Translator(bundle.spec, bundle.vocab("source", what), bundle.vocab("target", what)) {

@@ -200,7 +200,13 @@ SearchStart start_of(const Source& src, int64_t bos_id, const LengthLimit& limit
   check_limit(op, limit);
   SearchStart s;
   s.state = state_of(src);
-  for (const int64_t len : src.lengths) {
+  // A row's length limit and attention length: the positions it attends to (the source's, or the
+  // state's own, e.g. an image's regions).
+  std::vector<int64_t> lengths = s.state->attention_lengths();
+  if (lengths.empty()) lengths = src.lengths;
+  ATTEND_CHECK(lengths.size() == src.lengths.size(), op, "the state has attention lengths for ", lengths.size(),
+               " rows, the source ", src.lengths.size());
+  for (const int64_t len : lengths) {
     s.prefix.push_back({bos_id});
     s.max_new.push_back(max_target_length(len, limit));
     s.attention_length.push_back(len);

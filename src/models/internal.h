@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "attend/attention/additive.h"
 #include "attend/core/error.h"
 #include "attend/core/index.h"
 #include "attend/core/source.h"
@@ -57,6 +58,19 @@ const C& config_as(const char* op, const ModelConfig& c) {
   ATTEND_CHECK(typed != nullptr, op, "got a ", c.architecture(), " config");
   return *typed;
 }
+
+// The additive score's parameters as a module (rnnsearch, sat): W_q [A, Dq], W_k [A, Dk], b [A], v [A].
+class AdditiveAttention : public nn::Module {
+ public:
+  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attn_dim, Rng& rng)
+      : score(attention::AdditiveScore::init(query_dim, key_dim, attn_dim, rng)) {
+    register_parameter("W_q", score.W_q);
+    register_parameter("W_k", score.W_k);
+    register_parameter("b", score.b);
+    register_parameter("v", score.v);
+  }
+  attention::AdditiveScore score;
+};
 
 // Encoder states that a decoder attends to, one row per source.
 struct AttentionMemory : Memory {

@@ -10,5 +10,7 @@ ArchitectureInfo luong_architecture();
 ArchitectureInfo seq2seq_architecture();
 ArchitectureInfo transformer_architecture();
 ArchitectureInfo gpt_architecture();
+ArchitectureInfo vit_architecture();
+ArchitectureInfo sat_architecture();
 
 }  // namespace attend::models

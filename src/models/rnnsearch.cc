@@ -18,19 +18,6 @@ namespace {
 
 constexpr const char* kOp = "rnnsearch";
 
-// The additive score's parameters as a module: W_q [A, H], W_k [A, 2H], b [A], v [A].
-class AdditiveAttention : public nn::Module {
- public:
-  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attn_dim, Rng& rng)
-      : score(attention::AdditiveScore::init(query_dim, key_dim, attn_dim, rng)) {
-    register_parameter("W_q", score.W_q);
-    register_parameter("W_k", score.W_k);
-    register_parameter("b", score.b);
-    register_parameter("v", score.v);
-  }
-  attention::AdditiveScore score;
-};
-
 // Annotations, their projection by W_k, and s_0.
 struct RnnsearchMemory : internal::AttentionMemory {
   Tensor s0;  // [B, H]
@@ -163,7 +150,7 @@ class Rnnsearch : public EncoderDecoder {
   nn::Embedding src_embed_, tgt_embed_;
   nn::GRU encoder_;
   nn::Linear init_state_;  // W_s [H, H]
-  AdditiveAttention attention_;
+  internal::AdditiveAttention attention_;
   nn::GRUCell decoder_;
   nn::Linear readout_;  // [R, H + E + 2H]
   nn::Linear output_;   // [V, R]

@@ -11,10 +11,18 @@
 
 #include "attend/core/error.h"
 #include "attend/io/atomic_file.h"
+#include "attend/io/base64.h"
 #include "attend/viz/font.h"
 
 namespace attend::viz {
 namespace {
+
+void check_picture(const PictureItem& p) {
+  ATTEND_CHECK(p.src_w > 0 && p.src_h > 0 && p.w >= 0 && p.h >= 0 &&
+                   p.rgb.size() == static_cast<size_t>(p.src_w) * static_cast<size_t>(p.src_h) * 3,
+               "scene", "picture of ", p.src_w, "x", p.src_h, " with ", p.rgb.size(), " bytes is not a ", p.src_w, "x",
+               p.src_h, "x3 raster");
+}
 
 template <class... Fs>
 struct Overloaded : Fs... {
@@ -148,16 +156,25 @@ Image rasterize(const Scene& scene) {
                        cv.fill(b.x, b.y + r, b.w, 1, map_color(b.colormap, t));
                      }
                    },
+                   [&](const PictureItem& p) {
+                     check_picture(p);
+                     for (int y = 0; y < p.h; ++y)
+                       for (int x = 0; x < p.w; ++x) {
+                         const size_t at = (static_cast<size_t>(y * p.src_h / p.h) * static_cast<size_t>(p.src_w) +
+                                            static_cast<size_t>(x * p.src_w / p.w)) * 3;
+                         cv.fill(p.x + x, p.y + y, 1, 1, Rgb{p.rgb[at], p.rgb[at + 1], p.rgb[at + 2]});
+                       }
+                   },
                },
                item);
   }
   return im;
 }
 
-void write_png(const Image& image, const std::filesystem::path& path) {
+std::string encode_png(const Image& image, const std::string& what) {
   ATTEND_CHECK(image.width > 0 && image.height > 0 &&
                    image.rgb.size() == static_cast<size_t>(image.width) * static_cast<size_t>(image.height) * 3,
-               "png", "image of ", image.width, "x", image.height, " with ", image.rgb.size(),
+               "png", what, ": image of ", image.width, "x", image.height, " with ", image.rgb.size(),
                " bytes is not a ", image.width, "x", image.height, "x3 raster");
   png_image png;
   std::memset(&png, 0, sizeof png);
@@ -171,16 +188,20 @@ void write_png(const Image& image, const std::filesystem::path& path) {
   if (!png_image_write_to_memory(&png, nullptr, &size, 0, image.rgb.data(), stride, nullptr)) {
     const std::string why = png.message;
     png_image_free(&png);
-    throw Error("png", "cannot encode " + path.string() + ": " + why);
+    throw Error("png", "cannot encode " + what + ": " + why);
   }
   std::string bytes(size, '\0');
   if (!png_image_write_to_memory(&png, bytes.data(), &size, 0, image.rgb.data(), stride, nullptr)) {
     const std::string why = png.message;
     png_image_free(&png);
-    throw Error("png", "cannot encode " + path.string() + ": " + why);
+    throw Error("png", "cannot encode " + what + ": " + why);
   }
   bytes.resize(size);
-  io::write_file_atomic(path.string(), bytes);
+  return bytes;
+}
+
+void write_png(const Image& image, const std::filesystem::path& path) {
+  io::write_file_atomic(path.string(), encode_png(image, path.string()));
 }
 
 std::string xml_escape(std::string_view text) {
@@ -247,6 +268,13 @@ std::string to_svg(const Scene& scene) {
               os << "<line x1=\"" << l.x0 + 0.5 << "\" y1=\"" << l.y0 + 0.5 << "\" x2=\"" << l.x1 + 0.5 << "\" y2=\""
                  << l.y1 + 0.5 << "\" stroke=\"" << hex(l.stroke) << "\" stroke-width=\"" << l.width
                  << "\" stroke-linecap=\"square\"/>\n";
+            },
+            [&](const PictureItem& p) {
+              check_picture(p);
+              const Image im{.width = p.src_w, .height = p.src_h, .rgb = p.rgb};
+              os << "<image x=\"" << p.x << "\" y=\"" << p.y << "\" width=\"" << p.w << "\" height=\"" << p.h
+                 << "\" preserveAspectRatio=\"none\" style=\"image-rendering: pixelated\" href=\"data:image/png;base64,"
+                 << io::base64_encode(encode_png(im, "svg picture")) << "\"/>\n";
             },
             [&](const ColorBarItem& b) {
               const std::string id = "colorbar" + std::to_string(gradient++);

@@ -119,3 +119,71 @@ TEST(GradCheckModels, GptLanguageModelLossTiedAndUntied) {
 
 }  // namespace
 }  // namespace attend
+
+namespace attend {
+namespace {
+
+// Pictures [B, S*S, 1] in [0, 1] as the image models read them.
+Source pictures(int64_t B, int64_t S, Rng& rng) {
+  return Source::of_features(Tensor::uniform(Shape{B, S * S, 1}, rng, 0.0, 1.0, DType::f64),
+                             std::vector<int64_t>(static_cast<size_t>(B), S * S));
+}
+
+// vit's classification loss w.r.t. every parameter (patch convolution, class token, positions,
+// a pre-norm layer, the final norm, the head), at random values.
+TEST(GradCheckModels, VitClassificationLoss) {
+  const Values values{{"num_classes", "3"}, {"image_size", "4"}, {"patch", "2"},     {"d_model", "4"},
+                      {"num_heads", "2"},   {"ffn_dim", "4"},    {"num_layers", "1"}, {"dropout", "0"}};
+  Rng rng(41);
+  auto model = models::make_model_as<models::Classifier>(*models::make_config("vit", values), rng);
+  model->to(DType::f64);
+  model->eval();
+  const Source src = pictures(2, 4, rng);
+  const Index labels({2, 0}, Shape{2});
+  std::vector<std::string> names;
+  std::vector<Tensor> inputs;
+  for (const auto& [name, p] : model->named_parameters()) {
+    names.push_back(name);
+    const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
+    inputs.push_back(add(mul(test::randn64(p.shape(), rng), 0.5), norm_weight ? 1.0 : 0.0));
+  }
+  const auto f = [&](const std::vector<Tensor>& v) {
+    for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+    return cross_entropy(model->classify(src).logits, labels);
+  };
+  EXPECT_TRUE(test::gradcheck(f, inputs));
+}
+
+// sat's loss with its doubly stochastic term (training mode, no dropout), with and without the
+// gate, w.r.t. every parameter: CNN, initial state, attention, gate, LSTM, deep output.
+TEST(GradCheckModels, SatSoftAttentionWithDoublyStochasticTerm) {
+  for (const char* gate : {"true", "false"}) {
+    SCOPED_TRACE(gate);
+    const Values values{{"tgt_vocab", "6"},   {"image_size", "4"},  {"conv_layers", "1"},   {"cnn_width", "2"},
+                        {"feature_dim", "3"}, {"embed_dim", "2"},   {"hidden_dim", "3"},    {"attention_dim", "2"},
+                        {"dropout", "0"},     {"gate", gate},       {"doubly_stochastic", "0.7"}};
+    Rng rng(43);
+    auto model = models::make_model_as<models::EncoderDecoder>(*models::make_config("sat", values), rng);
+    model->to(DType::f64);
+    model->train();
+    const Source src = pictures(2, 4, rng);
+    const Index tgt_in({2, 4, 5, 2, 5, 0}, Shape{2, 3});
+    const Index tgt_out({4, 5, 3, 5, 3, 0}, Shape{2, 3});
+    std::vector<std::string> names;
+    std::vector<Tensor> inputs;
+    for (const auto& [name, p] : model->named_parameters()) {
+      names.push_back(name);
+      inputs.push_back(p.detach().clone());
+    }
+    const auto f = [&](const std::vector<Tensor>& v) {
+      for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+      const models::ForwardResult r = model->forward(src, tgt_in);
+      EXPECT_EQ(r.aux.size(), 1u);
+      return add(train::sequence_loss(r.logits, tgt_out, {.pad_id = 0}), r.aux.at(0).value);
+    };
+    EXPECT_TRUE(test::gradcheck(f, inputs));
+  }
+}
+
+}  // namespace
+}  // namespace attend

@@ -508,34 +508,50 @@ Tensor row(const Tensor& x, int64_t r) { return slice(x, 0, r, r + 1); }
   return ::testing::AssertionSuccess();
 }
 
-// A source of B rows of token ids with these lengths, padded to the longest.
+// The side of the pictures the picture models (vit, sat) read here, and the regions sat attends
+// to over them (2 x 2 after two poolings).
+constexpr int64_t kPictureSide = 8, kPictureRegions = 4;
+
+// A source of B rows of token ids with these lengths, padded to the longest; for a model that
+// reads pictures (vocab 0), B random pictures of kPictureSide^2 pixels (pictures are never padded).
 Source token_source(Rng& rng, int64_t vocab, int64_t pad_id, const std::vector<int64_t>& lengths) {
+  if (vocab == 0) {
+    const auto B = static_cast<int64_t>(lengths.size()), R = kPictureSide * kPictureSide;
+    return Source::of_features(Tensor::uniform(Shape{B, R, 1}, rng), std::vector<int64_t>(static_cast<size_t>(B), R));
+  }
   const int64_t S = *std::max_element(lengths.begin(), lengths.end());
   return Source::of_tokens(random_ids(rng, vocab, lengths, S, pad_id), lengths);
 }
 
-// Row b of a token source, alone and unpadded.
+// Row b of a source, alone and unpadded.
 Source source_row(const Source& src, int64_t b) {
   const int64_t len = src.lengths[static_cast<size_t>(b)];
+  if (src.kind() == SourceKind::features)
+    return Source::of_features(contiguous(slice(slice(src.features, 0, b, b + 1), 1, 0, len)), {len});
   return Source::of_tokens(row_ids(src.tokens, b, len), {len});
 }
 
 class Conformance : public ::testing::TestWithParam<std::string> {
  protected:
   const models::ArchitectureInfo& info() const { return models::architecture(GetParam()); }
-  std::shared_ptr<models::ModelConfig> config() const { return test::model_config(GetParam(), kTiny); }
+  std::shared_ptr<models::ModelConfig> config() const {
+    if (!reads_features()) return test::model_config(GetParam(), kTiny);
+    Values v = kTiny;  // pictures of kPictureSide^2 pixels: vit's 4 patches, sat's 2 x 2 regions
+    v.insert_or_assign("src_vocab", "0");
+    v.insert({{"image_size", std::to_string(kPictureSide)}, {"patch", "4"}, {"conv_layers", "2"}, {"cnn_width", "2"},
+              {"feature_dim", "5"}});
+    return test::model_config(GetParam(), v);
+  }
   std::unique_ptr<models::Model> model(uint64_t seed = 7) const {
     Rng rng(seed);
     std::unique_ptr<models::Model> m = models::make_model(*config(), rng);
     m->eval();
     return m;
   }
-  // Sources here are token ids; an architecture that reads features ([B, R, C]) needs the feature
-  // width C, which no task config names yet: the tests that make sources skip it, saying so.
+  // Sources here are token ids, or pictures for the models that read them (token_source).
   bool reads_features() const {
     return info().task != Task::language_model && info().source == SourceKind::features;
   }
-  static constexpr const char* kFeatures = "reads features: this suite makes token sources only";
 };
 
 // ---- every architecture
@@ -639,7 +655,6 @@ std::map<std::string, data::Vocab> vocabularies(const app::ModelSpec& spec) {
 }
 
 TEST_P(ArchitectureConformance, SaveThenLoadGivesBitIdenticalOutputs) {
-  if (reads_features()) GTEST_SKIP() << GetParam() << " " << kFeatures;
   std::unique_ptr<models::Model> original = model(7);
   const std::vector<Tensor> expected = outputs(*original);
 
@@ -694,8 +709,9 @@ TEST_P(ArchitectureConformance, BadFieldValuesAreErrorsNamingTheField) {
   const std::unique_ptr<models::ModelConfig> defaults = models::make_config(arch);
   const std::vector<models::Field> table = defaults->fields();  // bound to *defaults' members
   Values base;
+  const std::map<std::string, std::string> tiny = config()->to_map();
   for (const models::Field& f : table)
-    if (kTiny.count(f.key)) base[f.key] = kTiny.at(f.key);
+    if (kTiny.count(f.key)) base[f.key] = tiny.at(f.key);
   ASSERT_EQ(test::error_of([&] { models::make_config(arch, base); }), "no error");
 
   std::set<std::string> keys;
@@ -865,7 +881,6 @@ void expect_searches_match_rows(models::StepDecoder& m, int64_t rows,
 class SequenceToSequenceConformance : public Conformance {
  protected:
   void SetUp() override {
-    if (reads_features()) GTEST_SKIP() << GetParam() << " " << kFeatures;
     owned_ = model();
     m_ = &models::as_task<models::SequenceToSequence>(*owned_, GetParam(), "conformance");
   }
@@ -878,7 +893,7 @@ TEST_P(SequenceToSequenceConformance, IncrementalStepsEqualTeacherForcing) {
   models::SequenceToSequence& m = *m_;
   Rng rng(1);
   const Source src = token_source(rng, c().src_vocab, c().pad_id, {5, 3, 4});
-  const int64_t B = 3, S = 5, T = 5, V = c().tgt_vocab;
+  const int64_t B = 3, S = reads_features() ? kPictureRegions : 5, T = 5, V = c().tgt_vocab;
   const Index tgt_in = random_ids(rng, V, {T, T, T}, T, c().pad_id, m.bos_id());
   const models::ForwardResult fr = m.forward(src, tgt_in, {.need_attention = true});
   ASSERT_EQ(fr.logits.shape(), Shape({B, T, V}));
@@ -925,6 +940,7 @@ TEST_P(SequenceToSequenceConformance, SelectMovesTheRightRows) {
   const auto start = [&](const std::vector<int64_t>& rows) {
     std::vector<int64_t> lengths;
     for (const int64_t r : rows) lengths.push_back(src.lengths[static_cast<size_t>(r)]);
+    if (src.kind() == SourceKind::features) return m_->start(Source::of_features(index_select(src.features, 0, Index(rows)), lengths));
     return m_->start(Source::of_tokens(pick_rows(src.tokens, rows), lengths));
   };
   expect_select_moves_rows(*m_, start, Index({c().bos_id, c().bos_id, c().bos_id, 5, 6, 4}, Shape{3, 2}));
@@ -940,7 +956,9 @@ TEST_P(SequenceToSequenceConformance, BatchEqualsItsRowsOneByOne) {
   const models::ForwardResult batch = m.forward(src, tgt_in, {.need_attention = true});
   for (int64_t b = 0; b < src.batch(); ++b) {
     SCOPED_TRACE("row " + std::to_string(b));
-    const int64_t len = lengths[static_cast<size_t>(b)];
+    // The positions attended: the tokens, or sat's regions of every picture.
+    const int64_t len = reads_features() ? kPictureRegions : lengths[static_cast<size_t>(b)];
+    const int64_t width = reads_features() ? kPictureRegions : src.length();
     const models::ForwardResult alone = m.forward(source_row(src, b), row_ids(tgt_in, b, T), {.need_attention = true});
     EXPECT_TRUE(test::all_close(row(batch.logits, b), alone.logits, kAtol, kRtol));
     ASSERT_EQ(batch.attention.defined(), alone.attention.defined());
@@ -948,7 +966,7 @@ TEST_P(SequenceToSequenceConformance, BatchEqualsItsRowsOneByOne) {
     const Tensor w = row(batch.attention, b);  // [1, T, S]
     EXPECT_TRUE(test::all_close(slice(w, 2, 0, len), alone.attention, kWeightAtol, kWeightRtol));
     for (int64_t t = 0; t < T; ++t)
-      for (int64_t j = len; j < src.length(); ++j) EXPECT_EQ(w.at({0, t, j}), 0.0) << "padded source position " << j;
+      for (int64_t j = len; j < width; ++j) EXPECT_EQ(w.at({0, t, j}), 0.0) << "padded source position " << j;
   }
 
   // Searches from decode::start_of over the padded batch and over each source alone.
@@ -967,7 +985,7 @@ TEST_P(SequenceToSequenceConformance, AttentionMapsAgreeWithForward) {
   Rng rng(5);
   const std::vector<int64_t> lengths{2, 5, 3};
   const Source src = token_source(rng, c().src_vocab, c().pad_id, lengths);
-  const int64_t B = 3, S = 5, T = 4;
+  const int64_t B = 3, S = reads_features() ? kPictureRegions : 5, T = 4;
   const Index tgt_in = random_ids(rng, c().tgt_vocab, {T, T, T}, T, c().pad_id, m.bos_id());
   if (!info().has_attention) {
     EXPECT_THROW(m.attention_maps(src, tgt_in), Error) << "a model without attention has no maps to draw";
@@ -988,7 +1006,9 @@ TEST_P(SequenceToSequenceConformance, AttentionMapsAgreeWithForward) {
         for (int64_t i = 0; i < Tq; ++i)
           for (int64_t j = 0; j < Tk; ++j) {
             const bool masked =
-                map.kind == models::AttentionKind::decoder_self ? j > i : j >= lengths[static_cast<size_t>(b)];
+                map.kind == models::AttentionKind::decoder_self ? j > i
+                : reads_features()                               ? false
+                                                                 : j >= lengths[static_cast<size_t>(b)];
             if (masked) {
               EXPECT_EQ(map.weights.at({b, h, i, j}), 0.0)
                   << what << " at [" << b << ", " << h << ", " << i << ", " << j << "]";
@@ -1007,7 +1027,6 @@ TEST_P(SequenceToSequenceConformance, AttentionMapsAgreeWithForward) {
 class ClassifierConformance : public Conformance {
  protected:
   void SetUp() override {
-    if (reads_features()) GTEST_SKIP() << GetParam() << " " << kFeatures;
     owned_ = model();
     m_ = &models::as_task<models::Classifier>(*owned_, GetParam(), "conformance");
   }
@@ -1022,7 +1041,9 @@ TEST_P(ClassifierConformance, BatchEqualsItsRowsOneByOne) {
   const Source src = token_source(rng, m.task_config().src_vocab, m.task_config().pad_id, lengths);
   const models::ClassifierOutput batch = m.classify(src);
   ASSERT_EQ(batch.logits.shape(), Shape({4, m.num_classes()}));
-  ASSERT_EQ(batch.weights.defined(), info().has_attention) << "pooling weights returned iff it has attention";
+  // A picture model (vit) attends without pooling weights: its class token reads the patches.
+  ASSERT_EQ(batch.weights.defined(), info().has_attention && !reads_features())
+      << "pooling weights returned iff it pools with attention";
   if (batch.weights.defined()) {
     ASSERT_EQ(batch.weights.dim(), 3);
     ASSERT_EQ(batch.weights.size(0), 4);
@@ -1051,6 +1072,15 @@ TEST_P(ClassifierConformance, AttentionMapsHoldThePoolingWeights) {
   const models::ClassifierOutput out = m_->classify(src);
   const std::vector<models::AttentionMap> maps = m_->attention_maps(src);
   ASSERT_FALSE(maps.empty());
+  if (reads_features()) {  // vit: each layer's self-attention [B, H, T, T], every row a distribution
+    for (const models::AttentionMap& m : maps) {
+      EXPECT_EQ(m.kind, models::AttentionKind::encoder_self);
+      ASSERT_EQ(m.weights.dim(), 4);
+      EXPECT_TRUE(test::all_close(sum(m.weights, {3}), Tensor::ones(Shape{2, m.weights.size(1), m.weights.size(2)}),
+                                  kWeightAtol, kWeightRtol));
+    }
+    return;
+  }
   const models::AttentionMap& pooling = maps.back();
   EXPECT_EQ(pooling.kind, models::AttentionKind::pooling);
   EXPECT_TRUE(test::all_close(pooling.weights, unsqueeze(out.weights, 2), kWeightAtol, kWeightRtol));  // [B, H, 1, S]

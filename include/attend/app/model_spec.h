@@ -9,7 +9,8 @@
 //
 // The sides: a sequence-to-sequence model reads the source and writes the target; a classifier
 // reads the source; a language model reads and writes the target side (its text). A side the task
-// lacks is absent. A classifier's class names are the metadata "extra.labels", a JSON array in
+// lacks is absent. A classifier's class names (and the article names an image captioner was
+// trained to name) are the metadata "extra.labels", a JSON array in
 // class order.
 //
 // A side of kind "spm" tokenizes with a SentencePiece model whose bytes the checkpoint holds
@@ -49,7 +50,7 @@ struct ModelSpec {
   // The SentencePiece models of the sides of kind spm (null for the others); one shared model for a
   // joint one.
   std::shared_ptr<const data::SentencePiece> source_spm, target_spm;
-  std::vector<std::string> labels;  // a classifier's class names, in class order
+  std::vector<std::string> labels;  // a classifier's class names, in class order (a captioner's article names)
 
   data::Tokenizer source_tokenizer() const {
     return data::Tokenizer({.kind = source_tokens, .lowercase = lowercase, .sentencepiece = source_spm});

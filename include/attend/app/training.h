@@ -5,6 +5,9 @@
 //                         match and BLEU
 //   classification        text<TAB>label files; sources in length buckets;
 //                         train::ClassificationObjective (loss, accuracy, macro-F1)
+//   image classification  IDX image files (vit): ImageBatches, ClassificationObjective
+//   image captioning      a scene directory (sat): ImageBatches of (scene, caption); validated by
+//                         greedy exact match, BLEU-4 and attention on target (captioning.h)
 //   language model        text files, one document per line, joined by the end-of-text token and
 //                         cut into windows of `context` tokens; train::LanguageModelObjective
 //                         (loss, perplexity per token and per word)
@@ -40,6 +43,16 @@ struct TrainRecipe {
   // `context` tokens; `batch` is then windows per batch
   std::string train_text, valid_text;
   int64_t context = 256;
+  // ... or pictures (data/images.h): an image classifier (vit) reads a directory of MNIST-style
+  // IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz; the last valid_images of
+  // them validate, the t10k files are the test set of `attend eval`), a captioner (sat) a scene
+  // directory of `attend gen scenes` (its train and valid splits, every phrasing of a scene one
+  // example). augment_shift and augment_flip vary the training pictures. class_names:
+  // "fashion-mnist", "digits", or a comma-separated list in label order.
+  std::string images, scenes;
+  int64_t valid_images = 5000, augment_shift = 0;
+  bool augment_flip = false;
+  std::string class_names = "fashion-mnist";
   std::string text_tokens = "auto";  // char | word | spm | auto (spm with --spm, else word)
   std::string source_tokens = "auto", target_tokens = "auto";  // char | word | spm | auto (by task)
   // SentencePiece models (.model files of `attend vocab`) of the spm sides: one per side, or `spm`

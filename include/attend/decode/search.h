@@ -83,7 +83,8 @@ int64_t max_target_length(int64_t source_length, const LengthLimit& limit);
 
 // An encoder-decoder's start over src (B rows of token ids or features, with lengths): its
 // start(src), BOS as every prefix, max_new = max_target_length(S_b, limit), attention over the
-// real source positions. Errors "[<op>] ..." name the shapes; src and limit are checked before
+// S_b positions the state attends to (DecoderState::attention_lengths: an image model's regions),
+// by default the real source positions. Errors "[<op>] ..." name the shapes; src and limit are checked before
 // the model reads src.
 SearchStart start_of(models::SequenceToSequence& model, const Source& src, const LengthLimit& limit,
                      const char* op = "search");

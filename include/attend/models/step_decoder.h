@@ -29,6 +29,9 @@ class DecoderState {
   // A new state whose row r is a copy of this state's row rows[r] (rows may repeat: a beam of k
   // starts as k copies of one source's row).
   virtual std::unique_ptr<DecoderState> select(const std::vector<int64_t>& rows) const = 0;
+  // The positions each row's attention reads, when they are not the source's (an image model
+  // attends to R regions of a picture of S pixels); empty: the source's lengths.
+  virtual std::vector<int64_t> attention_lengths() const { return {}; }
 };
 
 struct StepOutput {

@@ -28,7 +28,8 @@ struct Image {
 // Draws the scene with the bitmap font of font.h. Text and boxes are clipped to the picture.
 Image rasterize(const Scene& scene);
 
-// 8-bit RGB PNG through libpng.
+// 8-bit RGB PNG through libpng: the file's bytes (`what` names the picture in errors), or a file.
+std::string encode_png(const Image& image, const std::string& what);
 void write_png(const Image& image, const std::filesystem::path& path);
 
 // SVG 1.1 with real <text> elements (10 px monospace, 6 px per character like the bitmap font).

@@ -69,7 +69,15 @@ struct LineItem {
   int width = 1;
 };
 
-using SceneItem = std::variant<RectItem, FrameItem, TextItem, ColorBarItem, LineItem>;
+// A raster picture (8-bit RGB, [src_h, src_w, 3]) drawn into [x, x + w) x [y, y + h), each source
+// pixel a block (nearest neighbour: attention over a few regions stays blocky, not blurred).
+struct PictureItem {
+  int x = 0, y = 0, w = 0, h = 0;
+  int src_w = 0, src_h = 0;
+  std::vector<uint8_t> rgb{};
+};
+
+using SceneItem = std::variant<RectItem, FrameItem, TextItem, ColorBarItem, LineItem, PictureItem>;
 
 struct Scene {
   int width = 0, height = 0;
