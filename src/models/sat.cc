@@ -163,15 +163,18 @@ class Sat : public EncoderDecoder {
       // r_b = sum_t log p(y_t) of the caption under the sampled regions (no gradient).
       const std::vector<double> reward = caption_log_probs(out.logits, tgt_in, real);
       double mean_reward = 0;
+      for (const double r : reward) mean_reward += r / static_cast<double>(B);
+      if (!baseline_seen_) baseline_ = mean_reward, baseline_seen_ = true;  // the first batch starts it
       std::vector<float> advantage(static_cast<size_t>(B));
-      for (int64_t b = 0; b < B; ++b) {
+      for (int64_t b = 0; b < B; ++b)
         advantage[static_cast<size_t>(b)] = static_cast<float>(reward[static_cast<size_t>(b)] - baseline_);
-        mean_reward += reward[static_cast<size_t>(b)] / static_cast<double>(B);
-      }
-      baseline_ = baseline_seen_ ? c_.baseline_decay * baseline_ + (1.0 - c_.baseline_decay) * mean_reward : mean_reward;
-      baseline_seen_ = true;
+      baseline_ = c_.baseline_decay * baseline_ + (1.0 - c_.baseline_decay) * mean_reward;
       const Tensor log_chosen = sum(mul(stack(chosen_log, 1), step_mask), {1});  // [B]
-      out.aux.push_back({"reinforce", mul(sum(mul(log_chosen, to_dtype(Tensor::from_vector(advantage, Shape{B}), alpha.dtype()))), -1.0 / M)});
+      const Tensor surrogate =
+          mul(sum(mul(log_chosen, to_dtype(Tensor::from_vector(advantage, Shape{B}), alpha.dtype()))), -1.0 / M);
+      // The surrogate's value means nothing (only its gradient does): it enters the loss as
+      // surrogate - value, 0, so the logged loss stays the captions' cross-entropy.
+      out.aux.push_back({"reinforce", add(surrogate, -surrogate.item())});
       if (c_.entropy_bonus > 0) {
         const Tensor entropy = neg(sum(mul(alpha, log(add(alpha, 1e-12))), {2}));  // [B, T]
         out.aux.push_back({"entropy", mul(sum(mul(entropy, step_mask)), -c_.entropy_bonus / M)});

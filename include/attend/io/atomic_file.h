@@ -18,11 +18,12 @@
 //  - a directory, a socket or a block device: refused with an error saying which.
 //
 // Temporaries of writers that were killed between creating and renaming them would pile up
-// beside the target; every write first sweeps them (sweep_stale_temporaries): a temporary of the
-// same target whose PID no longer exists (kill(pid, 0) fails with ESRCH) is removed, one of a live
+// beside the target; writes sweep them: a temporary of the same target whose PID no longer exists (kill(pid, 0) fails with ESRCH) is removed, one of a live
 // process never is. The PID test assumes writers of one directory share a PID namespace (one
 // machine, no containers with separate PID spaces on a shared volume). Temporaries in the
 // PID-less format of earlier versions (".<name>.tmp.XXXXXX") are removed once 10 minutes old.
+// A process lists a directory once, at its first write there (a listing per write made writing N
+// files into one directory quadratic); sweep_stale_temporaries lists it again.
 //
 // Every failure is attend::Error("[write_file_atomic] <path>: ...") with the system's reason
 // (strerror(errno): "No space left on device", "File too large", ...).

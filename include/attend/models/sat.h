@@ -24,7 +24,10 @@
 //   reinforce          -sum_b (r_b - baseline) sum_t log alpha_{t, s_t} / M    (hard; REINFORCE,
 //                      Williams 1992), r_b = sum_t log p(y_t) of caption b with the sampled
 //                      regions; baseline <- decay baseline + (1 - decay) mean_b r_b after each
-//                      training batch (the moving average of Xu et al. section 4.1)
+//                      training batch (the moving average of Xu et al. section 4.1; the first
+//                      batch's mean starts it). Its value is subtracted (the term is 0 with the
+//                      REINFORCE gradient), so the logged loss stays the cross-entropy. The
+//                      baseline is not saved: a resumed run starts it again.
 //   entropy            -entropy_bonus sum_b sum_t H(alpha_t) / M   (hard; keeps exploring)
 //
 // Parameters: cnn.<i>.{weight [W_i, W_{i-1}, 3, 3], bias}, init_h.*, init_c.*, attention.{W_q,
