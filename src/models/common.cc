@@ -23,6 +23,35 @@ void check_token_source(const char* op, int64_t src_vocab, const Source& src) {
   }
 }
 
+void check_picture(const char* op, const Source& src, int64_t side, int64_t channels) {
+  ATTEND_CHECK(src.kind() == SourceKind::features, op, "reads images (a feature source [B, ", side, " * ", side, ", ",
+               channels, "]), not token ids ", src.tokens.shape.str());
+  src.check(op);
+  const Shape& s = src.features.shape();
+  const int64_t R = side * side;
+  ATTEND_CHECK(s[1] == R && s[2] == channels, op, "an image source must be [B, ", R, " (", side, "x", side,
+               " pixels), ", channels, "], got ", s.str());
+  for (size_t b = 0; b < src.lengths.size(); ++b)
+    ATTEND_CHECK(src.lengths[b] == R, op, "image ", b, " has length ", src.lengths[b], "; images are never padded (", R,
+                 " pixels)");
+}
+
+std::vector<Field> picture_fields(int64_t& image_size, int64_t& channels, double& pixel_mean, double& pixel_std) {
+  return {int_field("image_size", "--image-size", "pictures are S x S pixels (attend train: the data's)", image_size),
+          int_field("channels", "--channels", "colour channels of the pictures", channels),
+          real_field("pixel_mean", "--pixel-mean", "mean of the pixels (in [0, 1]) the input is normalized by",
+                     pixel_mean, 0.0, 1.0),
+          real_field("pixel_std", "--pixel-std", "standard deviation the input is normalized by", pixel_std, 1e-6,
+                     1e6)};
+}
+
+Tensor picture_tensor(const char* op, const Source& src, int64_t side, int64_t channels, double mean, double std,
+                      DType dtype) {
+  check_picture(op, src, side, channels);
+  const Tensor x = mul(add(to_dtype(src.features, dtype), -mean), 1.0 / std);                // [B, S*S, C]
+  return contiguous(permute(reshape(x, {src.batch(), side, side, channels}), {0, 3, 1, 2}));  // [B, C, S, S]
+}
+
 void check_target(const char* op, int64_t vocab, int64_t rows, const Index& tgt, const char* what) {
   ATTEND_CHECK(tgt.shape.rank() == 2 && tgt.shape[1] > 0, op, what, " ", tgt.shape.str(), " must be [B, T] with T > 0");
   ATTEND_CHECK(rows < 0 || tgt.shape[0] == rows, op, "batch sizes differ: the source has ", rows, " rows, ", what, " ",

@@ -19,6 +19,15 @@ namespace attend::models::internal {
 // Validates a token source for the model called `op`: src.check(op), then ids in [0, src_vocab).
 // A feature source is an error naming the model (it reads token ids).
 void check_token_source(const char* op, int64_t src_vocab, const Source& src);
+// A picture source for the model called `op`: features [B, side * side, channels], every row of
+// length side * side (pictures are never padded); errors name the shapes and a token source.
+void check_picture(const char* op, const Source& src, int64_t side, int64_t channels);
+// The pictures of src (checked) as [B, channels, side, side] in `dtype`, normalized:
+// (x - mean) / std.
+Tensor picture_tensor(const char* op, const Source& src, int64_t side, int64_t channels, double mean, double std,
+                      DType dtype);
+// The config fields of a model that reads pictures: image_size, channels, pixel_mean, pixel_std.
+std::vector<Field> picture_fields(int64_t& image_size, int64_t& channels, double& pixel_mean, double& pixel_std);
 // tgt [B, T] with T > 0, ids in [0, vocab), B = rows (the memory's; any when rows < 0). `what`
 // names it in errors ("tgt_in", "tokens").
 void check_target(const char* op, int64_t vocab, int64_t rows, const Index& tgt, const char* what = "tgt_in");

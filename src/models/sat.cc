@@ -110,11 +110,9 @@ class Sat : public EncoderDecoder {
   }
 
   std::shared_ptr<const Memory> encode(const Source& src) override {
-    check_image(src);
-    const int64_t B = src.batch(), S = c_.image_size, G = c_.grid();
-    Tensor x = mul(add(to_dtype(src.features, init_h_.weight.dtype()), -c_.pixel_mean), 1.0 / c_.pixel_std);  // [B, S*S, C]
-    x = contiguous(permute(reshape(x, {B, S, S, c_.channels}), {0, 3, 1, 2}));      // [B, C, S, S]
-    x = cnn_.forward(x);                                                             // [B, F, G, G]
+    const int64_t B = src.batch(), G = c_.grid();
+    Tensor x = cnn_.forward(internal::picture_tensor(kOp, src, c_.image_size, c_.channels, c_.pixel_mean,
+                                                     c_.pixel_std, init_h_.weight.dtype()));  // [B, F, G, G]
     const Tensor a = transpose(reshape(x, {B, c_.feature_dim, G * G}), 1, 2);        // [B, R, F]
     auto m = std::make_shared<SatMemory>();
     const Tensor mean_a = mean(a, {1});                                              // [B, F]
@@ -215,18 +213,6 @@ class Sat : public EncoderDecoder {
     Tensor chosen_log;  // [N] log alpha_{t, s_t} (hard attention, training)
   };
 
-  void check_image(const Source& src) const {
-    ATTEND_CHECK(src.kind() == SourceKind::features, kOp, "reads images (a feature source [B, ", c_.image_size,
-                 " * ", c_.image_size, ", ", c_.channels, "]), not token ids ", src.tokens.shape.str());
-    src.check(kOp);
-    const Shape& s = src.features.shape();
-    const int64_t R = c_.image_size * c_.image_size;
-    ATTEND_CHECK(s[1] == R && s[2] == c_.channels, kOp, "an image source must be [B, ", R, " (", c_.image_size, "x",
-                 c_.image_size, " pixels), ", c_.channels, "], got ", s.str());
-    for (size_t b = 0; b < src.lengths.size(); ++b)
-      ATTEND_CHECK(src.lengths[b] == R, kOp, "image ", b, " has length ", src.lengths[b], "; images are never padded (",
-                   R, " pixels)");
-  }
 
   // alpha_t and z_t from h_{t-1}, then (h_t, c_t) = LSTM([E y_{t-1}; z_t], (h_{t-1}, c_{t-1})).
   // sample: hard attention draws the region; otherwise hard attention takes the arg max.
@@ -323,8 +309,8 @@ int64_t SatConfig::conv_width(int64_t i) const {
 }
 
 std::vector<Field> SatConfig::arch_fields() {
-  return {int_field("image_size", "--image-size", "images are S x S pixels", image_size),
-          int_field("channels", "--channels", "colour channels of the images", channels),
+  std::vector<Field> f = internal::picture_fields(image_size, channels, pixel_mean, pixel_std);
+  f.insert(f.end(), {
           int_field("conv_layers", "--conv-layers", "encoder blocks (3x3 convolution, ReLU, 2x2 max pooling)",
                     conv_layers, 1, 8),
           int_field("cnn_width", "--cnn-width", "channels of the first convolution (doubling per block)", cnn_width),
@@ -342,11 +328,8 @@ std::vector<Field> SatConfig::arch_fields() {
           real_field("entropy_bonus", "--entropy-bonus", "weight of the attention entropy bonus (hard attention)",
                      entropy_bonus, 0.0, 1e6),
           real_field("baseline_decay", "--baseline-decay", "decay of the moving-average reward baseline (hard)",
-                     baseline_decay, 0.0, 1.0),
-          real_field("pixel_mean", "--pixel-mean", "mean of the pixels (in [0, 1]) the input is normalized by",
-                     pixel_mean, 0.0, 1.0),
-          real_field("pixel_std", "--pixel-std", "standard deviation the input is normalized by", pixel_std, 1e-6,
-                     1e6)};
+                     baseline_decay, 0.0, 1.0)});
+  return f;
 }
 
 void SatConfig::check_more() const {

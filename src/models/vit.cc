@@ -69,27 +69,13 @@ class Vit : public Classifier {
 
  private:
   // The source as images: features [B, S*S, C], every row of length S*S.
-  void check_image(const Source& src) const {
-    ATTEND_CHECK(src.kind() == SourceKind::features, kOp, "reads images (a feature source [B, ", c_.image_size,
-                 " * ", c_.image_size, ", ", c_.channels, "]), not token ids ", src.tokens.shape.str());
-    src.check(kOp);
-    const Shape& s = src.features.shape();
-    const int64_t R = c_.image_size * c_.image_size;
-    ATTEND_CHECK(s[1] == R && s[2] == c_.channels, kOp, "an image source must be [B, ", R, " (", c_.image_size, "x",
-                 c_.image_size, " pixels), ", c_.channels, "], got ", s.str());
-    for (size_t b = 0; b < src.lengths.size(); ++b)
-      ATTEND_CHECK(src.lengths[b] == R, kOp, "image ", b, " has length ", src.lengths[b], "; images are never padded (",
-                   R, " pixels)");
-  }
 
   // Patch embedding, class token, positions: [B, S*S, C] -> [B, N + 1, D].
   Tensor embed(const Source& src, bool training) {
-    check_image(src);
-    const int64_t B = src.batch(), S = c_.image_size, D = c_.d_model, N = c_.grid() * c_.grid();
-    Tensor x = mul(add(to_dtype(src.features, pos_.dtype()), -c_.pixel_mean), 1.0 / c_.pixel_std);  // [B, S*S, C]
-    x = permute(reshape(x, {B, S, S, c_.channels}), {0, 3, 1, 2});          // [B, C, S, S]
-    x = conv2d(contiguous(x), patch_weight_, patch_bias_,
-               {.stride_h = c_.patch, .stride_w = c_.patch});                // [B, D, S/P, S/P]
+    const int64_t B = src.batch(), D = c_.d_model, N = c_.grid() * c_.grid();
+    Tensor x = internal::picture_tensor(kOp, src, c_.image_size, c_.channels, c_.pixel_mean, c_.pixel_std,
+                                        pos_.dtype());                       // [B, C, S, S]
+    x = conv2d(x, patch_weight_, patch_bias_, {.stride_h = c_.patch, .stride_w = c_.patch});  // [B, D, S/P, S/P]
     x = transpose(reshape(x, {B, D, N}), 1, 2);                             // [B, N, D]
     x = concat({expand(cls_, Shape{B, 1, D}), x}, 1);                       // [B, N + 1, D]
     return dropout(add(x, pos_), c_.dropout, training, dropout_rng_);
@@ -131,8 +117,8 @@ Tensor attention_rollout(const std::vector<AttentionMap>& maps) {
 }
 
 std::vector<Field> VitConfig::arch_fields() {
-  return {int_field("image_size", "--image-size", "images are S x S pixels", image_size),
-          int_field("channels", "--channels", "colour channels of the images", channels),
+  std::vector<Field> f = internal::picture_fields(image_size, channels, pixel_mean, pixel_std);
+  f.insert(f.end(), {
           int_field("patch", "--patch", "patch side in pixels (divides --image-size)", patch),
           int_field("d_model", "--d-model", "model width D", d_model),
           int_field("num_heads", "--heads", "attention heads (must divide d_model)", num_heads),
@@ -141,11 +127,8 @@ std::vector<Field> VitConfig::arch_fields() {
           real_field("dropout", "--dropout", "dropout on the embeddings, residual branches and in the feed-forward",
                      dropout, 0.0, 1.0),
           real_field("attention_dropout", "--attention-dropout", "dropout on the attention weights",
-                     attention_dropout, 0.0, 1.0),
-          real_field("pixel_mean", "--pixel-mean", "mean of the pixels (in [0, 1]) the input is normalized by",
-                     pixel_mean, 0.0, 1.0),
-          real_field("pixel_std", "--pixel-std", "standard deviation the input is normalized by", pixel_std, 1e-6,
-                     1e6)};
+                     attention_dropout, 0.0, 1.0)});
+  return f;
 }
 
 void VitConfig::check_more() const {
