@@ -110,9 +110,7 @@ void eval_scenes(const EvalOptions& o) {
   for (int64_t i = 0; i < n; ++i) ids.push_back(i);
   const std::vector<app::Caption> caps =
       app::caption_images(model, b.vocab("target", o.model), data::image_source(*split.images, ids), o.beam, o.batch);
-  const int64_t R = caps.empty() || !caps[0].hypothesis.attention.defined() ? 0 : caps[0].hypothesis.attention.size(1);
-  const app::CaptionReport r =
-      app::score_captions(caps, split, std::lround(std::sqrt(static_cast<double>(R))), b.spec.labels);
+  const app::CaptionReport r = app::score_captions(caps, split, b.spec.labels);
   std::printf("split               %s/%s (beam %lld)\n%s", o.scenes.c_str(), o.split.c_str(),
               static_cast<long long>(o.beam), r.text().c_str());
   std::fflush(stdout);

@@ -16,6 +16,7 @@
 #include "attend/data/scenes.h"
 #include "attend/data/tasks.h"
 #include "attend/io/atomic_file.h"
+#include "attend/viz/overlay.h"
 #include "attend/viz/render.h"
 #include "commands.h"
 
@@ -45,10 +46,7 @@ void write_scenes(const GenOptions& o, const std::string& split, const std::vect
   };
   for (size_t i = 0; i < scenes.size(); ++i) {
     const data::CaptionedScene& s = scenes[i];
-    viz::Image im{.width = static_cast<int>(s.size), .height = static_cast<int>(s.size), .rgb = {}};
-    im.rgb.reserve(s.pixels.size() * 3);
-    for (uint8_t p : s.pixels) im.rgb.insert(im.rgb.end(), {p, p, p});
-    viz::write_png(im, dir / file(i));
+    viz::write_png(viz::gray_image(s.pixels, static_cast<int>(s.size), static_cast<int>(s.size)), dir / file(i));
   }
   io::write_file_atomic(o.out_dir + "/" + split + ".captions.tsv", [&](std::ostream& os) {
     for (size_t i = 0; i < scenes.size(); ++i)

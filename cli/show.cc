@@ -234,12 +234,6 @@ std::vector<float> grid_row(const Tensor& m, int64_t row) {
   return std::vector<float>(r.data<float>(), r.data<float>() + r.numel());
 }
 
-int side_of(int64_t regions) {
-  const auto g = static_cast<int>(std::lround(std::sqrt(static_cast<double>(regions))));
-  ATTEND_CHECK(static_cast<int64_t>(g) * g == regions, "show", regions, " regions do not make a square grid");
-  return g;
-}
-
 // A picture model on one picture: a captioner's caption with the attention of every word over the
 // picture, or a vision transformer's class with its attention rollout and each head of a layer.
 void show_image(const app::ModelBundle& b, const ShowOptions& o) {
@@ -275,7 +269,7 @@ void show_image(const app::ModelBundle& b, const ShowOptions& o) {
     // Row 0 (the class token) over the patches: rollout, then each head of the layer.
     const Tensor rollout = squeeze(models::attention_rollout(maps), 0);  // [T, T]
     const int64_t T = rollout.size(0);
-    const int g = side_of(T - 1);
+    const int g = static_cast<int>(app::region_grid_side(T - 1));
     const auto patches = [&](const Tensor& m) {  // [T, T] -> the class token's weights over the patches
       std::vector<float> row = grid_row(m, 0);
       return std::vector<float>(row.begin() + 1, row.end());
@@ -293,7 +287,7 @@ void show_image(const app::ModelBundle& b, const ShowOptions& o) {
     std::cout << c.text << "\n";
     const Tensor& a = c.hypothesis.attention;  // [T, R]
     ATTEND_CHECK(a.defined(), "show", o.model, ": the search recorded no attention");
-    const int g = side_of(a.size(1));
+    const int g = static_cast<int>(app::region_grid_side(a.size(1)));
     for (int64_t t = 0; t < a.size(0); ++t) {
       const std::string word = t < std::ssize(c.words) ? c.words[static_cast<size_t>(t)] : "</s>";
       tiles.push_back({viz::attention_overlay(im.pixels, rows, cols, grid_row(a, t), g, g), word});

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -82,8 +83,15 @@ std::vector<ArticleMention> article_mentions(const std::vector<std::string>& wor
   return out;
 }
 
+int64_t region_grid_side(int64_t regions) {
+  const auto g = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(regions))));
+  ATTEND_CHECK(regions > 0 && g * g == regions, "captions", "attention over ", regions,
+               " regions is not over a square grid");
+  return g;
+}
+
 CaptionReport score_captions(const std::vector<Caption>& captions, const data::SceneSplit& split,
-                             int64_t regions_per_side, const std::vector<std::string>& class_names) {
+                             const std::vector<std::string>& class_names) {
   ATTEND_CHECK(captions.size() <= split.captions.size(), "captions", captions.size(), " captions for ",
                split.captions.size(), " scenes");
   CaptionReport r;
@@ -118,7 +126,7 @@ CaptionReport score_captions(const std::vector<Caption>& captions, const data::S
       const float* w = row.data<float>();
       const int64_t R = row.size(1);
       const int64_t best = std::max_element(w, w + R) - w;
-      on_target += data::region_cell(best, regions_per_side) == objects[k].cell;
+      on_target += data::region_cell(best, region_grid_side(R)) == objects[k].cell;
     }
   }
   r.exact = 100.0 * static_cast<double>(exact) / static_cast<double>(r.scenes);

@@ -495,10 +495,7 @@ Session prepare_captioner(const TrainRecipe& r, std::ostream& log) {
     train::Metrics m;
     if (!c->images.features.defined()) return m;
     const std::vector<Caption> caps = caption_images(model, c->vocab, c->images, 1, 128);
-    const int64_t G = std::lround(std::sqrt(static_cast<double>(caps.empty() || !caps[0].hypothesis.attention.defined()
-                                                                     ? 0
-                                                                     : caps[0].hypothesis.attention.size(1))));
-    const CaptionReport rep = score_captions(caps, c->scenes, G, names);
+    const CaptionReport rep = score_captions(caps, c->scenes, names);
     m["exact"] = rep.exact;
     m["bleu"] = rep.bleu;
     m["on_target"] = rep.on_target;

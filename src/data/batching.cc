@@ -41,7 +41,7 @@ void check_position(const char* op, const BatchPosition& pos, int64_t batches) {
 
 Batch PlannedStream::next() {
   const auto& p = current_plan();
-  Batch b = make_batch(p[static_cast<size_t>(pos_.batch)]);
+  Batch b = batch_of_epoch(p[static_cast<size_t>(pos_.batch)], pos_.epoch);
   if (++pos_.batch == static_cast<int64_t>(p.size())) pos_ = {pos_.epoch + 1, 0};
   return b;
 }
@@ -53,7 +53,7 @@ void PlannedStream::seek(const BatchPosition& pos) {
 
 std::vector<Batch> PlannedStream::epoch_batches(int64_t epoch) const {
   std::vector<Batch> out;
-  for (const auto& ids : plan(epoch)) out.push_back(make_batch(ids));
+  for (const auto& ids : plan(epoch)) out.push_back(batch_of_epoch(ids, epoch));
   return out;
 }
 

@@ -45,11 +45,6 @@ ImageBatches::ImageBatches(std::shared_ptr<const ImageSet> images, std::vector<I
                  examples_[i].image, " of a set of ", images_->count);
 }
 
-Batch ImageBatches::next() {
-  epoch_ = position().epoch;
-  return PlannedStream::next();
-}
-
 std::vector<std::vector<int64_t>> ImageBatches::plan(int64_t epoch) const {
   ATTEND_CHECK(epoch >= 0, kOp, "epoch must be >= 0, got ", epoch);
   std::vector<int64_t> order(examples_.size());
@@ -67,7 +62,7 @@ std::vector<std::vector<int64_t>> ImageBatches::plan(int64_t epoch) const {
   return batches;
 }
 
-Batch ImageBatches::make_batch(const std::vector<int64_t>& ids) const {
+Batch ImageBatches::batch_of_epoch(const std::vector<int64_t>& ids, int64_t epoch) const {
   const int64_t B = static_cast<int64_t>(ids.size()), R = images_->rows * images_->cols;
   Tensor x = Tensor::empty(Shape{B, R, 1});
   Batch b;
@@ -81,11 +76,11 @@ Batch ImageBatches::make_batch(const std::vector<int64_t>& ids) const {
     const ImageExample& e = examples_[static_cast<size_t>(ids[static_cast<size_t>(r)])];
     int64_t dx = 0, dy = 0;
     bool flip = false;
-    if (options_.shift > 0 || options_.flip) {
+    if (epoch >= 0 && (options_.shift > 0 || options_.flip)) {
       // (seed, epoch, example): the augmentation of this epoch's picture, whatever batch holds it.
       Rng rng(options_.seed);
       rng.set_state(options_.seed ^ 0xA06D'A7E5'0000'0001ull,
-                    (static_cast<uint64_t>(epoch_) << 40) + static_cast<uint64_t>(ids[static_cast<size_t>(r)]) * 4);
+                    (static_cast<uint64_t>(epoch) << 40) + static_cast<uint64_t>(ids[static_cast<size_t>(r)]) * 4);
       const uint64_t span = static_cast<uint64_t>(2 * options_.shift + 1);
       dx = static_cast<int64_t>(rng.next_u64() % span) - options_.shift;
       dy = static_cast<int64_t>(rng.next_u64() % span) - options_.shift;

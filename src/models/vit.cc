@@ -97,7 +97,7 @@ Tensor attention_rollout(const std::vector<AttentionMap>& maps) {
   constexpr const char* op = "attention_rollout";
   ATTEND_CHECK(!maps.empty(), op, "no attention maps");
   NoGrad no_grad;
-  Tensor r;
+  Tensor r, half_eye;  // 0.5 I [1, T, T], made at the first layer
   for (const AttentionMap& m : maps) {
     const Tensor& w = m.weights;
     ATTEND_CHECK(w.defined() && w.dim() == 4 && w.size(2) == w.size(3), op, "layer ", m.layer,
@@ -106,10 +106,12 @@ Tensor attention_rollout(const std::vector<AttentionMap>& maps) {
     ATTEND_CHECK(!r.defined() || (r.size(0) == B && r.size(1) == T), op, "layer ", m.layer, ": weights ",
                  w.shape().str(), " do not match the earlier layers' [", r.defined() ? r.size(0) : 0, ", H, ",
                  r.defined() ? r.size(1) : 0, ", ...]");
-    std::vector<double> half_eye(static_cast<size_t>(T * T), 0.0);
-    for (int64_t i = 0; i < T; ++i) half_eye[static_cast<size_t>(i * T + i)] = 0.5;
-    Tensor a = add(mul(mean(to_dtype(w, DType::f64), {1}), 0.5),
-                   Tensor::from_vector(half_eye, Shape{1, T, T}, DType::f64));  // [B, T, T]
+    if (!half_eye.defined()) {
+      std::vector<double> v(static_cast<size_t>(T * T), 0.0);
+      for (int64_t i = 0; i < T; ++i) v[static_cast<size_t>(i * T + i)] = 0.5;
+      half_eye = Tensor::from_vector(v, Shape{1, T, T}, DType::f64);
+    }
+    Tensor a = add(mul(mean(to_dtype(w, DType::f64), {1}), 0.5), half_eye);  // [B, T, T]
     a = div(a, sum(a, {2}, true));
     r = r.defined() ? matmul(a, r) : a;
   }

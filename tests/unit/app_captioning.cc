@@ -56,7 +56,7 @@ TEST(AppCaptioning, ScoresExactBleuAndAttentionOnTarget) {
   steps1[7] = 30;
   const std::vector<Caption> good{caption("a bag at the top right", {0, 5, 0, 0, 0, 0, 0}),
                                   caption("a coat at the centre and a sandal below it", steps1)};
-  CaptionReport r = score_captions(good, split, 6, names);
+  CaptionReport r = score_captions(good, split, names);
   EXPECT_EQ(r.scenes, 2);
   EXPECT_EQ(r.articles, 3);
   EXPECT_DOUBLE_EQ(r.exact, 100.0);
@@ -65,17 +65,17 @@ TEST(AppCaptioning, ScoresExactBleuAndAttentionOnTarget) {
   EXPECT_DOUBLE_EQ(r.class_accuracy, 100.0);
   // The bag looked at the top left (cell 0): one of three mentions off target; a wrong word.
   const std::vector<Caption> off{caption("a bag at the top left", {0, 0, 0, 0, 0, 0, 0}), good[1]};
-  r = score_captions(off, split, 6, names);
+  r = score_captions(off, split, names);
   EXPECT_DOUBLE_EQ(r.exact, 50.0);
   EXPECT_NEAR(r.on_target, 200.0 / 3.0, 1e-9);
   EXPECT_LT(r.bleu, 100.0);
   // A third article the scene does not have is a miss; a wrong class counts against class accuracy.
   const std::vector<Caption> extra{caption("a coat at the top right and a bag", {0, 5, 0, 0, 0, 0, 0, 0, 5}), good[1]};
-  r = score_captions(extra, split, 6, names);
+  r = score_captions(extra, split, names);
   EXPECT_EQ(r.articles, 4);
   EXPECT_DOUBLE_EQ(r.on_target, 75.0);
   EXPECT_DOUBLE_EQ(r.class_accuracy, 50.0);
-  test::expect_error([&] { score_captions(std::vector<Caption>(3, good[0]), split, 6, names); }, "[captions]",
+  test::expect_error([&] { score_captions(std::vector<Caption>(3, good[0]), split, names); }, "[captions]",
                      {"3 captions for 2 scenes"});
 }
 

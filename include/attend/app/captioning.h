@@ -51,10 +51,14 @@ struct CaptionReport {
   std::string json(const std::string& model) const;
 };
 
-// Scores captions[i] against scene i of `split` (captions and objects). `regions_per_side` G: the
-// attention is over a G x G grid of regions covering the 3 x 3 cells. Error "[captions] ..." when
-// the counts differ.
+// The side G of a square grid of `regions` regions (G * G = regions); error "[captions] ..."
+// otherwise.
+int64_t region_grid_side(int64_t regions);
+
+// Scores captions[i] against scene i of `split` (captions and objects). A caption's attention
+// [T, R] is over a G x G grid of regions covering the 3 x 3 cells (G = region_grid_side(R)).
+// Error "[captions] ..." when the counts differ.
 CaptionReport score_captions(const std::vector<Caption>& captions, const data::SceneSplit& split,
-                             int64_t regions_per_side, const std::vector<std::string>& class_names);
+                             const std::vector<std::string>& class_names);
 
 }  // namespace attend::app

@@ -88,6 +88,12 @@ class PlannedStream : public BatchStream {
   virtual std::vector<std::vector<int64_t>> plan(int64_t epoch) const = 0;
   // The batch of the items `ids`.
   virtual Batch make_batch(const std::vector<int64_t>& ids) const = 0;
+  // The batch of `ids` as epoch `epoch` serves it: what next() and epoch_batches() call. The
+  // same as make_batch unless a stream varies its items by epoch (ImageBatches' augmentation).
+  virtual Batch batch_of_epoch(const std::vector<int64_t>& ids, int64_t epoch) const {
+    (void)epoch;
+    return make_batch(ids);
+  }
 
   Batch next() override;
   BatchPosition position() const override { return pos_; }

@@ -48,16 +48,17 @@ class ImageBatches : public PlannedStream {
   // Errors "[ImageBatches] ..." for no examples, an image index outside the set, a batch < 1.
   ImageBatches(std::shared_ptr<const ImageSet> images, std::vector<ImageExample> examples,
                const ImageBatchOptions& options);
-  Batch next() override;
   std::vector<std::vector<int64_t>> plan(int64_t epoch) const override;
-  Batch make_batch(const std::vector<int64_t>& ids) const override;
+  // The pictures as they are (no augmentation).
+  Batch make_batch(const std::vector<int64_t>& ids) const override { return batch_of_epoch(ids, -1); }
+  // Epoch `epoch`'s pictures (augmented when the options say so; epoch < 0: never).
+  Batch batch_of_epoch(const std::vector<int64_t>& ids, int64_t epoch) const override;
   int64_t num_examples() const { return static_cast<int64_t>(examples_.size()); }
 
  private:
   std::shared_ptr<const ImageSet> images_;
   std::vector<ImageExample> examples_;
   ImageBatchOptions options_;
-  int64_t epoch_ = 0;  // of the batch next() is making (augmentation)
 };
 
 // Images [N] of an ImageSet as a Source of features [N, rows * cols, 1] in [0, 1].
