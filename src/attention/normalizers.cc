@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "attend/attention/structured.h"
 #include "attend/ops/ops.h"
 
 namespace attend::attention {
@@ -292,6 +293,9 @@ NormalizerRegistry& normalizer_registry() {
     reg->factories["softmax"] = &Normalizer::softmax;
     reg->factories["sparsemax"] = &Normalizer::sparsemax;
     reg->factories["entmax15"] = &Normalizer::entmax15;
+    reg->factories["crf-segment"] = [] { return crf_segment_normalizer(); };
+    reg->factories["dependency-tree"] = [] { return tree_normalizer({}); };
+    reg->factories["projective-tree"] = [] { return tree_normalizer({.projective = true}); };
     return reg;
   }();
   return *r;

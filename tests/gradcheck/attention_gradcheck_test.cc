@@ -5,6 +5,7 @@
 #include "attend/attention/local.h"
 #include "attend/attention/multiplicative.h"
 #include "attend/attention/scaled_dot.h"
+#include "attend/attention/structured.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
 
@@ -47,6 +48,32 @@ TEST(GradCheckNormalizers, LogSumExpOfMaskedScores) {
   const Mask mask{.key_lengths = {4, 2}};
   EXPECT_TRUE(gradcheck([&](const Inputs& in) { return attention::logsumexp(attention::apply_mask(in[0], mask)); },
                         {x}));
+}
+
+TEST(GradCheckStructured, SegmentMarginalsInScoresAndPerHeadPotentialsWithMasks) {
+  Rng rng(31);
+  const Tensor s = randn64(Shape{2, 3, 2, 6}, rng) * 1.5;
+  const Tensor psi = randn64(Shape{3, 2, 2}, rng);
+  // Batch 1 has no key at all; batch 0 has 5 keys and a causal band.
+  const Mask mask{.key_lengths = {5, 0}, .causal = true};
+  EXPECT_TRUE(gradcheck(
+      [&](const Inputs& in) { return attention::segment_marginals(attention::apply_mask(in[0], mask), in[1]); },
+      {s, psi}));
+  EXPECT_TRUE(gradcheck([&](const Inputs& in) { return attention::segment_marginals(in[0], in[1]); },
+                        {randn64(Shape{4, 7}, rng), randn64(Shape{1, 2, 2}, rng)}));
+}
+
+TEST(GradCheckStructured, TreeMarginalsOfEveryKindWithPaddedPositions) {
+  Rng rng(32);
+  const Tensor s = randn64(Shape{2, 5, 5}, rng);
+  const Mask mask{.key_lengths = {5, 3}};
+  for (const bool projective : {false, true})
+    for (const bool single_root : {false, true}) {
+      SCOPED_TRACE(std::string(projective ? "projective" : "non-projective") + (single_root ? ", one root" : ""));
+      const attention::TreeOptions o{.projective = projective, .single_root = single_root};
+      EXPECT_TRUE(gradcheck(
+          [&](const Inputs& in) { return attention::tree_marginals(attention::apply_mask(in[0], mask), o); }, {s}));
+    }
 }
 
 TEST(GradCheckScaledDot, SelfAttention) {

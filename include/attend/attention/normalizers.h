@@ -20,7 +20,8 @@
 //
 // A Normalizer is a small value object: a name, the function, and (for normalizers that learn,
 // such as a CRF's potentials) parameters. Normalizers are registered by name, like architectures:
-// make_normalizer("softmax" | "sparsemax" | "entmax15" | "entmax-1.3" | ...).
+// make_normalizer("softmax" | "sparsemax" | "entmax15" | "entmax-1.3" | "crf-segment" | ...); the
+// structured ones (crf-segment, dependency-tree, projective-tree) are in structured.h.
 #pragma once
 
 #include <functional>
