@@ -30,6 +30,7 @@ nlohmann::json model_json(const models::ModelConfig& config) {
       case models::Field::Kind::real: j[f.key] = std::stod(text); break;
       case models::Field::Kind::choice: j[f.key] = text; break;
       case models::Field::Kind::boolean: j[f.key] = text == "true"; break;
+      case models::Field::Kind::text: j[f.key] = text; break;
     }
   }
   return j;

@@ -284,18 +284,18 @@ Normalizer builtin(const char* name, Tensor (*f)(const Tensor&)) {
 
 struct NormalizerRegistry {
   std::mutex mutex;
-  std::map<std::string, std::function<Normalizer()>> factories;
+  std::map<std::string, std::function<Normalizer(const NormalizerArgs&)>> factories;
 };
 
 NormalizerRegistry& normalizer_registry() {
   static NormalizerRegistry* r = [] {
     auto* reg = new NormalizerRegistry;  // never destroyed: lookups may run during static destruction
-    reg->factories["softmax"] = &Normalizer::softmax;
-    reg->factories["sparsemax"] = &Normalizer::sparsemax;
-    reg->factories["entmax15"] = &Normalizer::entmax15;
-    reg->factories["crf-segment"] = [] { return crf_segment_normalizer(); };
-    reg->factories["dependency-tree"] = [] { return tree_normalizer({}); };
-    reg->factories["projective-tree"] = [] { return tree_normalizer({.projective = true}); };
+    reg->factories["softmax"] = [](const NormalizerArgs&) { return Normalizer::softmax(); };
+    reg->factories["sparsemax"] = [](const NormalizerArgs&) { return Normalizer::sparsemax(); };
+    reg->factories["entmax15"] = [](const NormalizerArgs&) { return Normalizer::entmax15(); };
+    reg->factories["crf-segment"] = [](const NormalizerArgs& a) { return crf_segment_normalizer(a.heads, a.dtype); };
+    reg->factories["dependency-tree"] = [](const NormalizerArgs&) { return tree_normalizer({}); };
+    reg->factories["projective-tree"] = [](const NormalizerArgs&) { return tree_normalizer({.projective = true}); };
     return reg;
   }();
   return *r;
@@ -304,7 +304,7 @@ NormalizerRegistry& normalizer_registry() {
 }  // namespace
 
 Normalizer::Normalizer() : Normalizer(softmax()) {}
-Normalizer::Normalizer(std::shared_ptr<const NormalizerImpl> impl) : impl_(std::move(impl)) {
+Normalizer::Normalizer(std::shared_ptr<NormalizerImpl> impl) : impl_(std::move(impl)) {
   ATTEND_CHECK(impl_ != nullptr, "normalizer", "no implementation");
 }
 
@@ -333,8 +333,8 @@ Normalizer Normalizer::entmax(double alpha) {
 
 bool Normalizer::is_softmax() const { return impl_ == softmax().impl_; }
 
-Normalizer make_normalizer(const std::string& name) {
-  if (name.starts_with("entmax-")) {
+Normalizer make_normalizer(const std::string& name, const NormalizerArgs& args) {
+  if (name.starts_with("entmax-") || name.starts_with("entmax:")) {
     const std::string a = name.substr(7);
     char* end = nullptr;
     const double alpha = std::strtod(a.c_str(), &end);
@@ -345,10 +345,10 @@ Normalizer make_normalizer(const std::string& name) {
   NormalizerRegistry& r = normalizer_registry();
   std::lock_guard<std::mutex> lock(r.mutex);
   const auto it = r.factories.find(name);
-  if (it != r.factories.end()) return it->second();
+  if (it != r.factories.end()) return it->second(args);
   std::string known;
   for (const auto& [n, f] : r.factories) known += n + ", ";
-  throw Error("normalizer", "unknown normalizer '" + name + "' (known: " + known + "entmax-<alpha>)");
+  throw Error("normalizer", "unknown normalizer '" + name + "' (known: " + known + "entmax-<alpha>, entmax:<alpha>)");
 }
 
 std::vector<std::string> normalizer_names() {
@@ -359,7 +359,7 @@ std::vector<std::string> normalizer_names() {
   return names;
 }
 
-void register_normalizer(const std::string& name, std::function<Normalizer()> factory) {
+void register_normalizer(const std::string& name, std::function<Normalizer(const NormalizerArgs&)> factory) {
   ATTEND_CHECK(!name.empty() && factory, "normalizer", "a normalizer needs a name and a factory");
   NormalizerRegistry& r = normalizer_registry();
   std::lock_guard<std::mutex> lock(r.mutex);

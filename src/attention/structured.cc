@@ -402,7 +402,7 @@ class CrfSegmentNormalizer : public NormalizerImpl {
   }
   std::string name() const override { return "crf-segment"; }
   Tensor apply(const Tensor& scores) const override { return segment_marginals(scores, pairwise_); }
-  std::vector<std::pair<std::string, Tensor>> parameters() const override { return {{"pairwise", pairwise_}}; }
+  std::vector<std::pair<std::string, Tensor*>> parameters() override { return {{"pairwise", &pairwise_}}; }
 
  private:
   Tensor pairwise_;

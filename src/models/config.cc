@@ -2,6 +2,8 @@
 // the task configs' fields and rules.
 #include "attend/models/config.h"
 
+#include "attend/attention/normalizers.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -42,6 +44,27 @@ Field bool_field(std::string key, std::string flag, std::string help, bool& valu
     if (text == "true" || text == "1") value = true;
     else if (text == "false" || text == "0") value = false;
     else throw Error("config", "key '" + key + "': '" + text + "' is not a boolean (true, false, 1 or 0)");
+  };
+  return f;
+}
+
+Field normalizer_field(std::string& value) {
+  Field f{.key = "normalizer",
+          .flag = "--normalizer",
+          .help = "attention normalizer: softmax, sparsemax, entmax15, entmax:ALPHA (alpha > 1), crf-segment",
+          .kind = Field::Kind::text};
+  f.get = [&value] { return value; };
+  f.set = [&value](const std::string& text) {
+    try {
+      (void)attention::make_normalizer(text);
+    } catch (const Error& e) {
+      const std::string what = e.what();  // "[normalizer] ...": keep the message, not its prefix
+      throw Error("config", "key 'normalizer': " + what.substr(what.find("] ") + 2));
+    }
+    ATTEND_CHECK(text != "dependency-tree" && text != "projective-tree", "config", "key 'normalizer': '", text,
+                 "' needs square self-attention (every position a query); models take softmax, sparsemax, entmax15, "
+                 "entmax:ALPHA or crf-segment");
+    value = text;
   };
   return f;
 }

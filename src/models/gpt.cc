@@ -28,7 +28,8 @@ nn::TransformerLayerOptions block_options(const GptConfig& c) {
           .attention_dropout = c.attention_dropout,
           .activation = c.activation,
           .norm_first = true,
-          .cross_attention = false};
+          .cross_attention = false,
+          .normalizer = c.normalizer};
 }
 
 // The rows of a generation: every layer's keys and values of the positions so far, in one buffer
@@ -172,7 +173,8 @@ std::vector<Field> GptConfig::arch_fields() {
           choice_field("activation", "--activation", "feed-forward activation", activation, kActivationNames),
           int_field("max_positions", "--max-positions",
                     "longest context in tokens (attend train: --context unless given)", max_positions, 1, 1 << 20),
-          bool_field("tie_output", "--tie-output", "the output projection is the token embedding", tie_output)};
+          bool_field("tie_output", "--tie-output", "the output projection is the token embedding", tie_output),
+          normalizer_field(normalizer)};
 }
 
 void GptConfig::check_more() const {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "attend/attention/additive.h"
@@ -68,17 +69,22 @@ const C& config_as(const char* op, const ModelConfig& c) {
   return *typed;
 }
 
-// The additive score's parameters as a module (rnnsearch, sat): W_q [A, Dq], W_k [A, Dk], b [A], v [A].
+// The additive score's parameters as a module (rnnsearch, sat): W_q [A, Dq], W_k [A, Dk], b [A], v [A],
+// and its normalizer (a learned one's parameters as "normalizer.<name>").
 class AdditiveAttention : public nn::Module {
  public:
-  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attn_dim, Rng& rng)
-      : score(attention::AdditiveScore::init(query_dim, key_dim, attn_dim, rng)) {
+  AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t attn_dim, Rng& rng,
+                    const std::string& normalizer_name = "softmax")
+      : score(attention::AdditiveScore::init(query_dim, key_dim, attn_dim, rng)),
+        normalizer(attention::make_normalizer(normalizer_name, {.dtype = score.W_q.dtype()})) {
     register_parameter("W_q", score.W_q);
     register_parameter("W_k", score.W_k);
     register_parameter("b", score.b);
     register_parameter("v", score.v);
+    register_normalizer(normalizer);
   }
   attention::AdditiveScore score;
+  attention::Normalizer normalizer;
 };
 
 // Encoder states that a decoder attends to, one row per source.

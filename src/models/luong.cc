@@ -23,7 +23,8 @@ constexpr const char* kOp = "luong";
 // general W_a [H, H]; concat W_a [A, 2H], v_a [A]; location W_a [L, H]; local-p W_p [A, H], v_p [A].
 class LuongAttention : public nn::Module {
  public:
-  LuongAttention(const LuongConfig& c, Rng& rng) : score_(c.score), alignment_(c.alignment), D_(c.window) {
+  LuongAttention(const LuongConfig& c, Rng& rng)
+      : score_(c.score), alignment_(c.alignment), D_(c.window), normalizer_(attention::make_normalizer(c.normalizer)) {
     const int64_t H = c.hidden_dim;
     switch (score_) {
       case Score::dot: break;
@@ -46,6 +47,7 @@ class LuongAttention : public nn::Module {
       register_parameter("W_p", position_.W_p);
       register_parameter("v_p", position_.v_p);
     }
+    register_normalizer(normalizer_);
   }
 
   // keys [B, S, H] -> what the score reuses at every step ([B, S, H] or [B, S, A]; undefined for
@@ -71,7 +73,7 @@ class LuongAttention : public nn::Module {
       case Score::location: scores = location_.scores(query, m.keys.size(1)); break;
     }
     const attention::Mask mask{.key_lengths = m.lengths};
-    const attention::AttendOptions a{.need_weights = need_weights, .op = kOp};
+    const attention::AttendOptions a{.normalizer = normalizer_, .need_weights = need_weights, .op = kOp};
     switch (alignment_) {
       case Alignment::global: return attention::attend(scores, m.keys, mask, a);
       case Alignment::local_m:
@@ -91,6 +93,7 @@ class LuongAttention : public nn::Module {
   attention::ConcatScore concat_;
   attention::LocationScore location_;
   attention::LocalPosition position_;
+  attention::Normalizer normalizer_;
 };
 
 // The decoder's stacked cells, named "0", "1", ... (layer 0 reads [E y_{t-1}; h~_{t-1}]).
@@ -257,7 +260,8 @@ std::vector<Field> LuongConfig::arch_fields() {
           int_field("max_source_len", "--max-source-len", "location score: longest source (0 on the command line: "
                     "from the data)", max_source_len),
           real_field("dropout", "--dropout", "dropout on embeddings, between layers and before the output", dropout,
-                     0.0, 1.0)};
+                     0.0, 1.0),
+          normalizer_field(normalizer)};
 }
 
 void LuongConfig::check_more() const {

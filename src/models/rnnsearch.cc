@@ -46,7 +46,7 @@ class Rnnsearch : public EncoderDecoder {
         encoder_({.input_size = c.embed_dim, .hidden_size = c.hidden_dim, .batch_first = true, .bidirectional = true},
                  rng),
         init_state_(c.hidden_dim, c.hidden_dim, rng),
-        attention_(c.hidden_dim, 2 * c.hidden_dim, c.attention_dim, rng),
+        attention_(c.hidden_dim, 2 * c.hidden_dim, c.attention_dim, rng, c.normalizer),
         decoder_({.input_size = c.embed_dim + 2 * c.hidden_dim, .hidden_size = c.hidden_dim}, rng),
         readout_(c.hidden_dim + c.embed_dim + 2 * c.hidden_dim, c.readout_dim, rng),
         output_(c.readout_dim, c.tgt_vocab, rng) {
@@ -131,7 +131,8 @@ class Rnnsearch : public EncoderDecoder {
   Step advance(const Tensor& e_prev, const Tensor& s_prev, const internal::AttentionMemory& m, bool need_weights) {
     const Tensor scores = attention_.score.scores_projected(unsqueeze(s_prev, 1), m.projected);  // [N, 1, S]
     const attention::AttentionResult a = attention::attend(
-        scores, m.keys, {.key_lengths = m.lengths}, {.need_weights = need_weights, .op = kOp});  // [N, 1, 2H]
+        scores, m.keys, {.key_lengths = m.lengths},
+        {.normalizer = attention_.normalizer, .need_weights = need_weights, .op = kOp});  // [N, 1, 2H]
     Step r;
     r.c = squeeze(a.context, 1);                                  // [N, 2H]
     r.s = decoder_.forward(concat({e_prev, r.c}, 1), s_prev);     // [N, H]
@@ -163,7 +164,8 @@ std::vector<Field> RnnsearchConfig::arch_fields() {
           int_field("hidden_dim", "--hidden", "recurrent state width (per direction in the encoder)", hidden_dim),
           int_field("attention_dim", "--attention-dim", "additive attention width", attention_dim),
           int_field("readout_dim", "--readout", "deep-output width", readout_dim),
-          real_field("dropout", "--dropout", "dropout on embeddings and the output layer's input", dropout, 0.0, 1.0)};
+          real_field("dropout", "--dropout", "dropout on embeddings and the output layer's input", dropout, 0.0, 1.0),
+          normalizer_field(normalizer)};
 }
 
 void RnnsearchConfig::check_more() const {

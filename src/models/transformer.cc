@@ -69,7 +69,8 @@ nn::TransformerLayerOptions layer_options(const TransformerConfig& c) {
           .dropout = c.dropout,
           .attention_dropout = c.attention_dropout,
           .activation = c.activation,
-          .norm_first = c.norm_first};
+          .norm_first = c.norm_first,
+          .normalizer = c.normalizer};
 }
 
 class Transformer : public EncoderDecoder {
@@ -267,7 +268,8 @@ std::vector<Field> TransformerConfig::arch_fields() {
           bool_field("tie_output", "--tie-output", "the output projection is the target embedding", tie_output),
           int_field("alignment_layer", "--alignment-layer",
                     "decoder layer (1-based) whose cross-attention is shown; 0: the penultimate", alignment_layer, 0,
-                    1 << 20)};
+                    1 << 20),
+          normalizer_field(normalizer)};
 }
 
 void TransformerConfig::check_more() const {

@@ -14,6 +14,10 @@ void Module::register_parameter(std::string name, Tensor& slot) {
   params_.emplace_back(std::move(name), &slot);
 }
 
+void Module::register_normalizer(const attention::Normalizer& normalizer) {
+  for (const auto& [name, slot] : normalizer.parameters()) register_parameter("normalizer." + name, *slot);
+}
+
 void Module::register_module(std::string name, Module& child) {
   for (const auto& [n, c] : children_) ATTEND_CHECK(n != name, kOp, "child module '", name, "' registered twice");
   children_.emplace_back(std::move(name), &child);

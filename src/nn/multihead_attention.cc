@@ -56,7 +56,8 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& opt, Rng
     : out_proj(resolved(opt).embed_dim, opt.embed_dim, rng, {.bias = opt.bias, .dtype = opt.dtype}),
       opt_(resolved(opt)),
       head_dim_(opt_.embed_dim / opt_.num_heads),
-      dropout_rng_(rng.next_u64()) {
+      dropout_rng_(rng.next_u64()),
+      normalizer_(attention::make_normalizer(opt.normalizer, {.heads = opt_.num_heads, .dtype = opt_.dtype})) {
   const int64_t C = opt_.embed_dim, D = head_dim_, Hkv = opt_.num_kv_heads;
   const int64_t rows = C + 2 * Hkv * D;  // q, k, v rows of the packed projection
   if (opt_.kdim == C && opt_.vdim == C) {
@@ -77,6 +78,7 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& opt, Rng
   register_parameter("v_proj_weight", v_proj_weight);
   register_parameter("in_proj_bias", in_proj_bias);
   register_module("out_proj", out_proj);
+  register_normalizer(normalizer_);
 }
 
 void MultiheadAttention::check_query(const Tensor& query) const {
@@ -339,7 +341,8 @@ MhaOutput MultiheadAttention::forward_kv(const Tensor& query, const KVCache& kv,
 MhaOutput MultiheadAttention::attend_heads(const Tensor& q, const Tensor& k, const Tensor& v,
                                            const attention::Mask& mask, const MhaCallOptions& opt) {
   const int64_t B = q.size(0), Tq = q.size(2), C = opt_.embed_dim;
-  const attention::SdpaOptions sdpa{.dropout_p = opt_.dropout,
+  const attention::SdpaOptions sdpa{.normalizer = normalizer_,
+                                    .dropout_p = opt_.dropout,
                                     .training = is_training(),
                                     .rng = &dropout_rng_,
                                     .need_weights = opt.need_weights};

@@ -23,7 +23,11 @@ const TransformerLayerOptions& checked(const TransformerLayerOptions& o, const c
 }
 
 MultiheadAttentionOptions attention_options(const TransformerLayerOptions& o) {
-  return {.embed_dim = o.d_model, .num_heads = o.num_heads, .dropout = o.attention_dropout, .dtype = o.dtype};
+  return {.embed_dim = o.d_model,
+          .num_heads = o.num_heads,
+          .dropout = o.attention_dropout,
+          .dtype = o.dtype,
+          .normalizer = o.normalizer};
 }
 
 }  // namespace

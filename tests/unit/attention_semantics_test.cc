@@ -249,7 +249,7 @@ TEST(SemanticsNormalizers, RegistryNamesAndEntmaxAlpha) {
   EXPECT_TRUE(test::all_close(attention::entmax_bisect(z, 1.5), attention::entmax15(z), 1e-12, 1e-12));
   EXPECT_TRUE(test::all_close(attention::entmax_bisect(z, 2.0), attention::sparsemax(z), 1e-12, 1e-12));
   // A registered normalizer (here: softmax at temperature 2) is found by name and used by attend.
-  attention::register_normalizer("softmax-t2", [] {
+  attention::register_normalizer("softmax-t2", [](const attention::NormalizerArgs&) {
     struct Tempered : attention::NormalizerImpl {
       std::string name() const override { return "softmax-t2"; }
       Tensor apply(const Tensor& s) const override { return attention::masked_softmax(mul(s, Tensor::scalar(0.5, s.dtype()))); }

@@ -157,11 +157,13 @@ TEST(Structured, NormalizersByNameCarryTheirParameters) {
   EXPECT_EQ(crf.name(), "crf-segment");
   ASSERT_EQ(crf.parameters().size(), 1u);
   EXPECT_EQ(crf.parameters()[0].first, "pairwise");
-  EXPECT_EQ(crf.parameters()[0].second.shape(), (Shape{1, 2, 2}));
+  EXPECT_EQ(crf.parameters()[0].second->shape(), (Shape{1, 2, 2}));
   EXPECT_EQ(attention::make_normalizer("dependency-tree").name(), "dependency-tree");
   EXPECT_EQ(attention::make_normalizer("projective-tree").name(), "projective-tree");
   const attention::Normalizer heads = attention::crf_segment_normalizer(4, DType::f64);
-  EXPECT_EQ(heads.parameters()[0].second.shape(), (Shape{4, 2, 2}));
+  EXPECT_EQ(heads.parameters()[0].second->shape(), (Shape{4, 2, 2}));
+  EXPECT_EQ(attention::make_normalizer("crf-segment", {.heads = 3}).parameters()[0].second->shape(), (Shape{3, 2, 2}));
+  EXPECT_EQ(attention::make_normalizer("entmax:1.3").name(), "entmax-1.3");
 }
 
 TEST(Structured, BadShapesAreErrorsNamingThem) {

@@ -445,12 +445,29 @@ const Values kTiny{{"src_vocab", "11"},   {"tgt_vocab", "9"},       {"vocab", "9
 // to 8 step log-probabilities (a hypothesis' log_prob): 1e-4.
 constexpr double kAtol = 2e-5, kRtol = 1e-5, kWeightAtol = 2e-6, kWeightRtol = 1e-5, kSumTol = 1e-4;
 
+// The normalizers every architecture with a "normalizer" field also runs the suites with (as the
+// parameter "<architecture>/<normalizer>"): an exactly sparse one and a learned structured one.
+const char* const kOtherNormalizers[] = {"sparsemax", "crf-segment"};
+
+bool has_field(const std::string& arch, const std::string& key) {
+  for (const models::Field& f : models::make_config(arch)->fields())
+    if (f.key == key) return true;
+  return false;
+}
+
 std::vector<std::string> architectures(std::optional<Task> task = {}) {
   std::vector<std::string> names;
-  for (const std::string& n : models::architecture_names())
-    if (!task || models::architecture(n).task == *task) names.push_back(n);
+  for (const std::string& n : models::architecture_names()) {
+    if (task && models::architecture(n).task != *task) continue;
+    names.push_back(n);
+    if (has_field(n, "normalizer"))
+      for (const char* norm : kOtherNormalizers) names.push_back(n + "/" + norm);
+  }
   return names;
 }
+
+// "transformer/crf-segment" -> "transformer"; "transformer" -> itself.
+std::string arch_of(const std::string& param) { return param.substr(0, param.find('/')); }
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string s = info.param;
@@ -533,14 +550,20 @@ Source source_row(const Source& src, int64_t b) {
 
 class Conformance : public ::testing::TestWithParam<std::string> {
  protected:
-  const models::ArchitectureInfo& info() const { return models::architecture(GetParam()); }
+  const models::ArchitectureInfo& info() const { return models::architecture(arch()); }
+  std::string arch() const { return arch_of(GetParam()); }
   std::shared_ptr<models::ModelConfig> config() const {
-    if (!reads_features()) return test::model_config(GetParam(), kTiny);
+    if (GetParam() != arch()) {
+      Values v = kTiny;
+      v.insert_or_assign("normalizer", GetParam().substr(arch().size() + 1));
+      return test::model_config(arch(), v);
+    }
+    if (!reads_features()) return test::model_config(arch(), kTiny);
     Values v = kTiny;  // pictures of kPictureSide^2 pixels: vit's 4 patches, sat's 2 x 2 regions
     v.insert_or_assign("src_vocab", "0");
     v.insert({{"image_size", std::to_string(kPictureSide)}, {"patch", "4"}, {"conv_layers", "2"}, {"cnn_width", "2"},
               {"feature_dim", "5"}});
-    return test::model_config(GetParam(), v);
+    return test::model_config(arch(), v);
   }
   std::unique_ptr<models::Model> model(uint64_t seed = 7) const {
     Rng rng(seed);
@@ -574,13 +597,13 @@ class ArchitectureConformance : public Conformance {
 
 TEST_P(ArchitectureConformance, RegistrationConfigAndModelAgreeOnTheTask) {
   const auto c = config();
-  EXPECT_EQ(c->architecture(), GetParam());
+  EXPECT_EQ(c->architecture(), arch());
   EXPECT_EQ(c->task(), info().task);
-  EXPECT_EQ(models::make_config(GetParam())->task(), info().task);
-  EXPECT_EQ(models::make_config(GetParam(), c->to_map())->to_map(), c->to_map()) << "the text map round-trips";
+  EXPECT_EQ(models::make_config(arch())->task(), info().task);
+  EXPECT_EQ(models::make_config(arch(), c->to_map())->to_map(), c->to_map()) << "the text map round-trips";
   const auto m = model();
   EXPECT_EQ(m->task(), info().task);
-  EXPECT_EQ(std::string(m->config().architecture()), GetParam());
+  EXPECT_EQ(std::string(m->config().architecture()), arch());
   EXPECT_FALSE(m->named_parameters().empty());
   for (const auto& [name, p] : m->named_parameters()) EXPECT_EQ(p.dtype(), DType::f32) << name;
   switch (info().task) {
@@ -703,7 +726,7 @@ std::string error_with(const std::string& arch, Values values, const std::string
 }
 
 TEST_P(ArchitectureConformance, BadFieldValuesAreErrorsNamingTheField) {
-  const std::string arch = GetParam();
+  const std::string arch = this->arch();
   // Valid values of every field but the one under test: kTiny restricted to this table's keys, so
   // that an accepted bad value shows as "no error" rather than as another field's complaint.
   const std::unique_ptr<models::ModelConfig> defaults = models::make_config(arch);
@@ -755,6 +778,9 @@ TEST_P(ArchitectureConformance, BadFieldValuesAreErrorsNamingTheField) {
         break;
       case models::Field::Kind::boolean:
         for (const char* v : {"maybe", "2", "", "yes"}) expect_rejected(v);
+        break;
+      case models::Field::Kind::text:  // the one text field is the normalizer
+        for (const char* v : {"softermax", "", "entmax:1", "entmax:x", "dependency-tree"}) expect_rejected(v);
         break;
     }
   }
@@ -882,7 +908,7 @@ class SequenceToSequenceConformance : public Conformance {
  protected:
   void SetUp() override {
     owned_ = model();
-    m_ = &models::as_task<models::SequenceToSequence>(*owned_, GetParam(), "conformance");
+    m_ = &models::as_task<models::SequenceToSequence>(*owned_, arch(), "conformance");
   }
   const models::SequenceToSequenceConfig& c() const { return m_->task_config(); }
   std::unique_ptr<models::Model> owned_;
@@ -1028,7 +1054,7 @@ class ClassifierConformance : public Conformance {
  protected:
   void SetUp() override {
     owned_ = model();
-    m_ = &models::as_task<models::Classifier>(*owned_, GetParam(), "conformance");
+    m_ = &models::as_task<models::Classifier>(*owned_, arch(), "conformance");
   }
   std::unique_ptr<models::Model> owned_;
   models::Classifier* m_ = nullptr;
@@ -1092,7 +1118,7 @@ class LanguageModelConformance : public Conformance {
  protected:
   void SetUp() override {
     owned_ = model();
-    m_ = &models::as_task<models::LanguageModel>(*owned_, GetParam(), "conformance");
+    m_ = &models::as_task<models::LanguageModel>(*owned_, arch(), "conformance");
   }
   const models::LanguageModelConfig& c() const { return m_->task_config(); }
   std::unique_ptr<models::Model> owned_;

@@ -19,7 +19,10 @@
 // on max-shifted values.
 //
 // A Normalizer is a small value object: a name, the function, and (for normalizers that learn,
-// such as a CRF's potentials) parameters. Normalizers are registered by name, like architectures:
+// such as a CRF's potentials) parameters. Copies share the implementation, parameters included:
+// each attention layer that learns one makes its own with make_normalizer, and its module registers
+// the parameter slots (Normalizer::parameters()) so that optimizers, checkpoints and dtype moves
+// reach them. Normalizers are registered by name, like architectures:
 // make_normalizer("softmax" | "sparsemax" | "entmax15" | "entmax-1.3" | "crf-segment" | ...); the
 // structured ones (crf-segment, dependency-tree, projective-tree) are in structured.h.
 #pragma once
@@ -41,14 +44,21 @@ class NormalizerImpl {
   virtual std::string name() const = 0;
   // scores [..., Tk] -> weights [..., Tk], differentiable.
   virtual Tensor apply(const Tensor& scores) const = 0;
-  // Learned parameters, by name (none for the built-ins).
-  virtual std::vector<std::pair<std::string, Tensor>> parameters() const { return {}; }
+  // Learned parameters, by name, as the slots apply() reads (none for the built-ins).
+  virtual std::vector<std::pair<std::string, Tensor*>> parameters() { return {}; }
+};
+
+// What a normalizer with parameters is made for: the heads of the attention it normalizes (its
+// scores are then [..., H, Tq, Tk]) and the parameters' dtype.
+struct NormalizerArgs {
+  int64_t heads = 1;
+  DType dtype = DType::f32;
 };
 
 class Normalizer {
  public:
   Normalizer();  // softmax
-  explicit Normalizer(std::shared_ptr<const NormalizerImpl> impl);
+  explicit Normalizer(std::shared_ptr<NormalizerImpl> impl);
   static Normalizer softmax();
   static Normalizer sparsemax();
   static Normalizer entmax15();
@@ -58,20 +68,20 @@ class Normalizer {
   std::string name() const { return impl_->name(); }
   bool is_softmax() const;
   Tensor operator()(const Tensor& scores) const { return impl_->apply(scores); }
-  std::vector<std::pair<std::string, Tensor>> parameters() const { return impl_->parameters(); }
+  std::vector<std::pair<std::string, Tensor*>> parameters() const { return impl_->parameters(); }
   bool operator==(const Normalizer& o) const { return name() == o.name(); }
 
  private:
-  std::shared_ptr<const NormalizerImpl> impl_;
+  std::shared_ptr<NormalizerImpl> impl_;
 };
 
-// The normalizer called `name`: a registered name, or "entmax-<alpha>". Error "[normalizer]
-// unknown normalizer 'x' (known: ...)".
-Normalizer make_normalizer(const std::string& name);
+// The normalizer called `name`: a registered name, or "entmax-<alpha>" (also written
+// "entmax:<alpha>"). Error "[normalizer] unknown normalizer 'x' (known: ...)".
+Normalizer make_normalizer(const std::string& name, const NormalizerArgs& args = {});
 // Every registered name (entmax-<alpha> is parsed, not listed).
 std::vector<std::string> normalizer_names();
 // Adds (or replaces) a normalizer factory under `name`.
-void register_normalizer(const std::string& name, std::function<Normalizer()> factory);
+void register_normalizer(const std::string& name, std::function<Normalizer(const NormalizerArgs&)> factory);
 
 // The functions behind the built-ins (last axis).
 Tensor masked_softmax(const Tensor& scores);  // fully masked rows give zeros (and zero gradient)

@@ -41,7 +41,7 @@ const char* task_noun(Task task);
 Task parse_task_name(const std::string& name);
 
 struct Field {
-  enum class Kind { integer, real, choice, boolean };
+  enum class Kind { integer, real, choice, boolean, text };
   std::string key, flag, help;
   Kind kind = Kind::integer;
   std::vector<std::string> choices;                // Kind::choice: the accepted names
@@ -56,6 +56,10 @@ Field int_field(std::string key, std::string flag, std::string help, int64_t& va
                 int64_t max = (int64_t{1} << 31) - 1);
 Field real_field(std::string key, std::string flag, std::string help, double& value, double min, double max_exclusive);
 Field bool_field(std::string key, std::string flag, std::string help, bool& value);
+// The attention normalizer of a model ("normalizer", --normalizer; Kind::text): softmax, sparsemax,
+// entmax15, entmax:<alpha> (or entmax-<alpha>), crf-segment, checked by attention::make_normalizer.
+// The tree normalizers are refused: they need square self-attention, which a decoder's step is not.
+Field normalizer_field(std::string& value);
 
 template <typename E, size_t N>
 Field choice_field(std::string key, std::string flag, std::string help, E& value,

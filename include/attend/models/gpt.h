@@ -24,6 +24,8 @@
 // pass max_positions puts all probability on eos_id (the generation ends there).
 #pragma once
 
+#include <string>
+
 #include "attend/models/config.h"
 #include "attend/models/transformer.h"
 
@@ -31,6 +33,7 @@ namespace attend::models {
 
 struct GptConfig : ConfigOf<GptConfig, LanguageModelConfig> {
   static constexpr const char* kName = "gpt";
+  std::string normalizer = "softmax";  // of every attention (attention/normalizers.h)
   int64_t d_model = 256;  // C
   int64_t num_heads = 4;  // H; must divide C
   int64_t ffn_dim = 1024;  // F

@@ -10,6 +10,8 @@
 // embeddings, between stacked layers and on the output layer's input.
 #pragma once
 
+#include <string>
+
 #include "attend/models/config.h"
 
 namespace attend::models {
@@ -25,6 +27,7 @@ inline constexpr std::pair<const char*, Alignment> kAlignmentNames[] = {
 
 struct LuongConfig : ConfigOf<LuongConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "luong";
+  std::string normalizer = "softmax";  // of the attention (attention/normalizers.h)
   int64_t embed_dim = 64;       // E
   int64_t hidden_dim = 128;     // H
   int64_t attention_dim = 128;  // A

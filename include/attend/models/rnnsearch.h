@@ -13,6 +13,8 @@
 // teacher-forced batch are looked up once; the readout and output layers run once over all steps.
 #pragma once
 
+#include <string>
+
 #include "attend/models/config.h"
 
 namespace attend::models {
@@ -20,6 +22,7 @@ namespace attend::models {
 struct RnnsearchConfig : ConfigOf<RnnsearchConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "rnnsearch";
   int64_t embed_dim = 64;       // E (source and target embeddings)
+  std::string normalizer = "softmax";  // of the attention (attention/normalizers.h)
   int64_t hidden_dim = 128;     // H
   int64_t attention_dim = 128;  // A
   int64_t readout_dim = 128;    // R

@@ -22,6 +22,8 @@
 // alignment_layer (1-based; 0 = the penultimate layer, or the only one), averaged over heads.
 #pragma once
 
+#include <string>
+
 #include "attend/models/config.h"
 #include "attend/nn/transformer.h"
 
@@ -34,6 +36,7 @@ inline constexpr std::pair<const char*, nn::PositionKind> kPositionNames[] = {
 
 struct TransformerConfig : ConfigOf<TransformerConfig, SequenceToSequenceConfig> {
   static constexpr const char* kName = "transformer";
+  std::string normalizer = "softmax";  // of every attention (attention/normalizers.h)
   int64_t d_model = 128;  // C
   int64_t num_heads = 4;  // H; must divide C
   int64_t ffn_dim = 512;  // F

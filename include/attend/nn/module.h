@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "attend/attention/normalizers.h"
 #include "attend/core/tensor.h"
 
 namespace attend::nn {
@@ -54,6 +55,9 @@ class Module {
   // registered but skipped by named_parameters(). Marks a defined slot as requiring grad.
   void register_parameter(std::string name, Tensor& slot);
   void register_module(std::string name, Module& child);
+  // The parameters of a learned normalizer (a member of the subclass, like a slot) as
+  // "normalizer.<its name>" (crf-segment: "normalizer.pairwise"); none for the built-ins.
+  void register_normalizer(const attention::Normalizer& normalizer);
 
  private:
   std::vector<std::pair<std::string, Tensor*>> params_;

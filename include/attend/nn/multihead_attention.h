@@ -28,9 +28,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "attend/attention/mask.h"
+#include "attend/attention/normalizers.h"
 #include "attend/core/rng.h"
 #include "attend/nn/linear.h"
 #include "attend/nn/module.h"
@@ -46,6 +48,11 @@ struct MultiheadAttentionOptions {
   bool bias = true;
   double dropout = 0.0;  // on the attention weights, in training mode only
   DType dtype = DType::f32;
+  // The normalizer of every head, by name (attention/normalizers.h: softmax, sparsemax, entmax15,
+  // entmax-<alpha>, crf-segment, ...). Softmax runs the fused kernel where it applies; any other the
+  // composed path. A learned one (crf-segment: psi [H, 2, 2], per head) is this module's parameter
+  // "normalizer.<name>".
+  std::string normalizer = "softmax";
 };
 
 // Projected keys and values of the steps seen so far, per layer, for incremental (self-attention)
@@ -169,6 +176,7 @@ class MultiheadAttention : public Module {
   MultiheadAttentionOptions opt_;
   int64_t head_dim_;
   Rng dropout_rng_;
+  attention::Normalizer normalizer_;
 };
 
 }  // namespace attend::nn

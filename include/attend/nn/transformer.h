@@ -66,6 +66,7 @@ struct TransformerLayerOptions {
   bool cross_attention = true;  // decoder layers: attend over an encoder's memory (false: decoder-only)
   double layer_norm_eps = 1e-5;
   DType dtype = DType::f32;
+  std::string normalizer = "softmax";  // of every attention in the layer (MultiheadAttentionOptions)
 };
 
 // Position-wise feed-forward network (section 3.3) as the two Linear members of the layers; used
