@@ -90,6 +90,18 @@ EvalReport evaluate(const Translator& tr, const std::vector<data::Pair>& pairs, 
   r.model_lowercases = tr.spec().lowercase;
   r.lowercased = r.model_lowercases || options.lowercase;
   r.source_tokens = data::tokenizer_kind_name(tr.spec().source_tokens);
+  int64_t rows = 0, nonzero = 0, above = 0;
+  for (const auto& translation : t) {
+    if (translation.nbest.empty() || !translation.nbest[0].attention.defined()) continue;
+    const Tensor& a = translation.nbest[0].attention;  // [T, S]
+    rows += a.size(0);
+    for (const double w : a.to_vector<double>()) nonzero += w > 0.0, above += w >= 0.01;
+  }
+  if (rows > 0) {
+    r.has_attention = true;
+    r.attended_nonzero = static_cast<double>(nonzero) / static_cast<double>(rows);
+    r.attended_1pct = static_cast<double>(above) / static_cast<double>(rows);
+  }
   return r;
 }
 
@@ -105,7 +117,13 @@ std::string EvalReport::text() const {
                 : lowercased     ? "(BLEU and chrF of lowercased output and references)\n"
                                  : "",
                 source_tokens.c_str());
-  return buf + train::format_length_table(by_source_length);
+  s = buf;
+  if (has_attention) {
+    std::snprintf(buf, sizeof buf, "attention       %.2f source positions per output token with weight > 0, %.2f with >= 0.01\n",
+                  attended_nonzero, attended_1pct);
+    s += buf;
+  }
+  return s + train::format_length_table(by_source_length);
 }
 
 std::string EvalReport::json(const std::string& model) const {
@@ -132,6 +150,7 @@ std::string EvalReport::json(const std::string& model) const {
                     {"exact", b.exact},
                     {"accuracy", b.accuracy()}});
   j["by_source_length"] = rows;
+  if (has_attention) j["attention"] = {{"nonzero_per_token", attended_nonzero}, {"at_least_1pct_per_token", attended_1pct}};
   return j.dump(2) + "\n";
 }
 

@@ -5,11 +5,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "attend/autograd/autograd.h"
 #include "attend/core/strided.h"
 #include "attend/kernels/flash_attention.h"
+#include "attend/kernels/sparse_attention.h"
 
 namespace attend::attention {
 
@@ -134,6 +136,34 @@ bool path_forced() {
   return env && *env && std::string(env) != "auto";
 }
 
+// The fused sparse path (kernels/sparse_attention.h): alpha-entmax weights, recomputed in the
+// backward from the scores (no stored statistics). dV = P^T dO, dS = s (dP - q), dQ = scale dS K,
+// dK = scale dS^T Q over each row's support.
+AttentionResult sparse_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& q,
+                             const Tensor& k, const Tensor& v, std::shared_ptr<KernelMasks> km,
+                             kernels::FlashParams p, double alpha, bool need_weights) {
+  if (!p.scale) p.scale = 1.0f / std::sqrt(static_cast<float>(p.D));
+  Tensor o = like_layout(q_in, Shape{p.B, p.H, p.Tq, p.D});  // [B, H, Tq, D], q's layout
+  p.o = flash_view<float>(o);
+  const kernels::SparseAttentionParams sp{.base = p, .alpha = alpha};
+  kernels::sparse_attention_forward(sp);
+  AttentionResult r{.context = o};
+  if (need_weights) {
+    r.weights = Tensor::empty({p.B, p.H, p.Tq, p.Tk});
+    kernels::sparse_attention_weights(sp, {.out = r.weights.data<float>()});
+  }
+  autograd::record("sparse_attention", {q_in, k_in, v_in}, o,
+                   [q, k, v, km, sp, qs = q_in.shape(), ks = k_in.shape(),
+                    vs = v_in.shape()](const std::vector<Tensor>& g) -> std::vector<Tensor> {
+                     const Tensor dout = unit_stride_d(g[0]);
+                     Tensor dq = like_layout(q, qs), dk = like_layout(k, ks), dv = like_layout(v, vs);
+                     kernels::sparse_attention_backward(sp, flash_view<const float>(dout), flash_view<float>(dq),
+                                                        flash_view<float>(dk), flash_view<float>(dv));
+                     return {dq, dk, dv};
+                   });
+  return r;
+}
+
 }  // namespace
 
 void check_attention_env() { forced_path(); }
@@ -147,7 +177,15 @@ std::string fused_unsupported_reason(const Tensor& q, const Tensor& k, const Ten
   if (mask.attn_mask.defined() && mask.attn_mask_kind == MaskKind::additive && mask.attn_mask.requires_grad())
     return "the additive mask requires grad (the kernel gives no gradient for masks)";
   if (opt.training && opt.dropout_p > 0.0 && opt.rng == nullptr) return "dropout without an Rng";
-  if (!opt.normalizer.is_softmax()) return "the normalizer is " + opt.normalizer.name() + " (the kernel runs softmax)";
+  if (!opt.normalizer.is_softmax()) {
+    if (!opt.normalizer.entmax_alpha())
+      return "the normalizer is " + opt.normalizer.name() + " (the fused kernels run softmax and alpha-entmax)";
+    if (*opt.normalizer.entmax_alpha() > 2.0)
+      return opt.normalizer.name() + ": the sparse kernel runs alpha in (1, 2] (above 2 the Jacobian p^(2 - alpha) " +
+             "is unbounded near the threshold)";
+    if (opt.training && opt.dropout_p > 0.0) return "dropout with " + opt.normalizer.name() + " (the sparse kernel has none)";
+    if (opt.need_lse) return "the log-sum-exp was asked of " + opt.normalizer.name() + " (the sparse kernel has none)";
+  }
   return "";
 }
 
@@ -162,6 +200,9 @@ Dispatch choose_attention_path(const Tensor& q, const Tensor& k, const Tensor& v
     return {p, p == AttentionPath::fused ? "fused: forced by ATTEND_ATTENTION" : "composed: forced by ATTEND_ATTENTION"};
   }
   if (!why_not.empty()) return {AttentionPath::composed, "composed: " + why_not};
+  if (opt.normalizer.entmax_alpha())
+    return {AttentionPath::fused, "fused: f32, D = " + std::to_string(q.size(3)) + ", sparse kernel (" +
+                                      opt.normalizer.name() + ")"};
   return {AttentionPath::fused, "fused: f32, D = " + std::to_string(q.size(3)) + ", kernel " +
                                     kernels::flash_isa_name()};
 }
@@ -193,6 +234,8 @@ AttentionResult scaled_dot_product_attention_fused(const Tensor& q_in, const Ten
   p.v = flash_view<const float>(v);
   if (opt.scale != 0.0) p.scale = static_cast<float>(opt.scale);
   p.mask = km->flash;
+  if (const std::optional<double> alpha = opt.normalizer.entmax_alpha())
+    return sparse_fused(q_in, k_in, v_in, q, k, v, std::move(km), p, *alpha, opt.need_weights);
   p.inference_only = !opt.need_weights && !autograd::needs_grad({q_in, k_in, v_in});
   if (opt.training && opt.dropout_p > 0.0) {
     ATTEND_CHECK(opt.dropout_p < 1.0, kOp, "dropout_p = ", opt.dropout_p, " must be in [0, 1)");

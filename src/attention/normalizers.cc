@@ -269,17 +269,20 @@ namespace {
 // A built-in normalizer: a name and a function.
 class FunctionNormalizer : public NormalizerImpl {
  public:
-  FunctionNormalizer(std::string name, std::function<Tensor(const Tensor&)> f) : name_(std::move(name)), f_(std::move(f)) {}
+  FunctionNormalizer(std::string name, std::function<Tensor(const Tensor&)> f, std::optional<double> alpha = {})
+      : name_(std::move(name)), f_(std::move(f)), alpha_(alpha) {}
   std::string name() const override { return name_; }
   Tensor apply(const Tensor& scores) const override { return f_(scores); }
+  std::optional<double> entmax_alpha() const override { return alpha_; }
 
  private:
   std::string name_;
   std::function<Tensor(const Tensor&)> f_;
+  std::optional<double> alpha_;
 };
 
-Normalizer builtin(const char* name, Tensor (*f)(const Tensor&)) {
-  return Normalizer(std::make_shared<FunctionNormalizer>(name, f));
+Normalizer builtin(const char* name, Tensor (*f)(const Tensor&), std::optional<double> alpha = {}) {
+  return Normalizer(std::make_shared<FunctionNormalizer>(name, f, alpha));
 }
 
 struct NormalizerRegistry {
@@ -313,11 +316,11 @@ Normalizer Normalizer::softmax() {
   return n;
 }
 Normalizer Normalizer::sparsemax() {
-  static const Normalizer n = builtin("sparsemax", attention::sparsemax);
+  static const Normalizer n = builtin("sparsemax", attention::sparsemax, 2.0);
   return n;
 }
 Normalizer Normalizer::entmax15() {
-  static const Normalizer n = builtin("entmax15", attention::entmax15);
+  static const Normalizer n = builtin("entmax15", attention::entmax15, 1.5);
   return n;
 }
 Normalizer Normalizer::entmax(double alpha) {
@@ -328,7 +331,7 @@ Normalizer Normalizer::entmax(double alpha) {
   std::ostringstream name;
   name << "entmax-" << alpha;
   return Normalizer(std::make_shared<FunctionNormalizer>(
-      name.str(), [alpha](const Tensor& scores) { return entmax_bisect(scores, alpha); }));
+      name.str(), [alpha](const Tensor& scores) { return entmax_bisect(scores, alpha); }, alpha));
 }
 
 bool Normalizer::is_softmax() const { return impl_ == softmax().impl_; }

@@ -115,6 +115,51 @@ TEST(FlashSweepTensor, FusedMatchesComposedAndFloat64ForEveryMaskAndShape) {
   }
 }
 
+// The fused sparse kernel (kernels/sparse_attention.h) under the same rule, for sparsemax,
+// 1.5-entmax (exact thresholds) and alpha-entmax by bisection on both sides of 1.5, with scores of
+// the usual size (small supports) and flattened by 0.1 (supports of most keys).
+TEST(FlashSweepTensor, FusedSparseMatchesComposedAndFloat64ForEveryMaskAndShape) {
+  const Case cases[] = {
+      {"self, block remainder", 2, 4, 4, 37, 37, 64}, {"decode step, GQA 4:1", 1, 8, 2, 1, 70, 32},
+      {"Tq > Tk, MQA", 2, 2, 1, 65, 30, 16},          {"cross, D = 24", 1, 2, 2, 20, 131, 24},
+  };
+  const attention::Normalizer normalizers[] = {attention::Normalizer::sparsemax(), attention::Normalizer::entmax15(),
+                                               attention::Normalizer::entmax(1.25), attention::Normalizer::entmax(1.75)};
+  for (const Case& c : cases)
+    for (const double flat : {1.0, 0.1})
+      for (const attention::Normalizer& n : normalizers) {
+        Rng rng(19);
+        const Tensor q = mul(Tensor::randn({c.B, c.H, c.Tq, c.D}, rng), flat),
+                     k = Tensor::randn({c.B, c.Hkv, c.Tk, c.D}, rng), v = Tensor::randn({c.B, c.Hkv, c.Tk, c.D}, rng),
+                     dout = Tensor::randn({c.B, c.H, c.Tq, c.D}, rng);
+        for (const auto& named : masks(c, rng)) {
+          const Mask& mask = named.second;
+          const std::string where = std::string(c.name) + ", " + n.name() + ", scores x" + std::to_string(flat) +
+                                    ", mask " + named.first;
+          const attention::SdpaOptions opt{.normalizer = n, .need_weights = true};
+          ASSERT_EQ(attention::choose_attention_path(q, k, v, mask, opt).path, attention::AttentionPath::fused);
+          auto fused = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_fused(a, b, d, mask, opt); },
+                           q, k, v, dout, DType::f32);
+          auto naive = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask, opt); },
+                           q, k, v, dout, DType::f32);
+          Mask mask64 = mask;
+          if (mask.attn_mask.defined()) mask64.attn_mask = mask.attn_mask.to(DType::f64);
+          auto ref = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask64, opt); },
+                         q, k, v, dout, DType::f64);
+          expect_flash_rule("context", fused.context, naive.context, ref.context, where);
+          expect_flash_rule("weights", fused.weights, naive.weights, ref.weights, where);
+          expect_flash_rule("dq", fused.dq, naive.dq, ref.dq, where);
+          expect_flash_rule("dk", fused.dk, naive.dk, ref.dk, where);
+          expect_flash_rule("dv", fused.dv, naive.dv, ref.dv, where);
+          // Exact zeros stay exact: the fused weights are zero exactly where the reference's are.
+          const auto wf = fused.weights.to_vector<double>(), wr = ref.weights.to_vector<double>();
+          int64_t differ = 0;
+          for (size_t e = 0; e < wf.size(); ++e) differ += (wf[e] == 0.0) != (wr[e] == 0.0) && std::max(wf[e], wr[e]) > 1e-6;
+          EXPECT_EQ(differ, 0) << where;
+        }
+      }
+}
+
 TEST(FlashSweepTensor, LargeLogitsStayFinite) {
   Rng rng(3);
   const Tensor q = mul(Tensor::randn({1, 2, 33, 64}, rng), 300.0), k = Tensor::randn({1, 2, 33, 64}, rng),
@@ -228,6 +273,26 @@ TEST(FlashDispatch, ChoosesFusedForF32AndSaysWhyOtherwise) {
   auto dv = attention::choose_attention_path(q, k, v16, {}, {});
   EXPECT_EQ(dv.path, attention::AttentionPath::composed);
   EXPECT_NE(dv.reason.find("Dv = 16"), std::string::npos) << dv.reason;
+}
+
+TEST(FlashDispatch, SparseNormalizersTakeTheSparseKernelUnlessItCannot) {
+  ScopedEnv env("ATTEND_ATTENTION", "auto");
+  Rng rng(4);
+  const Tensor q = Tensor::randn({1, 2, 5, 8}, rng), k = Tensor::randn({1, 2, 6, 8}, rng);
+  auto d = attention::choose_attention_path(q, k, k, {}, {.normalizer = attention::Normalizer::entmax15()});
+  EXPECT_EQ(d.path, attention::AttentionPath::fused) << d.reason;
+  EXPECT_NE(d.reason.find("sparse kernel (entmax15)"), std::string::npos) << d.reason;
+  Rng drop(1);
+  auto dd = attention::choose_attention_path(
+      q, k, k, {}, {.normalizer = attention::Normalizer::sparsemax(), .dropout_p = 0.1, .training = true, .rng = &drop});
+  EXPECT_EQ(dd.path, attention::AttentionPath::composed);
+  EXPECT_NE(dd.reason.find("dropout with sparsemax"), std::string::npos) << dd.reason;
+  auto dc = attention::choose_attention_path(q, k, k, {}, {.normalizer = attention::make_normalizer("crf-segment")});
+  EXPECT_EQ(dc.path, attention::AttentionPath::composed);
+  EXPECT_NE(dc.reason.find("crf-segment"), std::string::npos) << dc.reason;
+  auto d3 = attention::choose_attention_path(q, k, k, {}, {.normalizer = attention::Normalizer::entmax(3.0)});
+  EXPECT_EQ(d3.path, attention::AttentionPath::composed);
+  EXPECT_NE(d3.reason.find("alpha in (1, 2]"), std::string::npos) << d3.reason;
 }
 
 TEST(FlashDispatch, EnvironmentForcesEitherPath) {

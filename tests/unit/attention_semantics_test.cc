@@ -268,19 +268,25 @@ TEST(SemanticsNormalizers, RegistryNamesAndEntmaxAlpha) {
 namespace attend {
 namespace {
 
-// One options struct for every path: scaled dot-product attention honours a normalizer (the
-// dispatcher takes the composed path and says why), and attend() refuses a scale.
-TEST(SemanticsOptions, SdpaWithSparsemaxIsComposedAndAttendRefusesAScale) {
+// One options struct for every path: scaled dot-product attention honours a normalizer (sparsemax
+// through the fused sparse kernel, a normalizer no kernel runs through the composition, and the
+// dispatcher says which), and attend() refuses a scale.
+TEST(SemanticsOptions, SdpaHonoursTheNormalizerAndAttendRefusesAScale) {
   Rng rng(5);
   const Tensor q = Tensor::randn(Shape{1, 2, 3, 4}, rng), k = Tensor::randn(Shape{1, 2, 5, 4}, rng),
                v = Tensor::randn(Shape{1, 2, 5, 4}, rng);
   const attention::AttendOptions o{.normalizer = attention::Normalizer::sparsemax(), .need_weights = true};
   const attention::Dispatch d = attention::choose_attention_path(q, k, v, {}, o);
-  EXPECT_EQ(d.path, attention::AttentionPath::composed);
+  EXPECT_EQ(d.path, attention::AttentionPath::fused);
   EXPECT_NE(d.reason.find("sparsemax"), std::string::npos) << d.reason;
   const auto r = attention::scaled_dot_product_attention(q, k, v, {}, o);
   const Tensor expected = attention::sparsemax(attention::scaled_dot_scores(q, k));
   EXPECT_TRUE(test::all_close(r.weights, expected, 1e-6, 1e-6));
+  const attention::AttendOptions crf{.normalizer = attention::make_normalizer("crf-segment"), .need_weights = true};
+  EXPECT_EQ(attention::choose_attention_path(q, k, v, {}, crf).path, attention::AttentionPath::composed);
+  const Tensor scores = attention::scaled_dot_scores(q, k);
+  EXPECT_TRUE(test::all_close(attention::scaled_dot_product_attention(q, k, v, {}, crf).weights,
+                              crf.normalizer(scores), 1e-6, 1e-6));
   test::expect_error([&] { attention::attend(attention::scaled_dot_scores(q, k), v, {}, {.scale = 0.5}); },
                      {"[attend]", "scale = 0.5"});
 }

@@ -1,6 +1,6 @@
 // Scoring a model on a test set (what `attend eval` prints): exact match and token accuracy
 // (compared as tokens), corpus BLEU and chrF exactly as sacreBLEU computes them by default (with
-// its signature lines), and exact match by source length.
+// its signature lines), exact match by source length, and how spread the attention is.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,12 @@ struct EvalReport {
   bool lowercased = false;    // BLEU/chrF compared lowercased text (the model lowercases, or EvalOptions::lowercase)
   bool model_lowercases = false;  // the model lowercases its input and output
   std::string source_tokens;  // "char" | "word": the unit of the length buckets
+  // Source positions per output token (the first hypothesis' attention rows, </s> included) with a
+  // weight > 0 (exactly: a sparse normalizer's zeros are exact) and with a weight >= 0.01; both 0
+  // and has_attention false for a model without attention.
+  bool has_attention = false;
+  double attended_nonzero = 0.0;
+  double attended_1pct = 0.0;
 
   std::string text() const;                            // the human-readable report
   std::string json(const std::string& model) const;   // the same numbers as JSON (attend plot reads it)

@@ -29,6 +29,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -44,6 +45,8 @@ class NormalizerImpl {
   virtual std::string name() const = 0;
   // scores [..., Tk] -> weights [..., Tk], differentiable.
   virtual Tensor apply(const Tensor& scores) const = 0;
+  // alpha when this is alpha-entmax (2 sparsemax, 1.5 entmax15): the fused sparse kernel runs it.
+  virtual std::optional<double> entmax_alpha() const { return std::nullopt; }
   // Learned parameters, by name, as the slots apply() reads (none for the built-ins).
   virtual std::vector<std::pair<std::string, Tensor*>> parameters() { return {}; }
 };
@@ -67,6 +70,7 @@ class Normalizer {
 
   std::string name() const { return impl_->name(); }
   bool is_softmax() const;
+  std::optional<double> entmax_alpha() const { return impl_->entmax_alpha(); }
   Tensor operator()(const Tensor& scores) const { return impl_->apply(scores); }
   std::vector<std::pair<std::string, Tensor*>> parameters() const { return impl_->parameters(); }
   bool operator==(const Normalizer& o) const { return name() == o.name(); }

@@ -37,6 +37,7 @@
 #include "attend/core/threads.h"
 #include "attend/kernels/flash_attention.h"
 #include "../fast_math.h"
+#include "../flash_mask.h"
 
 #ifndef ATTEND_FLASH_NS
 #error "define ATTEND_FLASH_NS before including flash_impl.h"
@@ -183,7 +184,7 @@ void gemm_bv(int64_t M, int64_t nvec, int tail, int64_t K, const float* b, int64
 // ---------------------------------------------------------------------------------------------
 // The problem, normalized.
 
-struct Problem {
+struct Problem : MaskRules {
   int64_t B, H, Hkv, Tq, Tk, D, group;
   FlashTensor<const float> q, k, v;
   FlashTensor<float> o;
@@ -191,46 +192,14 @@ struct Problem {
   float* lse_lo;  // nullptr: not stored (taken as 0)
   int64_t lse_sb, lse_sh;
   float scale;
-  // Structured masks: row i keeps keys [lo(i), hi(i)].
-  bool causal;
-  int64_t causal_off;
-  int64_t wl, wr, window_off;
-  const int64_t* kv_len;
-  FlashMaskTensor<bool> bmask;
-  FlashMaskTensor<float> amask;
-  bool has_tensor_mask;
   float drop_p, drop_scale;
   uint64_t seed, offset;
 
   explicit Problem(const FlashParams& p)
-      : B(p.B), H(p.H), Hkv(p.Hkv), Tq(p.Tq), Tk(p.Tk), D(p.D), group(p.H / p.Hkv), q(p.q), k(p.k), v(p.v),
-        o(p.o), lse(p.lse), lse_lo(p.lse_lo), lse_sb(p.lse_stride_b), lse_sh(p.lse_stride_h), scale(*p.scale), causal(p.mask.causal != CausalMode::None),
-        causal_off(p.mask.causal == CausalMode::TopLeft ? 0 : p.Tk - p.Tq), wl(p.mask.window_left),
-        wr(p.mask.window_right), window_off(p.mask.window_align == CausalMode::TopLeft ? 0 : p.Tk - p.Tq),
-        kv_len(p.mask.kv_len), bmask(p.mask.bool_mask), amask(p.mask.additive_mask),
-        has_tensor_mask(p.mask.bool_mask.data != nullptr || p.mask.additive_mask.data != nullptr),
+      : MaskRules(p), B(p.B), H(p.H), Hkv(p.Hkv), Tq(p.Tq), Tk(p.Tk), D(p.D), group(p.H / p.Hkv), q(p.q), k(p.k), v(p.v),
+        o(p.o), lse(p.lse), lse_lo(p.lse_lo), lse_sb(p.lse_stride_b), lse_sh(p.lse_stride_h), scale(*p.scale),
         drop_p(p.dropout.p), drop_scale(p.dropout.p > 0 ? 1.0f / (1.0f - p.dropout.p) : 1.0f),
         seed(p.dropout.seed), offset(p.dropout.offset) {}
-
-  // Keys [lo, hi] that row i of batch b may attend by the structured masks (lo > hi: none).
-  void interval(int64_t b, int64_t i, int64_t& lo, int64_t& hi) const {
-    lo = 0;
-    hi = (kv_len ? std::min(kv_len[b], Tk) : Tk) - 1;
-    if (causal) hi = std::min(hi, i + causal_off);
-    if (wl >= 0) lo = std::max(lo, i + window_off - wl);
-    if (wr >= 0) hi = std::min(hi, i + window_off + wr);
-  }
-
-  // Tensor-mask term for (b, h, i, j): -inf if dropped, else the additive mask (0 without one).
-  float tensor_mask(int64_t b, int64_t h, int64_t i, int64_t j) const {
-    float t = 0.0f;
-    if (bmask.data &&
-        !bmask.data[b * bmask.stride_b + h * bmask.stride_h + i * bmask.stride_q + j * bmask.stride_k])
-      return kNegInf;
-    if (amask.data)
-      t = amask.data[b * amask.stride_b + h * amask.stride_h + i * amask.stride_q + j * amask.stride_k];
-    return t;
-  }
 
   // Dropout multipliers Z of row i, keys [j0, j0 + n): 1/(1-p) if kept, else 0, with the counter
   // formula of the header (element (b, h, i, j) uses counter offset + ((b H + h) Tq + i) Tk + j).
