@@ -47,15 +47,16 @@ for n in "${names[@]}"; do
   done
 done
 echo
-echo "| normalizer | exact match | positions with weight > 0 | with weight >= 0.01 |"
-echo "|---|---|---|---|"
-for n in "${names[@]}"; do
-  tag="${n//:/-}"
-  python3 - "$run/$tag.eval.json" "$n" <<'PY'
+{ echo "| normalizer | exact match | positions with weight > 0 | with weight >= 0.01 |"
+  echo "|---|---|---|---|"
+  for n in "${names[@]}"; do
+    tag="${n//:/-}"
+    /usr/bin/python3 - "$run/$tag.eval.json" "$n" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
 a = j.get("attention", {})
 print(f"| {sys.argv[2]} | {100 * j['exact_match']:.2f}% | {a.get('nonzero_per_token', float('nan')):.2f} | "
       f"{a.get('at_least_1pct_per_token', float('nan')):.2f} |")
 PY
-done | tee "$run/table.md"
+  done
+} | tee "$run/table.md"

@@ -63,7 +63,7 @@ void eval_images(const EvalOptions& o) {
   const std::string d = o.images + "/";
   const data::ImageSet test = data::read_idx_images(d + "t10k-images-idx3-ubyte.gz", d + "t10k-labels-idx1-ubyte.gz");
   const int64_t n = o.max > 0 ? std::min(o.max, test.count) : test.count, K = model.num_classes();
-  std::vector<int64_t> right(static_cast<size_t>(K)), seen(static_cast<size_t>(K));
+  std::vector<int64_t> gold, predicted;
   NoGrad no_grad;
   for (int64_t begin = 0; begin < n; begin += o.batch) {
     std::vector<int64_t> ids;
@@ -73,28 +73,25 @@ void eval_images(const EvalOptions& o) {
       const int64_t y = test.labels[static_cast<size_t>(ids[r])];
       ATTEND_CHECK(y < K, "eval", o.images, ": label ", y, " of test image ", ids[r], " is beyond the model's ", K,
                    " classes");
-      ++seen[static_cast<size_t>(y)];
-      right[static_cast<size_t>(y)] += guess.data[r] == y;
+      gold.push_back(y);
+      predicted.push_back(guess.data[r]);
     }
   }
-  int64_t total = 0;
-  for (const int64_t r : right) total += r;
-  const double accuracy = 100.0 * static_cast<double>(total) / static_cast<double>(n);
-  std::printf("images          %lld (%s t10k)\naccuracy        %.2f%%\n", static_cast<long long>(n), o.images.c_str(),
-              accuracy);
-  nlohmann::json per_class = nlohmann::json::object();
-  for (int64_t k = 0; k < K; ++k) {
-    const double a = seen[static_cast<size_t>(k)] ? 100.0 * static_cast<double>(right[static_cast<size_t>(k)]) /
-                                                        static_cast<double>(seen[static_cast<size_t>(k)])
-                                                  : 0.0;
-    std::printf("  %-12s  %6.2f%% of %lld\n", b.spec.labels[static_cast<size_t>(k)].c_str(), a,
-                static_cast<long long>(seen[static_cast<size_t>(k)]));
-    per_class[b.spec.labels[static_cast<size_t>(k)]] = a;
-  }
+  const app::ClassificationReport r = app::score_classes("images", b.spec.labels, gold, predicted);
+  std::printf("%s", r.text(o.images + " t10k").c_str());
   std::fflush(stdout);
-  if (!o.json.empty())
-    io::write_file_atomic(o.json, nlohmann::json{{"model", o.model}, {"images", n}, {"accuracy", accuracy},
-                                                 {"per_class", per_class}}.dump(2) + "\n");
+  if (!o.json.empty()) io::write_file_atomic(o.json, r.json(o.model));
+}
+
+// A text classifier on --tsv (text<TAB>label): accuracy, macro-F1 and accuracy per class.
+void eval_classifier(const EvalOptions& o, const app::ModelBundle& b) {
+  ATTEND_CHECK(!o.tsv.empty(), "eval", o.model, " is a classifier: give --tsv FILE (text<TAB>label per line)");
+  std::vector<data::Pair> pairs = data::read_tsv(o.tsv);
+  if (o.max > 0 && std::ssize(pairs) > o.max) pairs.resize(static_cast<size_t>(o.max));
+  const app::ClassificationReport r = app::evaluate_classifier(b, pairs, o.batch, o.tsv);
+  std::printf("%s", r.text(o.tsv).c_str());
+  std::fflush(stdout);
+  if (!o.json.empty()) io::write_file_atomic(o.json, r.json(o.model));
 }
 
 // A captioner on a scene split: exact match, BLEU-4 and attention on target (app/captioning.h).
@@ -130,6 +127,8 @@ void run_eval(const EvalOptions& o) {
                ", --batch ", o.batch, ", --bucket-width ", o.bucket_width, " must be >= 1 and --max ", o.max,
                " >= 0");
 
+  app::ModelBundle bundle = app::ModelBundle::load(o.model);
+  if (bundle.model->task() == models::Task::classification) return eval_classifier(o, bundle);
   std::vector<data::Pair> pairs;
   if (o.task_test > 0) {
     pairs = app::held_out_task_pairs(o.model, o.task_test);
@@ -140,7 +139,7 @@ void run_eval(const EvalOptions& o) {
     pairs = data::read_parallel(o.src, o.ref);
   }
   if (o.max > 0 && static_cast<int64_t>(pairs.size()) > o.max) pairs.resize(static_cast<size_t>(o.max));
-  const app::Translator tr = app::Translator::load(o.model, "eval");
+  const app::Translator tr(std::move(bundle), o.model, "eval");
   const app::SearchSettings search{.beam = o.beam, .alpha = o.alpha, .early_stop = o.early_stop, .batch = o.batch,
                                    .max_input_tokens = o.max_input_length, .truncate = o.truncate};
   std::vector<std::string> inputs;

@@ -14,6 +14,7 @@
 #include "attend/data/corpus.h"
 #include "attend/data/idx.h"
 #include "attend/data/scenes.h"
+#include "attend/data/wordnet.h"
 #include "attend/data/tasks.h"
 #include "attend/io/atomic_file.h"
 #include "attend/viz/overlay.h"
@@ -33,6 +34,7 @@ struct GenOptions {
   std::string family;  // dates: one format family (data::DateFamily), empty = the mix
   std::string images_dir = "/usr/share/datasets/fashion-mnist";  // scenes
   int64_t cell = 32;                                                // scenes
+  std::string wordnet_dir = "/usr/share/wordnet";                   // wordnet
 };
 
 // <dir>/<split>/<i>.png, <dir>/<split>.captions.tsv (file, phrasing, caption) and
@@ -94,8 +96,25 @@ void write_split(const GenOptions& o, const std::string& split, const std::vecto
   std::cerr << "wrote " << pairs.size() << " pairs to " << base << ".src / .tgt\n";
 }
 
+// `attend gen wordnet`: every noun and verb synset's gloss labelled with its lexicographer file,
+// split by synset (80/10/10, --seed) into train.tsv, valid.tsv and test.tsv (gloss<TAB>label).
+void run_gen_wordnet(const GenOptions& o) {
+  std::vector<data::Synset> synsets;
+  for (const char* pos : {"noun", "verb"}) {
+    std::vector<data::Synset> part = data::read_wordnet_data(o.wordnet_dir + "/data." + pos);
+    synsets.insert(synsets.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  }
+  const data::GlossSplit split = data::split_glosses(synsets, o.seed);
+  GenOptions tsv = o;
+  tsv.format = "tsv";
+  write_split(tsv, "train", split.train);
+  write_split(tsv, "valid", split.valid);
+  write_split(tsv, "test", split.test);
+}
+
 void run_gen(const GenOptions& o) {
   if (o.task == "scenes") return run_gen_scenes(o);
+  if (o.task == "wordnet") return run_gen_wordnet(o);
   const data::Task task = data::parse_task(o.task);
   data::TaskOptions t{.count = o.train + o.valid + o.test,
                       .min_length = o.min_length,
@@ -118,9 +137,10 @@ void run_gen(const GenOptions& o) {
 void add_gen_command(CLI::App& app) {
   auto o = std::make_shared<GenOptions>();
   CLI::App* cmd = app.add_subcommand("gen", "Write an embedded task (dates, reverse, copy, sort, addition, "
-                                            "number-words) as train/valid/test files, or captioned scenes of "
-                                            "Fashion-MNIST photos (scenes)");
-  cmd->add_option("task", o->task, "the task, or scenes")->required();
+                                            "number-words) as train/valid/test files, captioned scenes of "
+                                            "Fashion-MNIST photos (scenes), or WordNet glosses labelled with their "
+                                            "lexicographer file (wordnet)");
+  cmd->add_option("task", o->task, "the task, scenes or wordnet")->required();
   cmd->add_option("-o,--out-dir", o->out_dir, "directory for the files")->capture_default_str()->check(CLI::ExistingDirectory);
   cmd->add_option("--format", o->format, "files (<split>.src and .tgt) or tsv")->capture_default_str()
       ->check(CLI::IsMember({"files", "tsv"}));
@@ -140,6 +160,8 @@ void add_gen_command(CLI::App& app) {
   cmd->add_option("--images-dir", o->images_dir, "scenes: the Fashion-MNIST IDX files (Debian's dataset-fashion-mnist)")
       ->capture_default_str();
   cmd->add_option("--cell", o->cell, "scenes: pixels per cell of the 3 x 3 grid (>= 28)")->capture_default_str();
+  cmd->add_option("--wordnet-dir", o->wordnet_dir, "wordnet: the WordNet 3.0 data files (Debian's wordnet-base)")
+      ->capture_default_str();
   cmd->callback([o] { run_gen(*o); });
 }
 

@@ -48,7 +48,21 @@ struct ShowOptions {
   std::string head = "all";  // all (every head and their mean) | mean | N (1-based)
   std::string alignment = "hard";
   int64_t alignment_layer = 0;  // 1-based; 0: the model's alignment layer
+  std::string colormap = "auto";  // viridis | blues | auto (blues for a model whose normalizer is not softmax)
+  viz::Colormap cmap = viz::Colormap::viridis;  // resolved from `colormap` and the model
 };
+
+// blues draws a weight of exactly 0 white: the keys a sparse or structured normalizer left out
+// read as blank paper. auto picks it for those models; softmax weights are never exactly 0.
+viz::Colormap resolve_colormap(const std::string& name, const models::ModelConfig& config) {
+  ATTEND_CHECK(name == "auto" || name == "viridis" || name == "blues", "show", "unknown --colormap '", name,
+               "' (known: auto, viridis, blues)");
+  if (name == "viridis") return viz::Colormap::viridis;
+  if (name == "blues") return viz::Colormap::blues;
+  const auto m = config.to_map();
+  const auto it = m.find("normalizer");
+  return it != m.end() && it->second != "softmax" ? viz::Colormap::blues : viz::Colormap::viridis;
+}
 
 // A token as a label: spaces and tabs (character-level tokens) made visible with U+00B7, which
 // the bitmap font draws.
@@ -168,6 +182,7 @@ void save_grid(const app::AttentionView& v, const std::vector<Panel>& panels, co
   const viz::Scene scene = viz::multihead_heatmap(
       stack(maps, 0), map_labels(v, kind),
       {.title = std::string(kind_title(kind)) + ", " + title,
+       .colormap = o.cmap,
        .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden,
        .columns = static_cast<int>(per_layer),
        .captions = captions});
@@ -183,6 +198,7 @@ void save_browser(const app::AttentionView& v, const std::vector<Panel>& panels,
     pages.push_back({.keys = {kind_title(p.kind), layer, p.head},
                      .scene = viz::heatmap(squeeze(p.weights, 0), map_labels(v, p.kind),
                                            {.title = std::string(kind_title(p.kind)) + ", " + layer + ", " + p.head,
+                                            .colormap = o.cmap,
                                             .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden})});
   }
   io::write_file_atomic(o.out, viz::browser_html(pages, {"attention", "layer", "head"}, title));
@@ -298,7 +314,48 @@ void show_image(const app::ModelBundle& b, const ShowOptions& o) {
   std::cerr << "wrote " << o.out << "\n";
 }
 
-void run_show(const ShowOptions& o) {
+// A text classifier: the class of --source and the pooling attention over its words, one row per
+// hop (Lin et al.'s r hops; one row for additive pooling).
+void show_classifier(const app::ModelBundle& b, const ShowOptions& o) {
+  ATTEND_CHECK(!o.source.empty() && o.prompt.empty(), "show", o.model, " is a classifier: give --source TEXT");
+  auto& model = b.as<models::Classifier>(o.model, "show");
+  const std::vector<std::string> tokens = b.spec.source_tokenizer().tokenize(o.source);
+  std::vector<int64_t> ids = b.vocab("source", o.model).encode(tokens);
+  ATTEND_CHECK(!ids.empty(), "show", "--source has no tokens");
+  const auto S = static_cast<int64_t>(ids.size());
+  const Source src = Source::of_tokens(Index(std::move(ids), Shape{1, S}), {S});
+  Tensor probs, w;
+  {
+    NoGrad no_grad;
+    probs = contiguous(softmax(model.classify(src).logits, 1));  // [1, K]
+    const std::vector<models::AttentionMap> maps = model.attention_maps(src);
+    ATTEND_CHECK(!maps.empty() && maps.front().kind == models::AttentionKind::pooling, "show", o.model,
+                 ": the classifier pools without attention");
+    w = squeeze(squeeze(maps.front().weights, 0), 1);  // [1, r, 1, S] -> [r, S]
+  }
+  const float* p = probs.data<float>();
+  std::vector<int64_t> order(static_cast<size_t>(probs.size(1)));
+  for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return p[a] > p[c]; });
+  const std::string& top = b.spec.labels[static_cast<size_t>(order[0])];
+  std::cout << "class: " << top << "\n";
+  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i)
+    std::printf("  %-20s %.4f\n", b.spec.labels[static_cast<size_t>(order[i])].c_str(), p[order[i]]);
+  std::vector<std::string> hops;
+  for (int64_t h = 0; h < w.size(0); ++h) hops.push_back(w.size(0) == 1 ? "pool" : "hop " + std::to_string(h + 1));
+  char pct[32];
+  std::snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * p[order[0]]);
+  const std::string title =
+      o.title.empty() ? model_title(*b.spec.model) + ": " + top + pct + ", attention pooling per hop" : o.title;
+  viz::save(viz::heatmap(w, {hops, labels(tokens)},
+                         {.title = title, .colormap = o.cmap,
+                          .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden}),
+            o.out);
+  std::cout << "wrote " << o.out << " (" << w.size(0) << " hop(s) x " << S << " tokens)\n";
+}
+
+void run_show(const ShowOptions& opts) {
+  ShowOptions o = opts;
   set_command_threads(o.threads);
   ATTEND_CHECK(o.beam >= 1, "show", "--beam must be >= 1, got ", o.beam);
   ATTEND_CHECK(o.attention.empty() || o.attention == "encoder" || o.attention == "decoder" || o.attention == "cross" ||
@@ -311,10 +368,12 @@ void run_show(const ShowOptions& o) {
     if (const auto bad = data::utf8_invalid_offset(*text))
       throw Error("show", std::string(flag) + " is not valid UTF-8 (byte " + std::to_string(*bad) + ")");
   app::ModelBundle bundle = app::ModelBundle::load(o.model);
+  o.cmap = resolve_colormap(o.colormap, *bundle.spec.model);
   if (bundle.architecture().source == SourceKind::features) return show_image(bundle, o);
   ATTEND_CHECK(o.image.empty(), "show", o.model, " is ", bundle.architecture().name,
                ", which reads text; --image is for the picture models (vit, sat)");
   if (bundle.model->task() == models::Task::language_model) return show_language_model(std::move(bundle), o);
+  if (bundle.model->task() == models::Task::classification) return show_classifier(bundle, o);
   ATTEND_CHECK(o.prompt.empty(), "show", o.model, " is ", models::task_noun(bundle.model->task()),
                ": give --source, not --prompt");
   ATTEND_CHECK(!o.source.empty(), "show", "give the sentence to translate: --source TEXT");
@@ -334,7 +393,7 @@ void run_show(const ShowOptions& o) {
         h.attention,
         {labels(tr.target_vocab().decode(h.tokens, {.strip_special = false, .stop_at_eos = false})),
          labels(t.source_tokens)},
-        {.title = title, .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden});
+        {.title = title, .colormap = o.cmap, .values = o.values ? viz::CellValues::printed : viz::CellValues::hidden});
     viz::save(scene, o.out);
     drew = std::to_string(h.attention.size(0)) + " target x " + std::to_string(h.attention.size(1)) + " source tokens";
   } else {
@@ -375,7 +434,9 @@ void add_show_command(CLI::App& app) {
       "A picture model reads --image FILE.png (its own size, e.g. 28x28 for vit on Fashion-MNIST, 96x96\n"
       "for sat on scenes). sat: the caption, and for each word (and </s>) the attention over the\n"
       "regions upsampled and drawn over the picture. vit: the class, the attention rollout of the\n"
-      "class token over the patches, and each head of --layer (default: the last).");
+      "class token over the patches, and each head of --layer (default: the last).\n"
+      "A text classifier (classifier) classifies --source: the class, and its attention pooling over\n"
+      "the words, one row per hop.");
   c->add_option("-m,--model", o->model, "checkpoint of a model with attention")->required();
   c->add_option("-s,--source", o->source, "the sentence to translate (sequence-to-sequence models)");
   c->add_option("--prompt", o->prompt, "the text to continue (language models)");
@@ -400,6 +461,10 @@ void add_show_command(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--title", o->title, "title over the picture (default: model, search and sentence)");
   c->add_flag("--values", o->values, "print each weight in its cell");
+  c->add_option("--colormap", o->colormap,
+                "auto | viridis | blues (white at 0; auto: blues when the model's normalizer is not softmax, so "
+                "the keys a sparse or structured normalizer left out are blank)")
+      ->capture_default_str();
   c->add_option("--threads", o->threads, "threads (default: ATTEND_NUM_THREADS, else 1)");
   c->callback([o] { run_show(*o); });
 }

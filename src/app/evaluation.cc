@@ -2,10 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <unordered_map>
 
+#include "attend/autograd/autograd.h"
 #include "attend/data/tasks.h"
+#include "attend/data/vocab.h"
+#include "attend/ops/ops.h"
 #include "attend/data/utf8.h"
 #include "attend/train/checkpoint.h"
 
@@ -55,6 +59,90 @@ std::vector<data::Pair> held_out_task_pairs(const std::string& path, int64_t cou
                                         .seed = static_cast<uint64_t>(extra_int(info, "task_seed", path)),
                                         .vocab_size = extra_int(info, "task_vocab", path)});
   return {all.begin() + offset, all.end()};
+}
+
+ClassificationReport score_classes(const std::string& what, const std::vector<std::string>& labels,
+                                   const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted) {
+  ATTEND_CHECK(gold.size() == predicted.size() && !gold.empty(), "eval", gold.size(), " labels and ",
+               predicted.size(), " predictions");
+  const auto K = static_cast<int64_t>(labels.size());
+  ClassificationReport r{.what = what, .labels = labels};
+  r.seen.assign(labels.size(), 0);
+  r.right.assign(labels.size(), 0);
+  int64_t total = 0;
+  for (size_t i = 0; i < gold.size(); ++i) {
+    ATTEND_CHECK(gold[i] >= 0 && gold[i] < K, "eval", what, " ", i, ": label ", gold[i], " is not one of the ", K,
+                 " classes");
+    ++r.seen[static_cast<size_t>(gold[i])];
+    r.right[static_cast<size_t>(gold[i])] += predicted[i] == gold[i];
+    total += predicted[i] == gold[i];
+  }
+  r.examples = static_cast<int64_t>(gold.size());
+  r.accuracy = 100.0 * static_cast<double>(total) / static_cast<double>(r.examples);
+  r.macro_f1 = 100.0 * train::macro_f1(predicted, gold, K);
+  return r;
+}
+
+std::string ClassificationReport::text(const std::string& source) const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-15s %lld (%s)\naccuracy        %.2f%%\nmacro-F1        %.2f%%\n", what.c_str(),
+                static_cast<long long>(examples), source.c_str(), accuracy, macro_f1);
+  std::string s = buf;
+  for (size_t k = 0; k < labels.size(); ++k) {
+    const double a = seen[k] ? 100.0 * static_cast<double>(right[k]) / static_cast<double>(seen[k]) : 0.0;
+    std::snprintf(buf, sizeof buf, "  %-20s  %6.2f%% of %lld\n", labels[k].c_str(), a, static_cast<long long>(seen[k]));
+    s += buf;
+  }
+  return s;
+}
+
+std::string ClassificationReport::json(const std::string& model) const {
+  nlohmann::json per_class = nlohmann::json::object();
+  for (size_t k = 0; k < labels.size(); ++k)
+    per_class[labels[k]] = seen[k] ? 100.0 * static_cast<double>(right[k]) / static_cast<double>(seen[k]) : 0.0;
+  return nlohmann::json{{"model", model}, {what, examples}, {"accuracy", accuracy}, {"macro_f1", macro_f1},
+                        {"per_class", per_class}}
+             .dump(2) +
+         "\n";
+}
+
+ClassificationReport evaluate_classifier(const ModelBundle& b, const std::vector<data::Pair>& pairs, int64_t batch,
+                                         const std::string& file) {
+  auto& model = b.as<models::Classifier>(file, "eval");
+  ATTEND_CHECK(!pairs.empty(), "eval", file, ": no examples");
+  ATTEND_CHECK(batch >= 1, "eval", "--batch ", batch, " must be >= 1");
+  const data::Tokenizer tok = b.spec.source_tokenizer();
+  const data::Vocab& vocab = b.vocab("source", file);
+  const int64_t pad = model.task_config().pad_id;
+  std::vector<int64_t> gold, predicted;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const auto it = std::find(b.spec.labels.begin(), b.spec.labels.end(), pairs[i].target);
+    ATTEND_CHECK(it != b.spec.labels.end(), "eval", file, ":", i + 1, ": label '", pairs[i].target,
+                 "' is not one of the model's ", b.spec.labels.size(), " classes");
+    gold.push_back(it - b.spec.labels.begin());
+  }
+  NoGrad no_grad;
+  for (size_t begin = 0; begin < pairs.size(); begin += static_cast<size_t>(batch)) {
+    const size_t end = std::min(pairs.size(), begin + static_cast<size_t>(batch));
+    std::vector<std::vector<int64_t>> ids;
+    std::vector<int64_t> lengths;
+    int64_t S = 1;
+    for (size_t i = begin; i < end; ++i) {
+      ids.push_back(vocab.encode(tok.tokenize(pairs[i].source)));
+      if (ids.back().empty()) ids.back().push_back(data::Vocab::kUnk);  // an empty line reads as one <unk>
+      lengths.push_back(static_cast<int64_t>(ids.back().size()));
+      S = std::max(S, lengths.back());
+    }
+    std::vector<int64_t> flat;
+    for (const auto& row : ids) {
+      flat.insert(flat.end(), row.begin(), row.end());
+      flat.insert(flat.end(), static_cast<size_t>(S - static_cast<int64_t>(row.size())), pad);
+    }
+    const auto B = static_cast<int64_t>(ids.size());
+    const Index guess = argmax(model.classify(Source::of_tokens(Index(std::move(flat), Shape{B, S}), lengths)).logits, 1);
+    predicted.insert(predicted.end(), guess.data.begin(), guess.data.end());
+  }
+  return score_classes("examples", b.spec.labels, gold, predicted);
 }
 
 EvalReport evaluate(const Translator& tr, const std::vector<data::Pair>& pairs, const SearchSettings& search,

@@ -11,6 +11,7 @@ ArchitectureInfo seq2seq_architecture();
 ArchitectureInfo transformer_architecture();
 ArchitectureInfo gpt_architecture();
 ArchitectureInfo vit_architecture();
+ArchitectureInfo classifier_architecture();
 ArchitectureInfo sat_architecture();
 
 }  // namespace attend::models

@@ -28,7 +28,8 @@ Registry& registry() {
     auto* reg = new Registry;  // never destroyed: lookups may run during static destruction
     // The built-in architectures, one line each.
     for (ArchitectureInfo a : {rnnsearch_architecture(), luong_architecture(), seq2seq_architecture(),
-                               transformer_architecture(), gpt_architecture(), vit_architecture(), sat_architecture()}) {
+                               transformer_architecture(), gpt_architecture(), vit_architecture(), sat_architecture(),
+                               classifier_architecture()}) {
       check_info(a);
       reg->entries.push_back(std::move(a));
     }

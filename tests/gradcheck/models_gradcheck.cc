@@ -154,6 +154,45 @@ TEST(GradCheckModels, VitClassificationLoss) {
   EXPECT_TRUE(test::gradcheck(f, inputs));
 }
 
+// The attention-pooling classifier's loss with the penalization (training mode, no dropout), for
+// each encoder and pooling, w.r.t. every parameter, on padded sentences; the last case pools with
+// the CRF segment normalizer, whose pairwise potentials are parameters too.
+TEST(GradCheckModels, ClassifierPoolingLossWithPenalization) {
+  const std::vector<Values> variants{
+      {{"encoder", "bigru"}, {"pooling", "self-attentive"}, {"hops", "2"}},
+      {{"encoder", "bilstm"}, {"pooling", "additive"}},
+      {{"encoder", "transformer"}, {"pooling", "self-attentive"}, {"hops", "2"}, {"num_heads", "2"}},
+      {{"encoder", "bigru"}, {"pooling", "self-attentive"}, {"hops", "2"}, {"normalizer", "crf-segment"}},
+  };
+  for (Values values : variants) {
+    SCOPED_TRACE(values["encoder"] + ", " + values["pooling"]);
+    values.insert({{"src_vocab", "7"}, {"num_classes", "3"}, {"embed_dim", "4"}, {"hidden_dim", "2"},
+                   {"attention_dim", "3"}, {"mlp_dim", "3"}, {"ffn_dim", "4"}, {"dropout", "0"}, {"penalty", "0.5"}});
+    Rng rng(43);
+    auto model = models::make_model_as<models::Classifier>(*models::make_config("classifier", values), rng);
+    model->to(DType::f64);
+    model->train();
+    const Source src = Source::of_tokens(Index({4, 5, 6, 3, 1, 1, 2, 6, 5}, Shape{3, 3}), {3, 1, 3});
+    const Index labels({2, 0, 1}, Shape{3});
+    std::vector<std::string> names;
+    std::vector<Tensor> inputs;
+    for (const auto& [name, p] : model->named_parameters()) {
+      names.push_back(name);
+      const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
+      inputs.push_back(add(mul(test::randn64(p.shape(), rng), 0.5), norm_weight ? 1.0 : 0.0));
+    }
+    const auto f = [&](const std::vector<Tensor>& v) {
+      for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+      const models::ClassifierOutput out = model->classify(src);
+      EXPECT_EQ(out.aux.size(), values["pooling"] == "self-attentive" ? 1u : 0u);
+      Tensor loss = cross_entropy(out.logits, labels);
+      for (const models::AuxLoss& a : out.aux) loss = add(loss, a.value);
+      return loss;
+    };
+    EXPECT_TRUE(test::gradcheck(f, inputs));
+  }
+}
+
 // sat's loss with its doubly stochastic term (training mode, no dropout), with and without the
 // gate, w.r.t. every parameter: CNN, initial state, attention, gate, LSTM, deep output.
 TEST(GradCheckModels, SatSoftAttentionWithDoublyStochasticTerm) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/app/model_bundle.h"
 #include "attend/app/translator.h"
 #include "attend/data/corpus.h"
 #include "attend/train/metrics.h"
@@ -47,6 +48,26 @@ struct EvalOptions {
   // every script: the two agree on English and the Western European languages).
   bool lowercase = false;
 };
+
+// A classifier's scores: accuracy, macro-F1 (scikit-learn's f1_score(average="macro") over the
+// classes that occur) and accuracy per class.
+struct ClassificationReport {
+  std::string what;                 // "images", "glosses": the first line's noun
+  std::vector<std::string> labels;  // class names, class order
+  std::vector<int64_t> seen, right;  // per class: examples, correctly classified
+  int64_t examples = 0;
+  double accuracy = 0.0, macro_f1 = 0.0;  // percentages
+
+  std::string text(const std::string& source) const;  // "<what> N (<source>)", accuracy, macro-F1, per class
+  std::string json(const std::string& model) const;
+};
+ClassificationReport score_classes(const std::string& what, const std::vector<std::string>& labels,
+                                   const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted);
+
+// A text classifier (a classifier of tokens) on text<TAB>label pairs, in batches of `batch`
+// sentences; labels must be the model's (error "[eval] <file>:<line>: label ... not one of ...").
+ClassificationReport evaluate_classifier(const ModelBundle& bundle, const std::vector<data::Pair>& pairs,
+                                         int64_t batch, const std::string& file);
 
 // Translates the sources of `pairs` with `search` and scores them against their targets.
 EvalReport evaluate(const Translator& translator, const std::vector<data::Pair>& pairs, const SearchSettings& search,
