@@ -14,6 +14,7 @@
 #include "attend/models/encoder_decoder.h"
 #include "attend/models/registry.h"
 #include "attend/models/tasks.h"
+#include "attend/nn/module.h"
 #include "attend/train/objectives.h"
 #include "attend/ops/ops.h"
 #include "support/check.h"
@@ -23,6 +24,29 @@ namespace attend {
 namespace {
 
 using Values = std::map<std::string, std::string>;
+
+// Every parameter of a model as gradcheck inputs: their names, and their own values (rng null) or
+// random ones, N(0, 0.25) with the norms' weights around 1 (GPT-2-style initializations have zero
+// biases and unit norms, which would leave terms untested). assign() writes perturbed inputs back
+// into the model's slots, so it computes with exactly the tensors being differentiated.
+struct ParameterInputs {
+  std::vector<std::string> names;
+  std::vector<Tensor> values;
+  void assign(nn::Module& m, const std::vector<Tensor>& v) const {
+    for (size_t k = 0; k < names.size(); ++k) m.parameter(names[k]) = v[k];
+  }
+};
+
+ParameterInputs parameter_inputs(const nn::Module& m, Rng* rng = nullptr) {
+  ParameterInputs in;
+  for (const auto& [name, p] : m.named_parameters()) {
+    in.names.push_back(name);
+    const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
+    in.values.push_back(rng ? add(mul(test::randn64(p.shape(), *rng), 0.5), norm_weight ? 1.0 : 0.0)
+                            : p.detach().clone());
+  }
+  return in;
+}
 
 void check_model(const std::string& arch, const Values& more, double label_smoothing = 0.0) {
   Values values{{"src_vocab", "6"},   {"tgt_vocab", "6"}, {"embed_dim", "2"},      {"hidden_dim", "3"},
@@ -37,18 +61,13 @@ void check_model(const std::string& arch, const Values& more, double label_smoot
   const std::vector<int64_t> lengths{3, 2};
   const Index tgt_in({2, 4, 5, 2, 5, 0}, Shape{2, 3});
   const Index tgt_out({4, 5, 3, 5, 3, 0}, Shape{2, 3});
-  std::vector<std::string> names;
-  std::vector<Tensor> inputs;
-  for (const auto& [name, p] : model->named_parameters()) {
-    names.push_back(name);
-    inputs.push_back(p.detach().clone());
-  }
+  const ParameterInputs inputs = parameter_inputs(*model);
   const auto f = [&](const std::vector<Tensor>& v) {
-    for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+    inputs.assign(*model, v);
     const Tensor logits = model->logits(test::tokens(src, lengths), tgt_in);
     return train::sequence_loss(logits, tgt_out, {.pad_id = 0, .label_smoothing = label_smoothing});
   };
-  EXPECT_TRUE(test::gradcheck(f, inputs));
+  EXPECT_TRUE(test::gradcheck(f, inputs.values));
 }
 
 TEST(GradCheckModels, Rnnsearch) { check_model("rnnsearch", {}, 0.1); }
@@ -96,20 +115,14 @@ void check_gpt(bool tie_output) {
   batch.tokens = Index({4, 6, 3, 5, 4, 4, 5, 6, 0, 0}, Shape{2, 5});
   batch.example_ids = {0, 1};
   train::LanguageModelObjective objective(*model, nullptr);
-  std::vector<std::string> names;
-  std::vector<Tensor> inputs;
-  for (const auto& [name, p] : model->named_parameters()) {
-    names.push_back(name);
-    const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
-    inputs.push_back(add(mul(test::randn64(p.shape(), rng), 0.5), norm_weight ? 1.0 : 0.0));
-  }
+  const ParameterInputs inputs = parameter_inputs(*model, &rng);
   const auto f = [&](const std::vector<Tensor>& v) {
-    for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+    inputs.assign(*model, v);
     const train::StepLoss step = objective.loss(batch);
     EXPECT_EQ(step.tokens, 6);  // 4 + 2 targets, the 2 pads not counted
     return step.loss;
   };
-  EXPECT_TRUE(test::gradcheck(f, inputs));
+  EXPECT_TRUE(test::gradcheck(f, inputs.values));
 }
 
 TEST(GradCheckModels, GptLanguageModelLossTiedAndUntied) {
@@ -140,18 +153,12 @@ TEST(GradCheckModels, VitClassificationLoss) {
   model->eval();
   const Source src = pictures(2, 4, rng);
   const Index labels({2, 0}, Shape{2});
-  std::vector<std::string> names;
-  std::vector<Tensor> inputs;
-  for (const auto& [name, p] : model->named_parameters()) {
-    names.push_back(name);
-    const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
-    inputs.push_back(add(mul(test::randn64(p.shape(), rng), 0.5), norm_weight ? 1.0 : 0.0));
-  }
+  const ParameterInputs inputs = parameter_inputs(*model, &rng);
   const auto f = [&](const std::vector<Tensor>& v) {
-    for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+    inputs.assign(*model, v);
     return cross_entropy(model->classify(src).logits, labels);
   };
-  EXPECT_TRUE(test::gradcheck(f, inputs));
+  EXPECT_TRUE(test::gradcheck(f, inputs.values));
 }
 
 // The attention-pooling classifier's loss with the penalization (training mode, no dropout), for
@@ -174,22 +181,16 @@ TEST(GradCheckModels, ClassifierPoolingLossWithPenalization) {
     model->train();
     const Source src = Source::of_tokens(Index({4, 5, 6, 3, 1, 1, 2, 6, 5}, Shape{3, 3}), {3, 1, 3});
     const Index labels({2, 0, 1}, Shape{3});
-    std::vector<std::string> names;
-    std::vector<Tensor> inputs;
-    for (const auto& [name, p] : model->named_parameters()) {
-      names.push_back(name);
-      const bool norm_weight = name.find("norm") != std::string::npos && name.ends_with("weight");
-      inputs.push_back(add(mul(test::randn64(p.shape(), rng), 0.5), norm_weight ? 1.0 : 0.0));
-    }
+    const ParameterInputs inputs = parameter_inputs(*model, &rng);
     const auto f = [&](const std::vector<Tensor>& v) {
-      for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+      inputs.assign(*model, v);
       const models::ClassifierOutput out = model->classify(src);
       EXPECT_EQ(out.aux.size(), values["pooling"] == "self-attentive" ? 1u : 0u);
       Tensor loss = cross_entropy(out.logits, labels);
       for (const models::AuxLoss& a : out.aux) loss = add(loss, a.value);
       return loss;
     };
-    EXPECT_TRUE(test::gradcheck(f, inputs));
+    EXPECT_TRUE(test::gradcheck(f, inputs.values));
   }
 }
 
@@ -208,19 +209,14 @@ TEST(GradCheckModels, SatSoftAttentionWithDoublyStochasticTerm) {
     const Source src = pictures(2, 4, rng);
     const Index tgt_in({2, 4, 5, 2, 5, 0}, Shape{2, 3});
     const Index tgt_out({4, 5, 3, 5, 3, 0}, Shape{2, 3});
-    std::vector<std::string> names;
-    std::vector<Tensor> inputs;
-    for (const auto& [name, p] : model->named_parameters()) {
-      names.push_back(name);
-      inputs.push_back(p.detach().clone());
-    }
+    const ParameterInputs inputs = parameter_inputs(*model);
     const auto f = [&](const std::vector<Tensor>& v) {
-      for (size_t k = 0; k < names.size(); ++k) model->parameter(names[k]) = v[k];
+      inputs.assign(*model, v);
       const models::ForwardResult r = model->forward(src, tgt_in);
       EXPECT_EQ(r.aux.size(), 1u);
       return add(train::sequence_loss(r.logits, tgt_out, {.pad_id = 0}), r.aux.at(0).value);
     };
-    EXPECT_TRUE(test::gradcheck(f, inputs));
+    EXPECT_TRUE(test::gradcheck(f, inputs.values));
   }
 }
 

@@ -57,6 +57,29 @@ void expect_flash_rule(const char* what, const Tensor& fused, const Tensor& naiv
   EXPECT_LE(ef, 2.0 * en + 2e-6) << what << " " << where << ": fused error " << ef << ", naive f32 error " << en;
 }
 
+// The fused path, the composed path in f32 and the composed path in f64 (the reference) on the same
+// inputs; every output the options ask for and the three gradients under the FlashAttention rule.
+void expect_paths_agree(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& dout, const Mask& mask,
+                        const attention::SdpaOptions& opt, const std::string& where, Outputs* fused_out = nullptr,
+                        Outputs* ref_out = nullptr) {
+  auto fused = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_fused(a, b, d, mask, opt); },
+                   q, k, v, dout, DType::f32);
+  auto naive = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask, opt); },
+                   q, k, v, dout, DType::f32);
+  Mask mask64 = mask;
+  if (mask.attn_mask.defined()) mask64.attn_mask = mask.attn_mask.to(DType::f64);
+  auto ref = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask64, opt); },
+                 q, k, v, dout, DType::f64);
+  expect_flash_rule("context", fused.context, naive.context, ref.context, where);
+  if (opt.need_weights) expect_flash_rule("weights", fused.weights, naive.weights, ref.weights, where);
+  if (opt.need_lse) expect_flash_rule("lse", fused.lse, naive.lse, ref.lse, where);
+  expect_flash_rule("dq", fused.dq, naive.dq, ref.dq, where);
+  expect_flash_rule("dk", fused.dk, naive.dk, ref.dk, where);
+  expect_flash_rule("dv", fused.dv, naive.dv, ref.dv, where);
+  if (fused_out) *fused_out = fused;
+  if (ref_out) *ref_out = ref;
+}
+
 std::vector<std::pair<std::string, Mask>> masks(const Case& c, Rng& rng) {
   std::vector<int64_t> lengths;
   for (int64_t b = 0; b < c.B; ++b) lengths.push_back(std::max<int64_t>(1, c.Tk - 3 * b - 1));
@@ -96,21 +119,7 @@ TEST(FlashSweepTensor, FusedMatchesComposedAndFloat64ForEveryMaskAndShape) {
       const std::string& mname = named.first;  // not a structured binding: clang 14 cannot capture those
       const Mask& mask = named.second;
       const std::string where = std::string(c.name) + ", mask " + mname;
-      const attention::SdpaOptions opt{.need_weights = true, .need_lse = true};
-      auto fused = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_fused(a, b, d, mask, opt); },
-                       q, k, v, dout, DType::f32);
-      auto naive = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask, opt); },
-                       q, k, v, dout, DType::f32);
-      Mask mask64 = mask;
-      if (mask.attn_mask.defined()) mask64.attn_mask = mask.attn_mask.to(DType::f64);
-      auto ref = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask64, opt); },
-                     q, k, v, dout, DType::f64);
-      expect_flash_rule("context", fused.context, naive.context, ref.context, where);
-      expect_flash_rule("weights", fused.weights, naive.weights, ref.weights, where);
-      expect_flash_rule("lse", fused.lse, naive.lse, ref.lse, where);
-      expect_flash_rule("dq", fused.dq, naive.dq, ref.dq, where);
-      expect_flash_rule("dk", fused.dk, naive.dk, ref.dk, where);
-      expect_flash_rule("dv", fused.dv, naive.dv, ref.dv, where);
+      expect_paths_agree(q, k, v, dout, mask, {.need_weights = true, .need_lse = true}, where);
     }
   }
 }
@@ -138,19 +147,8 @@ TEST(FlashSweepTensor, FusedSparseMatchesComposedAndFloat64ForEveryMaskAndShape)
                                     ", mask " + named.first;
           const attention::SdpaOptions opt{.normalizer = n, .need_weights = true};
           ASSERT_EQ(attention::choose_attention_path(q, k, v, mask, opt).path, attention::AttentionPath::fused);
-          auto fused = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_fused(a, b, d, mask, opt); },
-                           q, k, v, dout, DType::f32);
-          auto naive = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask, opt); },
-                           q, k, v, dout, DType::f32);
-          Mask mask64 = mask;
-          if (mask.attn_mask.defined()) mask64.attn_mask = mask.attn_mask.to(DType::f64);
-          auto ref = run([&](auto& a, auto& b, auto& d) { return attention::scaled_dot_product_attention_composed(a, b, d, mask64, opt); },
-                         q, k, v, dout, DType::f64);
-          expect_flash_rule("context", fused.context, naive.context, ref.context, where);
-          expect_flash_rule("weights", fused.weights, naive.weights, ref.weights, where);
-          expect_flash_rule("dq", fused.dq, naive.dq, ref.dq, where);
-          expect_flash_rule("dk", fused.dk, naive.dk, ref.dk, where);
-          expect_flash_rule("dv", fused.dv, naive.dv, ref.dv, where);
+          Outputs fused, ref;
+          expect_paths_agree(q, k, v, dout, mask, opt, where, &fused, &ref);
           // Exact zeros stay exact: the fused weights are zero exactly where the reference's are.
           const auto wf = fused.weights.to_vector<double>(), wr = ref.weights.to_vector<double>();
           int64_t differ = 0;
