@@ -245,6 +245,18 @@ data::GrayImage model_picture(const app::ModelBundle& b, const std::string& file
 }
 
 // The weights of row `row` of a [T, R] matrix (R = G * G regions) as a G x G grid.
+// A classifier's classes by probability (probs [1, K]), the first three printed; returns the order.
+std::vector<int64_t> print_top_classes(const Tensor& probs, const std::vector<std::string>& labels) {
+  const float* p = probs.data<float>();
+  std::vector<int64_t> order(static_cast<size_t>(probs.size(1)));
+  for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return p[a] > p[c]; });
+  std::cout << "class: " << labels[static_cast<size_t>(order[0])] << "\n";
+  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i)
+    std::printf("  %-20s %.4f\n", labels[static_cast<size_t>(order[i])].c_str(), p[order[i]]);
+  return order;
+}
+
 std::vector<float> grid_row(const Tensor& m, int64_t row) {
   const Tensor r = contiguous(to_dtype(slice(m, 0, row, row + 1), DType::f32));
   return std::vector<float>(r.data<float>(), r.data<float>() + r.numel());
@@ -271,14 +283,7 @@ void show_image(const app::ModelBundle& b, const ShowOptions& o) {
       probs = contiguous(softmax(model.classify(src).logits, 1));  // [1, K]
       maps = model.attention_maps(src);
     }
-    const float* p = probs.data<float>();
-    const int64_t K = probs.size(1);
-    std::vector<int64_t> order(static_cast<size_t>(K));
-    for (int64_t k = 0; k < K; ++k) order[static_cast<size_t>(k)] = k;
-    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return p[a] > p[c]; });
-    std::cout << "class: " << b.spec.labels[static_cast<size_t>(order[0])] << "\n";
-    for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i)
-      std::printf("  %-12s %.4f\n", b.spec.labels[static_cast<size_t>(order[i])].c_str(), p[order[i]]);
+    const std::vector<int64_t> order = print_top_classes(probs, b.spec.labels);
     const int64_t L = std::ssize(maps);
     ATTEND_CHECK(o.layer <= L, "show", "--layer ", o.layer, ": the model has ", L, " layers");
     const int64_t layer = o.layer > 0 ? o.layer - 1 : L - 1;
@@ -320,10 +325,10 @@ void show_classifier(const app::ModelBundle& b, const ShowOptions& o) {
   ATTEND_CHECK(!o.source.empty() && o.prompt.empty(), "show", o.model, " is a classifier: give --source TEXT");
   auto& model = b.as<models::Classifier>(o.model, "show");
   const std::vector<std::string> tokens = b.spec.source_tokenizer().tokenize(o.source);
-  std::vector<int64_t> ids = b.vocab("source", o.model).encode(tokens);
+  const std::vector<int64_t> ids = b.vocab("source", o.model).encode(tokens);
   ATTEND_CHECK(!ids.empty(), "show", "--source has no tokens");
   const auto S = static_cast<int64_t>(ids.size());
-  const Source src = Source::of_tokens(Index(std::move(ids), Shape{1, S}), {S});
+  const Source src = Source::of_token_rows({ids}, model.task_config().pad_id);
   Tensor probs, w;
   {
     NoGrad no_grad;
@@ -333,18 +338,12 @@ void show_classifier(const app::ModelBundle& b, const ShowOptions& o) {
                  ": the classifier pools without attention");
     w = squeeze(squeeze(maps.front().weights, 0), 1);  // [1, r, 1, S] -> [r, S]
   }
-  const float* p = probs.data<float>();
-  std::vector<int64_t> order(static_cast<size_t>(probs.size(1)));
-  for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return p[a] > p[c]; });
+  const std::vector<int64_t> order = print_top_classes(probs, b.spec.labels);
   const std::string& top = b.spec.labels[static_cast<size_t>(order[0])];
-  std::cout << "class: " << top << "\n";
-  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i)
-    std::printf("  %-20s %.4f\n", b.spec.labels[static_cast<size_t>(order[i])].c_str(), p[order[i]]);
   std::vector<std::string> hops;
   for (int64_t h = 0; h < w.size(0); ++h) hops.push_back(w.size(0) == 1 ? "pool" : "hop " + std::to_string(h + 1));
   char pct[32];
-  std::snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * p[order[0]]);
+  std::snprintf(pct, sizeof pct, " (%.0f%%)", 100.0 * probs.data<float>()[order[0]]);
   const std::string title =
       o.title.empty() ? model_title(*b.spec.model) + ": " + top + pct + ", attention pooling per hop" : o.title;
   viz::save(viz::heatmap(w, {hops, labels(tokens)},

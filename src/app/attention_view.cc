@@ -15,8 +15,7 @@ namespace {
 Source source_of(const Translator& tr, const Translation& t) {
   std::vector<int64_t> ids = tr.source_vocab().encode(t.source_tokens);
   if (ids.empty()) ids.push_back(data::Vocab::kUnk);
-  const auto S = static_cast<int64_t>(ids.size());
-  return Source::of_tokens(Index(std::move(ids), Shape{1, S}), {S});
+  return Source::of_token_rows({ids}, data::Vocab::kPad);
 }
 
 // <s> y_1 .. y_{T-1}: the decoder inputs of teacher forcing over y_1 .. y_T, [1, T].

@@ -125,21 +125,11 @@ ClassificationReport evaluate_classifier(const ModelBundle& b, const std::vector
   for (size_t begin = 0; begin < pairs.size(); begin += static_cast<size_t>(batch)) {
     const size_t end = std::min(pairs.size(), begin + static_cast<size_t>(batch));
     std::vector<std::vector<int64_t>> ids;
-    std::vector<int64_t> lengths;
-    int64_t S = 1;
     for (size_t i = begin; i < end; ++i) {
       ids.push_back(vocab.encode(tok.tokenize(pairs[i].source)));
       if (ids.back().empty()) ids.back().push_back(data::Vocab::kUnk);  // an empty line reads as one <unk>
-      lengths.push_back(static_cast<int64_t>(ids.back().size()));
-      S = std::max(S, lengths.back());
     }
-    std::vector<int64_t> flat;
-    for (const auto& row : ids) {
-      flat.insert(flat.end(), row.begin(), row.end());
-      flat.insert(flat.end(), static_cast<size_t>(S - static_cast<int64_t>(row.size())), pad);
-    }
-    const auto B = static_cast<int64_t>(ids.size());
-    const Index guess = argmax(model.classify(Source::of_tokens(Index(std::move(flat), Shape{B, S}), lengths)).logits, 1);
+    const Index guess = argmax(model.classify(Source::of_token_rows(ids, pad)).logits, 1);
     predicted.insert(predicted.end(), guess.data.begin(), guess.data.end());
   }
   return score_classes("examples", b.spec.labels, gold, predicted);

@@ -105,8 +105,6 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
   for (size_t begin = 0; begin < sentences.size(); begin += static_cast<size_t>(s.batch)) {
     const size_t end = std::min(sentences.size(), begin + static_cast<size_t>(s.batch));
     std::vector<std::vector<int64_t>> ids;
-    std::vector<int64_t> lengths;
-    int64_t S = 1;
     for (size_t i = begin; i < end; ++i) {
       out[i].source_tokens = source_tok_.tokenize(sentences[i]);
       const auto n = static_cast<int64_t>(out[i].source_tokens.size());
@@ -116,16 +114,8 @@ std::vector<Translation> Translator::translate(const std::vector<std::string>& s
       }
       ids.push_back(source_vocab_.encode(out[i].source_tokens));
       if (ids.back().empty()) ids.back().push_back(data::Vocab::kUnk);  // an empty line still gets a row
-      lengths.push_back(static_cast<int64_t>(ids.back().size()));
-      S = std::max(S, lengths.back());
     }
-    std::vector<int64_t> flat;
-    for (const auto& row : ids) {
-      flat.insert(flat.end(), row.begin(), row.end());
-      flat.insert(flat.end(), static_cast<size_t>(S) - row.size(), data::Vocab::kPad);
-    }
-    const Source src = Source::of_tokens(Index(std::move(flat), Shape{static_cast<int64_t>(ids.size()), S}),
-                                         std::move(lengths));
+    const Source src = Source::of_token_rows(ids, data::Vocab::kPad);
     std::vector<std::vector<decode::Hypothesis>> results;
     if (s.beam <= 1) {
       for (auto& h : decode::greedy(*model_, src, decode::GreedyOptions{.limit = limit})) results.push_back({std::move(h)});

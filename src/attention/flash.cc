@@ -142,7 +142,6 @@ bool path_forced() {
 AttentionResult sparse_fused(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const Tensor& q,
                              const Tensor& k, const Tensor& v, std::shared_ptr<KernelMasks> km,
                              kernels::FlashParams p, double alpha, bool need_weights) {
-  if (!p.scale) p.scale = 1.0f / std::sqrt(static_cast<float>(p.D));
   Tensor o = like_layout(q_in, Shape{p.B, p.H, p.Tq, p.D});  // [B, H, Tq, D], q's layout
   p.o = flash_view<float>(o);
   const kernels::SparseAttentionParams sp{.base = p, .alpha = alpha};

@@ -291,14 +291,14 @@ bool eisner(const TreeProblem& p, bool single_root, std::vector<Dual>& arc, std:
 // exists (Z = 0), which the determinant would only show as a rounding-sized pivot.
 bool spans_a_tree(const TreeProblem& p) {
   std::vector<char> seen(static_cast<size_t>(p.m), 0);
-  std::vector<int64_t> todo;
+  std::vector<int64_t> frontier;  // reached, their children not yet visited (depth-first)
   for (int64_t c = 0; c < p.m; ++c)
-    if (p.root[c].v != -kInf) seen[c] = 1, todo.push_back(c);
-  while (!todo.empty()) {
-    const int64_t h = todo.back();
-    todo.pop_back();
+    if (p.root[c].v != -kInf) seen[c] = 1, frontier.push_back(c);
+  while (!frontier.empty()) {
+    const int64_t h = frontier.back();
+    frontier.pop_back();
     for (int64_t c = 0; c < p.m; ++c)
-      if (!seen[c] && c != h && p.theta[h * p.m + c].v != -kInf) seen[c] = 1, todo.push_back(c);
+      if (!seen[c] && c != h && p.theta[h * p.m + c].v != -kInf) seen[c] = 1, frontier.push_back(c);
   }
   return std::all_of(seen.begin(), seen.end(), [](char x) { return x != 0; });
 }
@@ -343,10 +343,6 @@ std::vector<double> trees_all(const Tensor& scores, const std::vector<double>& s
   return out;
 }
 
-Tensor from_doubles(const std::vector<double>& v, const Shape& shape, DType dtype) {
-  return Tensor::from_vector(v, shape, dtype);
-}
-
 }  // namespace
 
 Tensor segment_marginals(const Tensor& scores, const Tensor& pairwise) {
@@ -362,7 +358,7 @@ Tensor segment_marginals(const Tensor& scores, const Tensor& pairwise) {
   for (double v : s)
     ATTEND_CHECK(!std::isnan(v) && v != kInf, "crf-segment", "scores ", scores.shape().str(),
                  " hold NaN or +inf");
-  Tensor out = from_doubles(segment_all(scores, s, psi, P, nullptr, nullptr), scores.shape(), scores.dtype());
+  Tensor out = Tensor::from_vector(segment_all(scores, s, psi, P, nullptr, nullptr), scores.shape(), scores.dtype());
   const Tensor sc = scores.detach(), pw = pairwise.detach();
   autograd::record("crf_segment", {scores, pairwise}, out,
                    [sc, pw, s, psi, P](const std::vector<Tensor>& g) -> std::vector<Tensor> {
@@ -371,7 +367,7 @@ Tensor segment_marginals(const Tensor& scores, const Tensor& pairwise) {
                        if (s[i] == -kInf) gv[i] = 0;
                      std::vector<double> dpsi(psi.size(), 0.0);
                      const std::vector<double> ds = segment_all(sc, s, psi, P, gv.data(), &dpsi);
-                     return {from_doubles(ds, sc.shape(), sc.dtype()), from_doubles(dpsi, pw.shape(), pw.dtype())};
+                     return {Tensor::from_vector(ds, sc.shape(), sc.dtype()), Tensor::from_vector(dpsi, pw.shape(), pw.dtype())};
                    });
   return out;
 }
@@ -382,13 +378,13 @@ Tensor tree_marginals(const Tensor& scores, const TreeOptions& opt) {
                "scores must be [..., T, T], got ", scores.defined() ? scores.shape().str() : std::string("undefined"));
   const std::vector<double> s = as_doubles(scores);
   for (double v : s) ATTEND_CHECK(!std::isnan(v) && v != kInf, op, "scores ", scores.shape().str(), " hold NaN or +inf");
-  Tensor out = from_doubles(trees_all(scores, s, opt, nullptr), scores.shape(), scores.dtype());
+  Tensor out = Tensor::from_vector(trees_all(scores, s, opt, nullptr), scores.shape(), scores.dtype());
   const Tensor sc = scores.detach();
   autograd::record(op, {scores}, out, [sc, s, opt](const std::vector<Tensor>& g) -> std::vector<Tensor> {
     std::vector<double> gv = as_doubles(g[0]);
     for (size_t i = 0; i < gv.size(); ++i)
       if (s[i] == -kInf) gv[i] = 0;
-    return {from_doubles(trees_all(sc, s, opt, gv.data()), sc.shape(), sc.dtype())};
+    return {Tensor::from_vector(trees_all(sc, s, opt, gv.data()), sc.shape(), sc.dtype())};
   });
   return out;
 }

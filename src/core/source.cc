@@ -1,5 +1,7 @@
 #include "attend/core/source.h"
 
+#include <algorithm>
+
 namespace attend {
 
 const char* source_kind_name(SourceKind kind) { return kind == SourceKind::tokens ? "tokens" : "features"; }
@@ -10,6 +12,22 @@ Source Source::of_tokens(Index ids, std::vector<int64_t> lengths) {
   s.lengths = std::move(lengths);
   s.check("Source");
   return s;
+}
+
+Source Source::of_token_rows(const std::vector<std::vector<int64_t>>& rows, int64_t pad_id) {
+  int64_t S = 1;
+  std::vector<int64_t> lengths;
+  for (const auto& row : rows) {
+    lengths.push_back(static_cast<int64_t>(row.size()));
+    S = std::max(S, lengths.back());
+  }
+  std::vector<int64_t> flat;
+  flat.reserve(rows.size() * static_cast<size_t>(S));
+  for (const auto& row : rows) {
+    flat.insert(flat.end(), row.begin(), row.end());
+    flat.insert(flat.end(), static_cast<size_t>(S) - row.size(), pad_id);
+  }
+  return of_tokens(Index(std::move(flat), Shape{static_cast<int64_t>(rows.size()), S}), std::move(lengths));
 }
 
 Source Source::of_features(Tensor features, std::vector<int64_t> lengths) {

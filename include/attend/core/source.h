@@ -28,6 +28,8 @@ struct Source {
   // Both check the shapes and lengths; errors "[Source] ..." name them.
   static Source of_tokens(Index ids, std::vector<int64_t> lengths);
   static Source of_features(Tensor features, std::vector<int64_t> lengths);
+  // Rows of token ids of any lengths (each non-empty), padded with pad_id to the longest: [B, S].
+  static Source of_token_rows(const std::vector<std::vector<int64_t>>& rows, int64_t pad_id);
 
   SourceKind kind() const { return features.defined() ? SourceKind::features : SourceKind::tokens; }
   int64_t batch() const { return static_cast<int64_t>(lengths.size()); }
