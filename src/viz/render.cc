@@ -223,7 +223,13 @@ std::string xml_escape(std::string_view text) {
   return out;
 }
 
-std::string to_svg(const Scene& scene) {
+namespace {
+
+// to_svg with `id_prefix` before every element id, so that several SVGs in one HTML document do
+// not share ids: url(#id) takes the document's first element of that id, and a browser draws no
+// gradient from a hidden (display: none) page, so a shared id left every colour bar but the first
+// page's blank in browser_html.
+std::string svg_with_ids(const Scene& scene, const std::string& id_prefix) {
   std::ostringstream os;
   os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << scene.width << "\" height=\"" << scene.height
      << "\" viewBox=\"0 0 " << scene.width << ' ' << scene.height
@@ -277,7 +283,7 @@ std::string to_svg(const Scene& scene) {
                  << io::base64_encode(encode_png(im, "svg picture")) << "\"/>\n";
             },
             [&](const ColorBarItem& b) {
-              const std::string id = "colorbar" + std::to_string(gradient++);
+              const std::string id = id_prefix + "colorbar" + std::to_string(gradient++);
               os << "<defs><linearGradient id=\"" << id << "\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
               constexpr int kStops = 32;
               for (int s = 0; s <= kStops; ++s) {
@@ -294,6 +300,10 @@ std::string to_svg(const Scene& scene) {
   os << "</svg>\n";
   return os.str();
 }
+
+}  // namespace
+
+std::string to_svg(const Scene& scene) { return svg_with_ids(scene, ""); }
 
 namespace {
 
@@ -353,10 +363,14 @@ std::string browser_html(const std::vector<BrowserPage>& pages, const std::vecto
     os << "</select></label>\n";
   }
   os << "</div>\n<div id=\"none\">no map for this choice</div>\n";
-  for (const BrowserPage& p : pages) {
+  for (size_t i = 0; i < pages.size(); ++i) {
+    const BrowserPage& p = pages[i];
     os << "<div class=\"page\"";
     for (size_t s = 0; s < p.keys.size(); ++s) os << " data-k" << s << "=\"" << xml_escape(p.keys[s]) << '"';
-    os << ">\n" << to_svg(p.scene) << "</div>\n";
+    std::string ids = "p";  // appended, not "p" + std::to_string(i): GCC 12 warns falsely (-Wrestrict) on that
+    ids += std::to_string(i);
+    ids += '-';
+    os << ">\n" << svg_with_ids(p.scene, ids) << "</div>\n";
   }
   os << kTooltipScript
      << "<script>\n"
