@@ -5,6 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="$(nproc)"
 "$root/scripts/deps.sh"
+"$root/scripts/deps.sh" --also chromium  # only for the test of the HTML pages in a browser (tests/browser)
 
 echo "== Release build and tests"
 "$root/scripts/build.sh" "$root/build" -DCMAKE_BUILD_TYPE=Release -DATTEND_WERROR=ON
