@@ -15,6 +15,7 @@ void add_eval_command(CLI::App& app);
 void add_show_command(CLI::App& app);
 void add_plot_command(CLI::App& app);
 void add_vocab_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 
 // --threads N when given, else ATTEND_NUM_THREADS, else 1: recurrent models at these sizes run
 // many small GEMMs, where a second OpenMP thread gains little and loses up to 30x when another

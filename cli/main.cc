@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   attend::cli::add_show_command(app);
   attend::cli::add_plot_command(app);
   attend::cli::add_vocab_command(app);
+  attend::cli::add_convert_command(app);
   try {
     // The environment's settings are checked before any work or output, whatever the command.
     attend::num_threads();                   // ATTEND_NUM_THREADS

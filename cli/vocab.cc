@@ -31,6 +31,7 @@ struct VocabOptions {
   int64_t vocab_size = 8000;
   double character_coverage = 1.0;
   bool byte_fallback = false;
+  std::string normalization = "nmt_nfkc";
   bool separate = false;
   int64_t max_sentences = 0;
   int threads = 1;
@@ -50,6 +51,7 @@ void run_train(const VocabOptions& o) {
                                    .vocab_size = o.vocab_size,
                                    .character_coverage = o.character_coverage,
                                    .byte_fallback = o.byte_fallback,
+                                   .normalization = o.normalization,
                                    .max_sentences = o.max_sentences,
                                    .num_threads = o.threads,
                                    .seed = o.seed}},
@@ -94,6 +96,10 @@ void add_vocab_command(CLI::App& app) {
   cmd->add_option("--character-coverage", o->character_coverage,
                   "share of the characters the model covers (1.0 for Latin scripts, 0.9995 for CJK)")
       ->capture_default_str()->check(CLI::Range(1e-9, 1.0));
+  cmd->add_option("--normalization", o->normalization,
+                  "text normalization rule stored in the model (identity keeps the model small: no NFKC table)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"nmt_nfkc", "nfkc", "nmt_nfkc_cf", "nfkc_cf", "identity"}));
   cmd->add_flag("--byte-fallback", o->byte_fallback, "encode uncovered characters as UTF-8 byte pieces (lossless)");
   cmd->add_flag("--separate", o->separate, "one model per --input instead of one joint model");
   cmd->add_option("--max-sentences", o->max_sentences, "train on a seeded sample of at most this many lines (0: all)")

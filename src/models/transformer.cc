@@ -81,8 +81,8 @@ class Transformer : public EncoderDecoder {
         tgt_embed_(c.tgt_vocab, c.d_model, c.pad_id, rng),
         src_positions_(c.positions, c.max_positions, c.d_model, rng),
         tgt_positions_(c.positions, c.max_positions, c.d_model, rng),
-        encoder_(c.encoder_layers, layer_options(c), rng),
-        decoder_(c.decoder_layers, layer_options(c), rng) {
+        encoder_(c.encoder_layers, layer_options(c), rng, c.has_final_norm()),
+        decoder_(c.decoder_layers, layer_options(c), rng, c.has_final_norm()) {
     const double scale = 1.0 / std::sqrt(static_cast<double>(c.d_model));
     if (!c.share_embeddings) {
       src_embed_ = std::make_unique<nn::Embedding>(c.src_vocab, c.d_model, c.pad_id, rng);
@@ -260,6 +260,9 @@ std::vector<Field> TransformerConfig::arch_fields() {
           choice_field("activation", "--activation", "feed-forward activation", activation, kActivationNames),
           bool_field("norm_first", "--norm-first", "pre-norm (LayerNorm before each sublayer); false: post-norm (paper)",
                      norm_first),
+          choice_field("final_norm", "--final-norm",
+                       "a LayerNorm at the end of each stack: auto = with --norm-first only; on as torch.nn.Transformer",
+                       final_norm, kFinalNormNames),
           choice_field("positions", "--positions", "positional encoding", positions, kPositionNames),
           int_field("max_positions", "--max-positions", "longest source or target (positions)", max_positions, 1,
                     1 << 20),

@@ -12,6 +12,10 @@
 //   3  io::parse_json and io::describe_json
 //   4  data::parse_idx (the IDX image and label format); an array that parses must hold exactly
 //      numel elements of its type
+//   5  app::import_torch_transformer on safetensors bytes: the converter's reader (PyTorch names
+//      and the tutorial's aliases, the config read off the shapes, the sinusoidal buffer, the
+//      vocabulary sizes against tests/data/convert/joint.model, the model built under its
+//      allocation budget, the checked load)
 //
 // The contract under test: any input either loads or throws attend::Error. Any other exception
 // (a JSON library exception, std::out_of_range, std::bad_alloc), a sanitizer report, a crash, a
@@ -24,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/app/convert.h"
 #include "attend/core/error.h"
 #include "attend/data/idx.h"
 #include "attend/io/json_config.h"
@@ -110,17 +115,26 @@ void idx(const std::string& bytes) {
   }
 }
 
+void torch_import(const std::string& bytes) {
+  static const app::TorchImport opts{.num_heads = 2, .spm = ATTEND_CONVERT_SPM};
+  try {
+    app::import_torch_transformer(io::decode_safetensors(bytes, "fuzz.safetensors").tensors, opts, "fuzz.safetensors");
+  } catch (const Error&) {
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0: safetensors(rest); break;
     case 1: checkpoint_info(rest); break;
     case 2: checkpoint_metadata(rest); break;
     case 3: json(rest); break;
-    default: idx(rest); break;
+    case 4: idx(rest); break;
+    default: torch_import(rest); break;
   }
   return 0;
 }

@@ -5,7 +5,8 @@ Usage: make_corpus.py CHECKPOINT   (a tiny real checkpoint, made with
   attend train --task dates --train-size 20 --valid-size 4 --epochs 1 --embed 2 --hidden 2 \
                --attention-dim 2 --readout 2 --show 0 -o tiny.ckpt)
 The first byte of every seed picks the harness's target (0 safetensors, 1 checkpoint info,
-2 checkpoint metadata, 3 JSON, 4 IDX); see fuzz_loaders.cc.
+2 checkpoint metadata, 3 JSON, 4 IDX, 5 PyTorch import); see fuzz_loaders.cc. The PyTorch import
+seeds are the committed state dicts of tests/data/convert (scripts/golden/make_convert_golden.sh).
 """
 import json
 import os
@@ -58,6 +59,9 @@ def main() -> None:
     write("json_numbers", 3, b'[1e400, -1e-400, 1.5e308, 123456789012345678901234567890, "\\u00e9\\ud83d\\ude00"]')
 
     write("idx_images", 4, bytes([0, 0, 8, 3]) + struct.pack(">3I", 2, 3, 2) + bytes(range(12)))
+    convert = os.path.join(here, "..", "data", "convert")
+    for name in ("prenorm", "tutorial_postnorm"):
+        write("torch_" + name, 5, open(os.path.join(convert, name + ".safetensors"), "rb").read())
     write("idx_f64", 4, bytes([0, 0, 0x0E, 1]) + struct.pack(">I", 2) + struct.pack(">2d", -2.5, float("inf")))
 
 

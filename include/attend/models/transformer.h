@@ -5,7 +5,9 @@
 //   decoder: y_0 = dropout(sqrt(C) E_tgt[tgt_in] + PE[0..T)),  y_l = dec_l(y_{l-1}, x_L, causal)
 //   logits  = y_L W_out^T (+ b_out)           W_out = E_tgt when tie_output (then no bias)
 // With norm_first (pre-norm) each stack ends in a LayerNorm (encoder.norm, decoder.norm), as in
-// fairseq's normalize_before; post-norm (the paper) has none.
+// fairseq's normalize_before; post-norm (the paper) has none. final_norm overrides that: "on" gives
+// a post-norm model the final norms too, which torch.nn.Transformer always builds (its default
+// norm_first=False included), so such models convert one to one (app/convert.h).
 //
 // Shapes: C d_model, H num_heads, F ffn_dim, S source length, T target length, V vocabulary.
 // Embeddings are drawn N(0, C^-1/2) (fairseq), so sqrt(C) E has unit scale beside PE.
@@ -31,6 +33,11 @@ namespace attend::models {
 
 inline constexpr std::pair<const char*, nn::Activation> kActivationNames[] = {{"relu", nn::Activation::relu},
                                                                               {"gelu", nn::Activation::gelu}};
+// Whether each stack ends in a LayerNorm: auto = exactly when norm_first (checkpoints written before
+// the key existed); on/off as given.
+enum class FinalNorm { automatic, on, off };
+inline constexpr std::pair<const char*, FinalNorm> kFinalNormNames[] = {
+    {"auto", FinalNorm::automatic}, {"on", FinalNorm::on}, {"off", FinalNorm::off}};
 inline constexpr std::pair<const char*, nn::PositionKind> kPositionNames[] = {
     {"sinusoidal", nn::PositionKind::sinusoidal}, {"learned", nn::PositionKind::learned}};
 
@@ -46,6 +53,7 @@ struct TransformerConfig : ConfigOf<TransformerConfig, SequenceToSequenceConfig>
   double attention_dropout = 0.0;  // attention weights
   nn::Activation activation = nn::Activation::relu;
   bool norm_first = true;  // pre-norm; false: post-norm (the paper)
+  FinalNorm final_norm = FinalNorm::automatic;  // encoder.norm / decoder.norm
   nn::PositionKind positions = nn::PositionKind::sinusoidal;
   int64_t max_positions = 1024;
   bool share_embeddings = false;  // one embedding table for source and target
@@ -53,6 +61,8 @@ struct TransformerConfig : ConfigOf<TransformerConfig, SequenceToSequenceConfig>
   int64_t alignment_layer = 0;   // 1-based decoder layer whose cross-attention is returned; 0 = default
 
   std::vector<Field> arch_fields() override;
+  // Whether the stacks end in a LayerNorm (final_norm resolved against norm_first).
+  bool has_final_norm() const { return final_norm == FinalNorm::automatic ? norm_first : final_norm == FinalNorm::on; }
 
  protected:
   void check_more() const override;

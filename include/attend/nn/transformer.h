@@ -21,8 +21,8 @@
 // multihead_attn.* (decoder), linear1.{weight [F, C], bias [F]}, linear2.{weight [C, F], bias [C]},
 // norm1/norm2(/norm3).{weight [C] = 1, bias [C] = 0}. Initialization as PyTorch's.
 //
-// Stacks (LayerStack): "layers.<i>.*" and, for pre-norm stacks, the final "norm.*", as PyTorch's
-// nn.TransformerEncoder/Decoder with a norm.
+// Stacks (LayerStack): "layers.<i>.*" and, for pre-norm stacks (or when asked), the final "norm.*",
+// as PyTorch's nn.TransformerEncoder/Decoder with a norm.
 #pragma once
 
 #include <cstdint>
@@ -190,9 +190,12 @@ class LayerList : public Module {
 template <typename Layer>
 class LayerStack : public Module {
  public:
-  LayerStack(int64_t n, const TransformerLayerOptions& opt, Rng& rng) : layers(n, opt, rng) {
+  LayerStack(int64_t n, const TransformerLayerOptions& opt, Rng& rng) : LayerStack(n, opt, rng, opt.norm_first) {}
+  // With the final norm or without, whatever the layers are (torch.nn.Transformer's post-norm
+  // stacks have one).
+  LayerStack(int64_t n, const TransformerLayerOptions& opt, Rng& rng, bool final_norm) : layers(n, opt, rng) {
     register_module("layers", layers);
-    if (opt.norm_first) {
+    if (final_norm) {
       norm = std::make_unique<LayerNorm>(opt.d_model, opt.layer_norm_eps, opt.dtype);
       register_module("norm", *norm);
     }
@@ -203,7 +206,7 @@ class LayerStack : public Module {
   Layer& operator[](int64_t i) { return layers[i]; }
 
   LayerList<Layer> layers;
-  std::unique_ptr<LayerNorm> norm;  // pre-norm only
+  std::unique_ptr<LayerNorm> norm;  // pre-norm (or final_norm) only
 };
 
 }  // namespace attend::nn
