@@ -11,7 +11,8 @@ set -euo pipefail
 
 ATTEND_PACKAGES=(g++ cmake ninja-build pkgconf python3 libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev
                  libgmock-dev libbenchmark-dev libpng-dev libsentencepiece-dev zlib1g-dev
-                 clang-14 libclang-rt-14-dev)  # these two: the loader fuzz harness (scripts/fuzz.sh)
+                 clang-14 libclang-rt-14-dev   # these two: the loader fuzz harness (scripts/fuzz.sh)
+                 pybind11-dev python3-dev python3-numpy python3-pytest)  # the Python package (python/)
 
 wanted=("${ATTEND_PACKAGES[@]}")
 case "${1:-}" in

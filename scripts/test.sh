@@ -21,7 +21,11 @@ if [ -x "$audit" ]; then
 else
   echo "fresh-machine audit skipped: $audit not found (it ships beside the project's checkout, not with it)"
 fi
-ctest --test-dir "$root/build" --output-on-failure -j "$jobs"
+ctest --test-dir "$root/build" --output-on-failure -j "$jobs" -E '^Python[.]'
+
+echo "== Python package: pytest on the module built into build/python (python/tests)"
+# The same suite is the ctest entry Python.Pytest; it runs here instead so that its counts show.
+PYTHONPATH="$root/build/python" /usr/bin/python3 -m pytest -q -ra -p no:cacheprovider "$root/python/tests"
 
 echo "== loader fuzz harness, smoke run (clang + libFuzzer; long runs: scripts/fuzz.sh SECONDS, docs/robustness.md)"
 "$root/scripts/fuzz.sh" 5

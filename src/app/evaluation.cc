@@ -106,32 +106,53 @@ std::string ClassificationReport::json(const std::string& model) const {
          "\n";
 }
 
+std::vector<TextClassification> classify_texts(const ModelBundle& b, const std::vector<std::string>& texts,
+                                               int64_t batch, const std::string& what, const std::string& command) {
+  auto& model = b.as<models::Classifier>(what, command);
+  ATTEND_CHECK(batch >= 1, command, "batch ", batch, " must be >= 1");
+  const data::Tokenizer tok = b.spec.source_tokenizer();
+  const data::Vocab& vocab = b.vocab("source", what);
+  const int64_t pad = model.task_config().pad_id;
+  std::vector<TextClassification> out(texts.size());
+  NoGrad no_grad;
+  for (size_t begin = 0; begin < texts.size(); begin += static_cast<size_t>(batch)) {
+    const size_t end = std::min(texts.size(), begin + static_cast<size_t>(batch));
+    std::vector<std::vector<int64_t>> ids;
+    for (size_t i = begin; i < end; ++i) {
+      out[i].tokens = tok.tokenize(texts[i]);
+      if (out[i].tokens.empty()) out[i].tokens.push_back(vocab.token(data::Vocab::kUnk));  // an empty text reads as one <unk>
+      ids.push_back(vocab.encode(out[i].tokens));
+    }
+    const models::ClassifierOutput c = model.classify(Source::of_token_rows(ids, pad));
+    const Tensor p = softmax(c.logits, 1).to(DType::f64).contiguous();  // [b, K]
+    const Index guess = argmax(c.logits, 1);
+    const int64_t K = p.size(1);
+    for (size_t i = begin; i < end; ++i) {
+      const int64_t r = static_cast<int64_t>(i - begin);
+      TextClassification& t = out[i];
+      t.label = guess.data[static_cast<size_t>(r)];
+      t.probabilities.assign(p.data<double>() + r * K, p.data<double>() + (r + 1) * K);
+      if (c.weights.defined())  // [b, H, S], S the longest text -> [H, S_i]
+        t.weights = squeeze(slice(slice(c.weights, 0, r, r + 1), 2, 0, static_cast<int64_t>(t.tokens.size())), 0).contiguous();
+    }
+  }
+  return out;
+}
+
 ClassificationReport evaluate_classifier(const ModelBundle& b, const std::vector<data::Pair>& pairs, int64_t batch,
                                          const std::string& file) {
-  auto& model = b.as<models::Classifier>(file, "eval");
   ATTEND_CHECK(!pairs.empty(), "eval", file, ": no examples");
-  ATTEND_CHECK(batch >= 1, "eval", "--batch ", batch, " must be >= 1");
-  const data::Tokenizer tok = b.spec.source_tokenizer();
-  const data::Vocab& vocab = b.vocab("source", file);
-  const int64_t pad = model.task_config().pad_id;
   std::vector<int64_t> gold, predicted;
+  std::vector<std::string> texts;
   for (size_t i = 0; i < pairs.size(); ++i) {
     const auto it = std::find(b.spec.labels.begin(), b.spec.labels.end(), pairs[i].target);
     ATTEND_CHECK(it != b.spec.labels.end(), "eval", file, ":", i + 1, ": label '", pairs[i].target,
                  "' is not one of the model's ", b.spec.labels.size(), " classes");
     gold.push_back(it - b.spec.labels.begin());
+    texts.push_back(pairs[i].source);
   }
-  NoGrad no_grad;
-  for (size_t begin = 0; begin < pairs.size(); begin += static_cast<size_t>(batch)) {
-    const size_t end = std::min(pairs.size(), begin + static_cast<size_t>(batch));
-    std::vector<std::vector<int64_t>> ids;
-    for (size_t i = begin; i < end; ++i) {
-      ids.push_back(vocab.encode(tok.tokenize(pairs[i].source)));
-      if (ids.back().empty()) ids.back().push_back(data::Vocab::kUnk);  // an empty line reads as one <unk>
-    }
-    const Index guess = argmax(model.classify(Source::of_token_rows(ids, pad)).logits, 1);
-    predicted.insert(predicted.end(), guess.data.begin(), guess.data.end());
-  }
+  ATTEND_CHECK(batch >= 1, "eval", "--batch ", batch, " must be >= 1");
+  for (const TextClassification& t : classify_texts(b, texts, batch, file, "eval")) predicted.push_back(t.label);
   return score_classes("examples", b.spec.labels, gold, predicted);
 }
 

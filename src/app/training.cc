@@ -617,6 +617,7 @@ TrainResult train(const TrainRecipe& r, std::ostream& log, std::ostream& out) {
                              .patience = r.patience,
                              .log = &log,  // the trainer's progress too, not std::cerr
                              .rng = &dropout_rng};
+  topt.on_progress = r.on_progress;
   if (s.objective->validates())
     topt.plateau = train::PlateauOptions{.factor = r.plateau_factor, .patience = r.plateau_patience};
   if (r.schedule != "plateau") {

@@ -134,7 +134,11 @@ Storage::Storage(size_t bytes) : bytes_(bytes) {
   if (!data_) throw std::bad_alloc();
 }
 
+Storage::Storage(void* external, size_t bytes, std::shared_ptr<void> owner)
+    : data_(external), bytes_(bytes), owner_(std::move(owner)) {}
+
 Storage::~Storage() {
+  if (owner_) return;
   if (kCacheBlocks && bytes_ >= BlockCache::kMinBytes) block_cache().give(data_, allocation_size(bytes_));
   else std::free(data_);
 }
@@ -150,6 +154,20 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   ATTEND_CHECK(static_cast<uint64_t>(n) <= SIZE_MAX / dtype_size(dtype), "Tensor", shape.str(), " of ", dtype_name(dtype),
                " is larger than the address space");
   impl->storage = std::make_shared<Storage>(static_cast<size_t>(n) * dtype_size(dtype));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::from_external(void* data, size_t bytes, const Shape& shape, DType dtype, std::shared_ptr<void> owner) {
+  const int64_t n = shape.numel();
+  ATTEND_CHECK(data != nullptr || n == 0, "Tensor", "external memory for ", shape.str(), " is null");
+  ATTEND_CHECK(static_cast<uint64_t>(n) <= bytes / dtype_size(dtype), "Tensor", shape.str(), " of ", dtype_name(dtype),
+               " needs ", n * static_cast<int64_t>(dtype_size(dtype)), " bytes; the external memory has ", bytes);
+  ATTEND_CHECK(owner != nullptr, "Tensor", "external memory needs an owner that keeps it alive");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(data, bytes, std::move(owner));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

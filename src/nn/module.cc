@@ -68,6 +68,12 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
     for (const auto& [name, v] : state)
       ATTEND_CHECK(own.count(name) == 1, kOp, "state dict has unknown parameter '", name, "' ", v.shape().str());
   }
+  // Every name and shape is checked before any parameter changes: a failed load leaves the module as it was.
+  for (const auto& [name, v] : state) {
+    const Tensor& p = parameter(name);
+    ATTEND_CHECK(p.shape() == v.shape(), kOp, "parameter '", name, "' is ", p.shape().str(), ", the value ",
+                 v.shape().str());
+  }
   for (const auto& [name, v] : state) load_parameter(name, v);
 }
 

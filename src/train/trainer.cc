@@ -172,7 +172,7 @@ CheckpointInfo Trainer::resume(const std::string& path) {
 }
 
 void Trainer::maybe_log(bool force) {
-  if (options_.log == nullptr) return;
+  if (options_.log == nullptr && !options_.on_progress) return;
   const double t = now();
   if (!force && (state_.global_step % options_.log_every != 0 || t - last_log_time_ < options_.log_interval_s))
     return;
@@ -199,7 +199,8 @@ void Trainer::maybe_log(bool force) {
   };
   if (options_.max_time_s > 0 && s.eta_run_s >= 0)
     s.eta_run_s = std::min(s.eta_run_s, std::max(0.0, options_.max_time_s - (t - session_start_time_)));
-  *options_.log << format_progress(s) << '\n' << std::flush;
+  if (options_.log != nullptr) *options_.log << format_progress(s) << '\n' << std::flush;
+  if (options_.on_progress) options_.on_progress(s);
 }
 
 void Trainer::train_step(FitResult& result) {

@@ -64,6 +64,19 @@ struct ClassificationReport {
 ClassificationReport score_classes(const std::string& what, const std::vector<std::string>& labels,
                                    const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted);
 
+// What a text classifier makes of one text.
+struct TextClassification {
+  std::vector<std::string> tokens;    // the text as the model read it (an empty text: one <unk>)
+  int64_t label = 0;                  // the most probable class (spec.labels[label])
+  std::vector<double> probabilities;  // softmax of the logits, class order
+  Tensor weights;  // the pooling weights over the tokens [H, S] (H pooling heads); undefined when
+                   // the model pools without attention
+};
+// A text classifier (a classifier of tokens) on `texts`, `batch` texts per forward pass; result i
+// belongs to text i. Errors "[<command>] ..." name the model or the setting at fault.
+std::vector<TextClassification> classify_texts(const ModelBundle& bundle, const std::vector<std::string>& texts,
+                                               int64_t batch, const std::string& what = "the model",
+                                               const std::string& command = "classify");
 // A text classifier (a classifier of tokens) on text<TAB>label pairs, in batches of `batch`
 // sentences; labels must be the model's (error "[eval] <file>:<line>: label ... not one of ...").
 ClassificationReport evaluate_classifier(const ModelBundle& bundle, const std::vector<data::Pair>& pairs,

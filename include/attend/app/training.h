@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -85,6 +86,8 @@ struct TrainRecipe {
   bool resume = false;
   int64_t checkpoint_every = 0, valid_decode = 500, show_examples = 5;
   uint64_t seed = 1;
+  // Called with the numbers of every progress line (train::TrainerOptions::on_progress).
+  std::function<void(const train::ProgressSnapshot&)> on_progress;
 };
 
 struct TrainResult {

@@ -35,10 +35,12 @@ namespace autograd {
 struct Node;
 }
 
-// Owns an aligned byte buffer.
+// An aligned byte buffer of its own, or memory owned elsewhere (a NumPy array's) that `owner`
+// keeps alive for as long as the storage lives.
 class Storage {
  public:
   explicit Storage(size_t bytes);
+  Storage(void* external, size_t bytes, std::shared_ptr<void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -48,6 +50,7 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
+  std::shared_ptr<void> owner_;  // set for external memory, which this storage never frees
 };
 
 // While an AllocationBudget lives on a thread, every tensor storage allocated on that thread counts
@@ -99,6 +102,10 @@ class Tensor {
   static Tensor scalar(double value, DType dtype = DType::f32);
   // Copies `values` (numel must match `shape`).
   static Tensor from_vector(const std::vector<float>& values, const Shape& shape);
+  // A row-major tensor over `bytes` of memory owned elsewhere, without copying; `owner` keeps that
+  // memory alive (the Python bindings pass the NumPy array). Error "[Tensor] ..." when the shape
+  // needs more than `bytes`.
+  static Tensor from_external(void* data, size_t bytes, const Shape& shape, DType dtype, std::shared_ptr<void> owner);
   static Tensor from_vector(const std::vector<double>& values, const Shape& shape);
   static Tensor from_vector(const std::vector<double>& values, const Shape& shape, DType dtype);
   // 0, 1, ..., n-1

@@ -51,6 +51,8 @@ using Clock = std::function<double()>;
 enum class StopReason { epochs, max_steps, time_limit, early_stopping };
 const char* stop_reason_name(StopReason r);
 
+struct ProgressSnapshot;  // below: the progress line's numbers
+
 struct TrainerOptions {
   int64_t epochs = 10;
   int64_t max_steps = 0;              // total steps (global_step) to stop at; 0 = no limit
@@ -68,6 +70,9 @@ struct TrainerOptions {
   double log_interval_s = 1.0;        // ...and at most one line per this many seconds
   int64_t max_consecutive_nonfinite = 5;
   std::ostream* log = &std::cerr;     // null = silent
+  // Called with each progress line's numbers (at the same moments the line is logged, also when
+  // log is null); may throw to stop training (the Python bindings' callbacks and Ctrl-C do).
+  std::function<void(const ProgressSnapshot&)> on_progress;
   Clock clock;                        // empty = std::chrono::steady_clock
   Rng* rng = nullptr;                 // the training Rng (dropout), saved and restored; may be null
   CheckpointInfo info;                // model_config, vocabs and extra written into every checkpoint
