@@ -13,18 +13,18 @@ attend's own memory. Errors are attend.Error, a ValueError carrying attend's "[o
 Functions: scaled_dot_product_attention, attend (the skeleton on any scores), dot_scores,
 general_scores, concat_scores, additive_scores, location_scores, local_m_attention,
 local_p_attention, local_p_positions. Modules: MultiheadAttention (PyTorch's signature). Models:
-load, train, convert. Threads: num_threads, set_num_threads.
+load, train, convert (weights from and to PyTorch), load_safetensors, save_safetensors. Threads: num_threads, set_num_threads.
 """
 import numpy as _np
 
 from ._attend import (Classification, Classifier, Error, Generation, Hypothesis, LanguageModel, Model, Translation,
                       Translator, _MultiheadAttention, additive_scores, attend, concat_scores, dot_scores,
-                      general_scores, load, local_m_attention, local_p_attention, local_p_positions, location_scores,
+                      general_scores, load, load_safetensors, save_safetensors, convert, local_m_attention, local_p_attention, local_p_positions, location_scores,
                       num_threads, scaled_dot_product_attention, set_num_threads, train, _input_address)
 
 __all__ = ["Classification", "Classifier", "Error", "Generation", "Hypothesis", "LanguageModel", "Model",
            "MultiheadAttention", "Translation", "Translator", "additive_scores", "attend", "concat_scores",
-           "dot_scores", "general_scores", "load", "local_m_attention", "local_p_attention", "local_p_positions",
+           "convert", "dot_scores", "general_scores", "load", "load_safetensors", "save_safetensors", "local_m_attention", "local_p_attention", "local_p_positions",
            "location_scores", "num_threads", "scaled_dot_product_attention", "set_num_threads", "train"]
 
 

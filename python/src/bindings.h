@@ -7,6 +7,7 @@
 #include <string>
 
 #include "attend/core/tensor.h"
+#include "attend/io/safetensors.h"
 #include "attend/nn/module.h"
 
 namespace attend::python {
@@ -19,6 +20,8 @@ void bind_models(py::module_& m);     // models.cc: load, Translator, LanguageMo
 
 // A module's parameters as {name: copy as a NumPy array}, in named_parameters() order.
 py::dict state_dict_of(const nn::Module& module);
+// {name: array} as tensors (float arrays only, read in place where they can be); `op` names errors.
+io::TensorMap tensors_of(const py::dict& state, const std::string& op);
 // Loads {name: array} into `module` (converted to its dtype); strict: the names must match one to
 // one. Every name and shape is checked before anything changes. `op` names errors.
 void load_state_dict_into(nn::Module& module, const py::dict& state, bool strict, const std::string& op);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "arrays.h"
+#include "attend/app/convert.h"
 #include "attend/app/evaluation.h"
 #include "attend/app/generator.h"
 #include "attend/app/model_bundle.h"
@@ -340,6 +341,52 @@ std::unique_ptr<Model> train_model(const py::object& progress, bool quiet, const
   return wrap(std::move(result.model), r.out);
 }
 
+// attend.convert: PyTorch safetensors -> attend checkpoint (returns the model), or back.
+py::object convert(const std::string& path, const std::string& out, const std::string& to, int64_t num_heads,
+                   bool norm_first, const std::string& activation, int64_t max_positions, const std::string& spm,
+                   const std::string& source_spm, const std::string& target_spm) {
+  if (to == "torch") {
+    ATTEND_CHECK(num_heads == 0 && spm.empty() && source_spm.empty() && target_spm.empty(), "convert",
+                 "num_heads and the SentencePiece models describe a PyTorch model; with to='torch' the checkpoint has them");
+    {
+      py::gil_scoped_release nogil;
+      app::export_torch_transformer(app::ModelBundle::load(path), out);
+    }
+    return py::none();
+  }
+  ATTEND_CHECK(to == "attend", "convert", "to='", to, "' is not 'attend' (PyTorch -> attend) or 'torch' (attend -> PyTorch)");
+  app::ModelBundle b;
+  {
+    py::gil_scoped_release nogil;
+    b = app::import_torch_transformer(path, {.num_heads = num_heads,
+                                             .norm_first = norm_first,
+                                             .activation = activation,
+                                             .max_positions = max_positions,
+                                             .spm = spm,
+                                             .source_spm = source_spm,
+                                             .target_spm = target_spm});
+    b.save(out);
+  }
+  return py::cast(wrap(std::move(b), out));
+}
+
+py::dict load_safetensors(const std::string& path) {
+  io::SafetensorsContents c;
+  {
+    py::gil_scoped_release nogil;
+    c = io::load_safetensors(path);
+  }
+  py::dict d;
+  for (const auto& [name, t] : c.tensors) d[py::str(name)] = array_of(t);
+  return d;
+}
+
+void save_safetensors(const std::string& path, const py::dict& tensors, const std::map<std::string, std::string>& metadata) {
+  const io::TensorMap t = tensors_of(tensors, "save_safetensors");
+  py::gil_scoped_release nogil;
+  io::save_safetensors(path, t, metadata);
+}
+
 }  // namespace
 
 void bind_models(py::module_& m) {
@@ -416,6 +463,24 @@ from stream i of `seed`, whatever the batch. Runs without the GIL.)doc")
   m.def("load", &load, py::arg("path"),
         R"doc(Loads a checkpoint and returns the model of its task: Translator (sequence-to-sequence on
 text), LanguageModel, Classifier (text), or Model (image models: weights and config only).)doc");
+  m.def("convert", &convert, py::arg("path"), py::arg("out"), py::kw_only(), py::arg("to") = "attend",
+        py::arg("num_heads") = 0, py::arg("norm_first") = true, py::arg("activation") = "relu",
+        py::arg("max_positions") = 1024, py::arg("spm") = "", py::arg("source_spm") = "", py::arg("target_spm") = "",
+        R"doc(Weights between PyTorch and attend, as `attend convert` (docs/convert.md).
+
+to="attend": `path` is a PyTorch Transformer's state_dict saved as safetensors (attend's names or
+those of PyTorch's translation tutorial: an nn.Transformer held as `transformer`); num_heads and
+the SentencePiece model(s) (spm, or source_spm and target_spm) are required, norm_first=False for
+nn.Transformer's default post-norm layers. Writes the attend checkpoint `out` and returns it as a
+Translator.
+to="torch": `path` is an attend transformer checkpoint; writes `out`, a safetensors state dict that
+torch's load_state_dict(strict=True) reads (scripts/golden/torch_transformer.py builds the module).
+Every tensor is checked (names, shapes, dtypes, finite values) before anything is written.)doc");
+  m.def("load_safetensors", &load_safetensors, py::arg("path"),
+        "A safetensors file's tensors as {name: array} (F32 and F64; errors name the file and the tensor).");
+  m.def("save_safetensors", &save_safetensors, py::arg("path"), py::arg("tensors"),
+        py::arg("metadata") = std::map<std::string, std::string>{},
+        "Writes {name: float array} (and string metadata) as a safetensors file, atomically.");
   m.def("train", &train_model, py::kw_only(), py::arg("progress") = py::none(), py::arg("quiet") = false,
         R"doc(Trains a model with the recipe of `attend train` and returns it (as attend.load would).
 

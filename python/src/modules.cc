@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "arrays.h"
+#include "attend/app/convert.h"
 #include "attend/autograd/autograd.h"
 #include "attend/core/rng.h"
 #include "attend/nn/multihead_attention.h"
@@ -17,8 +18,8 @@ py::dict state_dict_of(const nn::Module& module) {
   return d;
 }
 
-void load_state_dict_into(nn::Module& module, const py::dict& state, bool strict, const std::string& op) {
-  std::map<std::string, Tensor> tensors;
+io::TensorMap tensors_of(const py::dict& state, const std::string& op) {
+  io::TensorMap tensors;
   for (const auto& [key, value] : state) {
     ATTEND_CHECK(py::isinstance<py::str>(key), op, "state dict keys must be strings, got ", std::string(py::repr(key)));
     const std::string name = key.cast<std::string>();
@@ -27,7 +28,19 @@ void load_state_dict_into(nn::Module& module, const py::dict& state, bool strict
                  std::string(py::repr(py::type::handle_of(value))));
     tensors.emplace(name, tensor_of(a, dtype_for(a), op, name));
   }
-  module.load_state_dict(tensors, strict);
+  return tensors;
+}
+
+void load_state_dict_into(nn::Module& module, const py::dict& state, bool strict, const std::string& op) {
+  const io::TensorMap tensors = tensors_of(state, op);
+  // Strict: the converter's checks for state dicts other programs made (every name, shape and
+  // value, before anything changes); otherwise the entries given.
+  if (strict) {
+    if (auto* mha = dynamic_cast<nn::MultiheadAttention*>(&module)) app::load_torch_mha(tensors, *mha, "state_dict");
+    else app::load_torch_state_dict(tensors, module, "state_dict");
+  } else {
+    module.load_state_dict(tensors, false);
+  }
 }
 
 namespace {

@@ -45,9 +45,9 @@ def test_unbatched_and_sparse_and_grouped(rng):
 
 
 @pytest.mark.parametrize("state,message", [
-    ({"in_proj_weight": np.zeros((3, 3))}, "lacks parameter"),
-    ("extra", "unknown parameter 'extra'"),
-    ("shape", "parameter 'in_proj_bias' is \\[24\\], the value \\[5\\]"),
+    ({"in_proj_weight": np.zeros((24, 8))}, "in_proj_bias"),
+    ("extra", "unexpected tensor 'extra'"),
+    ("shape", "tensor 'in_proj_bias' has shape \\[5\\], the MultiheadAttention expects \\[24\\]"),
     ("dtype", "expected a float array"),
 ])
 def test_load_state_dict_errors_name_the_tensor(state, message):

@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import attend
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -14,6 +16,7 @@ def test_readme_python_example_runs(tmp_path):
     code = blocks[0]
     assert len(code.strip().splitlines()) == 5
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, ATTEND_NUM_THREADS="1"))
+                         env=dict(os.environ, ATTEND_NUM_THREADS="1",
+                                  PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(attend.__file__)))))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["6", "5", "4", "3", "2", "1", "(2,", "8,", "256,", "256)"], out.stdout
