@@ -14,14 +14,13 @@ ROOT = os.path.dirname(HERE)
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
-        out = os.path.abspath(os.path.dirname(self.get_ext_fullpath(ext.name)))
+        target = os.path.abspath(os.path.dirname(self.get_ext_fullpath(ext.name)))  # .../attend
         build = os.path.join(os.path.abspath(self.build_temp), "cmake")
         subprocess.check_call(["cmake", "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
                                "-DATTEND_BUILD_TESTS=OFF", f"-DPython3_EXECUTABLE={sys.executable}"]
                               + (["-G", "Ninja"] if _has("ninja") else []))
         subprocess.check_call(["cmake", "--build", build, "--target", "_attend"])
         built = os.path.join(build, "python", "attend")
-        target = os.path.join(out, "attend")
         os.makedirs(target, exist_ok=True)
         for name in os.listdir(built):
             if name.startswith("_attend") and name.endswith(".so"):

@@ -130,7 +130,7 @@ void ModelConfig::set(const std::map<std::string, std::string>& values, bool ign
                    " config");
       continue;
     }
-    auto it = std::find_if(table.begin(), table.end(), [&](const Field& f) { return f.key == key; });
+    auto it = std::find_if(table.begin(), table.end(), [&key = key](const Field& f) { return f.key == key; });
     if (it == table.end()) {
       ATTEND_CHECK(ignore_unknown, op(), "key '", key, "': unknown key (", architecture(), " has no such field)");
       continue;

@@ -234,7 +234,7 @@ void Trainer::train_step(FitResult& result) {
     state_.epoch_tokens += sl.tokens;
     session_epoch_tokens_ += sl.tokens;
     for (const auto& [name, value] : sl.terms) {
-      auto it = std::find_if(term_sums_.begin(), term_sums_.end(), [&](const auto& t) { return t.first == name; });
+      auto it = std::find_if(term_sums_.begin(), term_sums_.end(), [&name = name](const auto& t) { return t.first == name; });
       if (it == term_sums_.end()) it = term_sums_.insert(term_sums_.end(), {name, {0.0, 0}});
       it->second.first += value * static_cast<double>(sl.tokens);
       it->second.second += sl.tokens;

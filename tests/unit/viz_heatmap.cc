@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -388,6 +389,14 @@ TEST(VizHeatmap, BrowserShowsOnePageAtATimeChosenByItsKeys) {
     ++divs;
   EXPECT_EQ(svgs, 4u);
   EXPECT_EQ(divs, 4u);
+  // Every id is the document's only one: url(#id) resolves to the first element of that id, and a
+  // hidden page's gradient draws nothing in a browser (each page's colour bar would be blank).
+  std::set<std::string> ids;
+  size_t id_count = 0;
+  for (size_t p = html.find(" id=\""); p != std::string::npos; p = html.find(" id=\"", p + 1), ++id_count)
+    ids.insert(html.substr(p + 5, html.find('"', p + 5) - (p + 5)));
+  EXPECT_GE(id_count, 4u);
+  EXPECT_EQ(ids.size(), id_count);
   EXPECT_NE(html.find("data-k0=\"cross\" data-k1=\"layer 1\" data-k2=\"mean\""), std::string::npos);
   EXPECT_NE(html.find("addEventListener('mousemove'"), std::string::npos);
   EXPECT_EQ(html.find("src="), std::string::npos);
