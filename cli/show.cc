@@ -81,12 +81,13 @@ std::vector<std::string> labels(const std::vector<std::string>& tokens) {
   return out;
 }
 
-// "luong (general, global)": the architecture and its choice fields (score, alignment, ...).
+// "luong (general, global)": the architecture and its choice fields (score, alignment, ...), but
+// for those left at "auto" (which only say that another field decides).
 std::string model_title(const models::ModelConfig& config) {
   std::string choices;
   const std::unique_ptr<models::ModelConfig> copy = config.clone();
   for (const models::Field& f : copy->arch_fields())
-    if (f.kind == models::Field::Kind::choice) choices += (choices.empty() ? "" : ", ") + f.get();
+    if (f.kind == models::Field::Kind::choice && f.get() != "auto") choices += (choices.empty() ? "" : ", ") + f.get();
   return std::string(config.architecture()) + (choices.empty() ? "" : " (" + choices + ")");
 }
 
