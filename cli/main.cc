@@ -2,9 +2,12 @@
 // into a message on stderr and a non-zero exit.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <string>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -26,7 +29,29 @@ void set_command_threads(int threads) {
 
 }  // namespace attend::cli
 
+namespace {
+
+// OpenMP threads waiting at a barrier spin by default (libgomp: about 300,000 iterations before
+// they sleep). When another process takes one of the cores, a spinning thread holds a core that the
+// thread it waits for needs, and 2 threads run slower than 1 (bench/contention.sh, docs/
+// performance.md: training 0.66-0.70 against 1.00 steps/s, beam search 1.9x slower). libgomp reads
+// its policy once, when it loads, before main: so when the environment names none, attend names one
+// and runs itself again with the same arguments. Training waits passively (sleeps at once: 1-thread
+// speed on a busy machine, the idle 2-thread speed kept); the decoding commands, whose steps are
+// many small parallel regions that a sleeping thread wakes to too late (passive costs 8% idle
+// there), spin 1,000 iterations first. A user's OMP_WAIT_POLICY or GOMP_SPINCOUNT is left as it is.
+void adopt_wait_policy(int argc, char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
+  const bool training = argc > 1 && std::string(argv[1]) == "train";
+  if (setenv(training ? "OMP_WAIT_POLICY" : "GOMP_SPINCOUNT", training ? "passive" : "1000", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // No /proc (or exec failed): go on under libgomp's default policy.
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  adopt_wait_policy(argc, argv);
 #if defined(__GLIBC__)
   // A training step allocates and frees the same large tensors (activations, gradients, the
   // [tokens, vocabulary] logits) every step. By default glibc serves each one above 128 KiB with

@@ -15,7 +15,16 @@ general_scores, concat_scores, additive_scores, location_scores, local_m_attenti
 local_p_attention, local_p_positions. Modules: MultiheadAttention (PyTorch's signature). Models:
 load, train, convert (weights from and to PyTorch), load_safetensors, save_safetensors. Threads: num_threads, set_num_threads.
 """
+import os as _os
+
 import numpy as _np
+
+# OpenMP threads that wait sleep at once rather than spin, as the attend command line arranges
+# (cli/main.cc, docs/performance.md): spinning threads make 2 threads slower than 1 when another
+# process takes a core. libgomp reads this when it loads, i.e. on the import below, unless this
+# process loaded it before; a policy the user set is kept.
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["OMP_WAIT_POLICY"] = "passive"
 
 from ._attend import (Classification, Classifier, Error, Generation, Hypothesis, LanguageModel, Model, Translation,
                       Translator, _MultiheadAttention, additive_scores, attend, concat_scores, dot_scores,

@@ -177,3 +177,16 @@ def test_errors_are_attend_errors_naming_the_problem(rng, call, message):
     with pytest.raises(attend.Error, match=message) as e:
         call(q)
     assert isinstance(e.value, ValueError) and str(e.value).startswith("[")
+
+
+def test_openmp_threads_wait_passively_unless_told():
+    import os
+    import subprocess
+    import sys
+    code = "import os, attend; print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    run = lambda e: subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
+                                   check=True).stdout.split()
+    assert run(env) == ["passive", "None"]
+    assert run(dict(env, OMP_WAIT_POLICY="active")) == ["active", "None"]
+    assert run(dict(env, GOMP_SPINCOUNT="1000")) == ["None", "1000"]

@@ -253,7 +253,7 @@ Session prepare_sequence_to_sequence(const TrainRecipe& r, std::ostream& log) {
       << " training pairs (" << train_set.too_long << " longer than " << r.max_length << " and " << train_set.empty
       << " empty dropped), " << valid_set.examples.size() << " validation pairs; vocabularies " << sv.size() << " / "
       << tv.size() << " (" << data::tokenizer_kind_name(spec.source_tokens) << " / "
-      << data::tokenizer_kind_name(spec.target_tokens) << "); " << num_threads() << " thread(s)\n";
+      << data::tokenizer_kind_name(spec.target_tokens) << "); " << threads_summary() << "\n";
 
   s.train = std::make_unique<data::Batcher>(train_set.examples,
                                             data::BatchingOptions{.max_tokens = r.max_tokens > 0 ? r.max_tokens : r.batch * (r.max_length + 2),
@@ -349,7 +349,7 @@ Session prepare_classifier(const TrainRecipe& r, std::ostream& log) {
   log << "attend train: " << r.arch << " (" << parameter_count(model) << " parameters), " << train_set.size()
       << " training and " << valid_set.size() << " validation examples, " << spec.labels.size()
       << " classes; vocabulary " << sv.size() << " (" << data::tokenizer_kind_name(spec.source_tokens) << "); "
-      << num_threads() << " thread(s)\n";
+      << threads_summary() << "\n";
   const auto max_tokens = r.max_tokens > 0 ? r.max_tokens : r.batch * (r.max_length + 2);
   s.train = std::make_unique<data::Batcher>(
       train_set, data::BatchingOptions{.max_tokens = max_tokens, .max_sentences = r.batch, .shuffle = true, .seed = r.seed});
@@ -420,7 +420,7 @@ Session prepare_image_classifier(const TrainRecipe& r, std::ostream& log) {
   log << "attend train: " << r.arch << " (" << parameter_count(model) << " parameters), " << train_set.size()
       << " training and " << valid_set.size() << " validation images of " << images->cols << "x" << images->rows
       << ", " << K << " classes; augmentation: shift " << r.augment_shift << ", flip " << (r.augment_flip ? "on" : "off")
-      << "; " << num_threads() << " thread(s)\n";
+      << "; " << threads_summary() << "\n";
   s.train = std::make_unique<data::ImageBatches>(
       images, std::move(train_set),
       data::ImageBatchOptions{.batch = r.batch, .shuffle = true, .seed = r.seed, .shift = r.augment_shift,
@@ -475,7 +475,7 @@ Session prepare_captioner(const TrainRecipe& r, std::ostream& log) {
   log << "attend train: " << r.arch << " (" << parameter_count(model) << " parameters), "
       << train_split.images->count << " training scenes (" << train_set.size() << " captions), "
       << (has_valid ? valid_split.images->count : 0) << " validation scenes of " << train_split.images->cols << "x"
-      << train_split.images->rows << "; vocabulary " << tv.size() << "; " << num_threads() << " thread(s)\n";
+      << train_split.images->rows << "; vocabulary " << tv.size() << "; " << threads_summary() << "\n";
   s.train = std::make_unique<data::ImageBatches>(
       train_split.images, std::move(train_set),
       data::ImageBatchOptions{.batch = r.batch, .shuffle = true, .seed = r.seed});
@@ -543,7 +543,7 @@ Session prepare_language_model(const TrainRecipe& r, std::ostream& log) {
   log << "attend train: " << r.arch << " (" << parameter_count(model) << " parameters), " << train_text.ids.size()
       << " training tokens in " << train_text.documents << " documents, " << valid_text.ids.size()
       << " validation tokens; vocabulary " << vocab.size() << " (" << data::tokenizer_kind_name(spec.target_tokens)
-      << "); context " << r.context << "; " << num_threads() << " thread(s)\n";
+      << "); context " << r.context << "; " << threads_summary() << "\n";
   s.train = std::make_unique<data::TokenWindows>(
       train_text.ids, data::WindowOptions{.context = r.context, .batch = r.batch, .shuffle = true, .seed = r.seed,
                                           .pad_id = data::Vocab::kPad});

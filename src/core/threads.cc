@@ -34,6 +34,14 @@ int& current() {
 
 int num_threads() { return current(); }
 
+std::string threads_summary() {
+  std::string wait;
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    if (const char* v = std::getenv(name); v != nullptr) wait += (wait.empty() ? "" : ", ") + std::string(name) + "=" + v;
+  if (wait.empty()) wait = "libgomp default: spin, then sleep";
+  return std::to_string(num_threads()) + " thread(s) (" + wait + ")";
+}
+
 void set_num_threads(int n) {
   ATTEND_CHECK(n >= 1, "set_num_threads", "thread count must be >= 1, got ", n);
   current() = n;
