@@ -3,7 +3,12 @@
 
 Runs bench/flash_attention_bench (--csv) for attend, then PyTorch 1.13 in subprocesses (one per
 configuration and thread count) and prints one table with the attend/PyTorch speed ratios
-(> 1 = attend faster).
+(> 1 = attend faster); with --torch2 PYTHON (an interpreter with PyTorch 2.x, e.g.
+build/peer-venv/bin/python: compare_torch.sh passes it) a second table times PyTorch 2.x's own
+torch.nn.functional.scaled_dot_product_attention on the same shapes, float32 and bfloat16, forward
+and forward+backward, and records the backend PyTorch chose for each (torch._fused_sdp_choice:
+FLASH_ATTENTION is its CPU flash kernel, MATH the composition). bf16 rows are PyTorch's bf16
+against attend's f32 (attend has no bf16 kernel yet). The peer setup is the "peer" one below.
 
 PyTorch 1.13 has no public F.scaled_dot_product_attention; its CPU multi-head attention computes
 softmax(Q K^T * scale + mask) V with separate kernels, and that composition is what is timed here
@@ -102,6 +107,59 @@ def torch_worker(args):
         del q, k, v, dout, mask
 
 
+def sdpa_worker(args):
+    """Runs inside a PyTorch 2.x subprocess: F.scaled_dot_product_attention per shape, f32 and bf16."""
+    import torch
+    import torch.nn.functional as F
+    from torch.nn.attention import SDPBackend
+
+    global CLOCK
+    if args.cpu_time:
+        CLOCK = time.process_time
+    torch.set_num_threads(args.threads_one)
+    names = {int(getattr(SDPBackend, n)): n for n in dir(SDPBackend) if n.isupper()}
+    print(f"version,{torch.__version__},{torch.backends.cpu.get_cpu_capability()}", flush=True)
+    H, D = 8, 64
+    for B, N, causal in parse_shapes(args.shapes):
+        row = [str(B), str(N), str(causal)]
+        for dtype in (torch.float32, torch.bfloat16):
+            g = torch.Generator().manual_seed(0)
+            q, k, v = (torch.randn(B, H, N, D, generator=g).to(dtype).requires_grad_() for _ in range(3))
+            dout = torch.randn(B, H, N, D, generator=g).to(dtype)
+            backend = names.get(int(torch._fused_sdp_choice(q, k, v, is_causal=bool(causal))), "?")
+
+            def fwd():
+                with torch.no_grad():
+                    F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal))
+
+            def fwd_bwd():
+                q.grad = k.grad = v.grad = None
+                F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal)).backward(dout)
+
+            row += [backend, f"{median_seconds(fwd) * 1e3:.3f}", f"{median_seconds(fwd_bwd) * 1e3:.3f}"]
+            del q, k, v, dout
+        print("sdpa," + ",".join(row), flush=True)
+
+
+def run_sdpa(python, threads, shapes, blas_dir=None):
+    spec = ";".join(f"{b},{n},{c}" for b, n, c in shapes)
+    cmd = [python, os.path.abspath(__file__), "--sdpa-worker", "--threads-one", str(threads), "--shapes", spec] + (
+        ["--cpu-time"] if CPU_TIME else [])
+    res = subprocess.run(cmd, env=torch_env("peer", threads, blas_dir), capture_output=True, text=True)
+    rows, version = {}, "?"
+    for line in res.stdout.splitlines():
+        f = line.split(",")
+        if f[0] == "version":
+            version = f"{f[1]} ({f[2]})"
+        elif f[0] == "sdpa":
+            rows[(int(f[1]), int(f[2]), int(f[3]))] = dict(f32=(f[4], float(f[5]), float(f[6])),
+                                                           bf16=(f[7], float(f[8]), float(f[9])))
+    if res.returncode != 0:
+        print(f"# PyTorch 2.x ({threads} threads) exited with {res.returncode}: {res.stderr.strip()[-300:]}",
+              file=sys.stderr)
+    return rows, version
+
+
 def parse_shapes(s):
     out = []
     for item in s.split(";"):
@@ -144,12 +202,17 @@ def main():
                     help="time both by process CPU seconds (1 thread on a shared machine)")
     ap.add_argument("--blas-dir", default=None,
                     help="directory with an optimized libblas.so.3 for the PyTorch peer (see above)")
+    ap.add_argument("--torch2", default=None, help="python with PyTorch 2.x: also time its scaled_dot_product_attention")
     ap.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sdpa-worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--threads-one", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--shapes", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.torch_worker:
         torch_worker(args)
+        return
+    if args.sdpa_worker:
+        sdpa_worker(args)
         return
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -223,6 +286,31 @@ def main():
             else:
                 line += f" | {s[0] / a['fwd']:>10.2f}x {s[1] / a['fb']:>5.2f}x"
         print(line, flush=True)
+
+    if args.torch2:
+        sdpa, version = {}, "?"
+        for t in threads:
+            shapes = sorted({(B, N, c) for (B, N, c, tt) in attend if tt == t})
+            print(f"# PyTorch 2.x SDPA, {t} thread(s): {len(shapes)} shapes", flush=True)
+            sdpa[t], version = run_sdpa(args.torch2, t, shapes, args.blas_dir)
+        print(f"\nPyTorch {version} torch.nn.functional.scaled_dot_product_attention (peer setup); "
+              "ratio = PyTorch time / attend f32 time (> 1: attend faster); backend = torch._fused_sdp_choice")
+        print(f"{'B':>2} {'N':>6} {'causal':>6} {'thr':>3} | {'attend fwd':>10} {'f+b':>9} | "
+              f"{'f32 fwd':>8} {'ratio':>6} {'f32 f+b':>9} {'ratio':>6} {'backend':>15} | "
+              f"{'bf16 fwd':>8} {'ratio':>6} {'bf16 f+b':>9} {'ratio':>6} {'backend':>15}")
+        for key in sorted(attend, key=lambda k: (k[0], k[1], k[2], k[3])):
+            B, N, causal, t = key
+            a = attend[key]
+            line = f"{B:>2} {N:>6} {'yes' if causal else 'no':>6} {t:>3} | {a['fwd']:>10.2f} {a['fb']:>9.2f} |"
+            r = sdpa[t].get((B, N, causal))
+            if r is None:
+                print(line + " fail", flush=True)
+                continue
+            for dt in ("f32", "bf16"):
+                backend, f, fb = r[dt]
+                line += (f" {f:>8.2f} {f / a['fwd']:>5.2f}x {fb:>9.2f} {fb / a['fb']:>5.2f}x {backend:>15}" +
+                         (" |" if dt == "f32" else ""))
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
