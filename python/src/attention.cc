@@ -27,13 +27,20 @@ attention::Mask mask_of(const py::object& key_lengths, const py::object& attn_ma
   if (auto lengths = lengths_of(key_lengths, op, "key_lengths")) m.key_lengths = *lengths;
   m.causal = is_causal;
   if (!window.is_none()) {
-    if (py::isinstance<py::int_>(window)) {
-      m.window_left = m.window_right = window.cast<int64_t>();
+    // An int (Python's or NumPy's: anything with __index__) or a pair (left, right), None = unbounded.
+    const auto side = [&](const py::handle& v) -> int64_t {
+      if (v.is_none()) return -1;
+      ATTEND_CHECK(PyIndex_Check(v.ptr()), op, "window: expected an int or a pair (left, right), got ",
+                   std::string(py::repr(window)));
+      return py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr())).cast<int64_t>();
+    };
+    if (!py::isinstance<py::sequence>(window)) {
+      m.window_left = m.window_right = side(window);
     } else {
-      const auto lr = window.cast<std::vector<py::object>>();
+      const py::sequence lr = py::reinterpret_borrow<py::sequence>(window);
       ATTEND_CHECK(lr.size() == 2, op, "window: expected an int or a pair (left, right), got ", std::string(py::repr(window)));
-      m.window_left = lr[0].is_none() ? -1 : lr[0].cast<int64_t>();
-      m.window_right = lr[1].is_none() ? -1 : lr[1].cast<int64_t>();
+      m.window_left = side(lr[0]);
+      m.window_right = side(lr[1]);
     }
     ATTEND_CHECK(m.window_left >= -1 && m.window_right >= -1, op, "window sides must be >= 0 (or None: unbounded), got (",
                  m.window_left, ", ", m.window_right, ")");

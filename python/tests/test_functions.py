@@ -22,6 +22,7 @@ MASKS = [
     {"is_causal": True},
     {"window": 2},
     {"window": (3, 0), "key_lengths": [7, 11]},
+    {"window": (np.int64(1), None), "key_lengths": np.array([9, 11])},
     {"is_causal": True, "key_lengths": [2, 11]},
 ]
 
@@ -167,6 +168,8 @@ def test_the_gil_is_released_while_computing(rng):
     (lambda q: attend.scaled_dot_product_attention(q, q, q, key_lengths=[1]), "key_lengths"),
     (lambda q: attend.scaled_dot_product_attention(q, q, q, key_lengths=[1.5, 2]), "integers"),
     (lambda q: attend.scaled_dot_product_attention(q, q, q, window=(1, 2, 3)), "window"),
+    (lambda q: attend.scaled_dot_product_attention(q, q, q, window=1.5), "window"),
+    (lambda q: attend.scaled_dot_product_attention(q, q, q, window="wide"), "window"),
     (lambda q: attend.scaled_dot_product_attention(q[0, 0, 0], q, q), "q must be"),
     (lambda q: attend.scaled_dot_product_attention(np.array([["a"]]), q, q), "real-valued"),
     (lambda q: attend.scaled_dot_product_attention(None, q, q), "got None"),
