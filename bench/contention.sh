@@ -28,8 +28,7 @@ mkdir -p "$run"
 
 policy_env() {
   case "$1" in
-    default) echo "" ;;
-    attend) echo "" ;;
+    default | attend) echo "" ;;  # the same environment: attend's own choice, libgomp's before it had one
     passive) echo "OMP_WAIT_POLICY=passive" ;;
     active) echo "OMP_WAIT_POLICY=active" ;;
     spin*) n="${1#spin}"; n="${n/k/000}"; echo "GOMP_SPINCOUNT=$n" ;;
@@ -48,23 +47,15 @@ train_rate() {
     --schedule noam --warmup 800 --lr 1e-3 --beta2 0.98 --batch 128 --max-steps "$steps" --threads "$threads" \
     -o "$run/scratch.ckpt" 2>&1 |
     while IFS= read -r line; do printf '%s %s\n' "$(date +%s.%N)" "$line"; done > "$log"
-  # Progress lines: "<arrival time> epoch E/N | batch B/M | step S | loss L | R tok/s | ...". The
-  # rate is over the epoch so far (warm-up included), so the figure here is steps per second from
-  # the lines' arrival times between step WARMUP and the last step, times the run's mean target
-  # tokens per step (the last line's rate times the run's duration, over its steps): every policy
-  # trains on the same batches, so the tokens per step are the same in every run.
+  # Progress lines: "<arrival time> epoch E/N | batch B/M | step S | ...": steps per second from
+  # the arrival times of the first line at step >= WARMUP and the last line.
   /usr/bin/python3 - "$log" "$warmup" <<'PY'
 import re, sys
 rows = []
-stopped = None
 for line in open(sys.argv[1]):
-    m = re.match(r"(\S+) .*\| step (\d+) \|.*\| ([0-9.]+)([kM]?) tok/s", line)
+    m = re.match(r"(\S+) .*\| step (\d+) \|", line)
     if m:
-        r = float(m.group(3)) * {"": 1, "k": 1e3, "M": 1e6}[m.group(4)]
-        rows.append((float(m.group(1)), int(m.group(2)), r))
-    m = re.match(r"\S+ training stopped .* after (\d+) steps, (\S+)", line)
-    if m:
-        stopped = (int(m.group(1)), m.group(2))
+        rows.append((float(m.group(1)), int(m.group(2))))
 warm = int(sys.argv[2])
 a = next((r for r in rows if r[1] >= warm), None)
 b = rows[-1] if rows else None
